@@ -1,0 +1,235 @@
+"""`ElectraConfig`: one validated description of a model size and its recipe.
+
+Presets live as JSON files in the repository's `configs/` folder (shipped in
+the package as `electra_tf/presets`): the paper's `small`, `base` and `large`,
+a `tiny` for tests and a Chinese `zh_small`.
+
+Example:
+```python
+from electra_tf import ElectraConfig
+
+config = ElectraConfig.from_preset("tiny")
+config = config.replace(train_steps=100, batch_size=8)
+config.generator_hidden_size  # width of the generator tower
+```
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+
+PRESET_DIR = pathlib.Path(__file__).resolve().parent / "presets"
+
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file is invalid; the message says how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ElectraConfig:
+    """Model sizes, masking, loss weighting and optimisation recipe.
+
+    Defaults are ELECTRA-Small's, as in the original `configure_pretraining.py`.
+    `vocab_size=None` means "take the size of the vocabulary the model is built
+    with"; a number must then equal the vocabulary's size.
+    """
+
+    name: str = "small"
+    # Discriminator (the encoder every fine-tuning head uses).
+    vocab_size: int | None = None
+    embedding_size: int = 128
+    hidden_size: int = 256
+    num_layers: int = 12
+    num_heads: int = 4
+    intermediate_size: int = 1024
+    dropout: float = 0.1
+    max_position_embeddings: int = 512
+    # Generator: same depth, width = fraction x discriminator hidden size,
+    # heads = max(1, width / 64), FFN = 4 x width (ELECTRA_NOTES.md).
+    generator_hidden_fraction: float = 0.25
+    # Data.
+    sequence_length: int = 128
+    lowercase: bool = True
+    # Masking (dynamic, in the graph).
+    mask_probability: float = 0.15
+    mask_token_rate: float = 0.85
+    random_token_rate: float = 0.0
+    max_predictions_per_seq: int | None = None
+    whole_word_masking: bool = False
+    # Objective.
+    discriminator_loss_weight: float = 50.0
+    sampling_temperature: float = 1.0
+    # Optimisation.
+    learning_rate: float = 5e-4
+    warmup_steps: int = 10_000
+    train_steps: int = 1_000_000
+    batch_size: int = 128
+    weight_decay: float = 0.01
+    adam_epsilon: float = 1e-6
+    clip_norm: float = 1.0
+    # Execution.
+    jit_compile: bool = False
+    dtype_policy: str = "float32"
+
+    def __post_init__(self):
+        self._validate()
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def generator_hidden_size(self) -> int:
+        return max(1, int(round(self.hidden_size * self.generator_hidden_fraction)))
+
+    @property
+    def generator_num_heads(self) -> int:
+        return max(1, self.generator_hidden_size // 64)
+
+    @property
+    def generator_intermediate_size(self) -> int:
+        return 4 * self.generator_hidden_size
+
+    @property
+    def num_masked_predictions(self) -> int:
+        """Cap on masked slots per sequence: int((p + 0.005) x length), as the original."""
+        if self.max_predictions_per_seq is not None:
+            return self.max_predictions_per_seq
+        return max(1, int((self.mask_probability + 0.005) * self.sequence_length))
+
+    # --------------------------------------------------------------- validation
+    def _validate(self):
+        positive_ints = (
+            "embedding_size", "hidden_size", "num_layers", "num_heads",
+            "intermediate_size", "max_position_embeddings", "sequence_length",
+            "train_steps", "batch_size",
+        )
+        for field in positive_ints:
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
+        if self.vocab_size is not None and (
+            not isinstance(self.vocab_size, int) or self.vocab_size < 6
+        ):
+            raise ConfigError(
+                f"vocab_size must be null (taken from the vocabulary) or an integer "
+                f">= 6 (five special tokens and one word), got {self.vocab_size!r}."
+            )
+        if self.warmup_steps < 0 or not isinstance(self.warmup_steps, int):
+            raise ConfigError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}.")
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
+                f"({self.num_heads}); choose e.g. num_heads={max(1, self.hidden_size // 64)}."
+            )
+        if self.generator_hidden_size % self.generator_num_heads:
+            raise ConfigError(
+                f"the generator's width {self.generator_hidden_size} (hidden_size x "
+                f"generator_hidden_fraction) must be divisible by its head count "
+                f"{self.generator_num_heads}; pick a fraction giving a multiple of 64."
+            )
+        unit_rates = (
+            "dropout", "mask_probability", "mask_token_rate", "random_token_rate",
+            "weight_decay",
+        )
+        for field in unit_rates:
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{field} must be a number in [0, 1], got {value!r}.")
+        if self.mask_probability == 0:
+            raise ConfigError("mask_probability must be > 0: with no masks nothing is learned.")
+        if self.mask_token_rate + self.random_token_rate > 1.0 + 1e-9:
+            raise ConfigError(
+                f"mask_token_rate + random_token_rate must be <= 1 (the rest stays "
+                f"unchanged), got {self.mask_token_rate} + {self.random_token_rate}."
+            )
+        if not 0.0 < self.generator_hidden_fraction <= 1.0:
+            raise ConfigError(
+                "generator_hidden_fraction must be in (0, 1], got "
+                f"{self.generator_hidden_fraction!r} (the paper uses 0.25 or 1/3)."
+            )
+        positive_floats = ("learning_rate", "adam_epsilon", "clip_norm", "sampling_temperature")
+        for field in positive_floats:
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+                raise ConfigError(f"{field} must be a positive finite number, got {value!r}.")
+        if self.discriminator_loss_weight < 0:
+            raise ConfigError(
+                f"discriminator_loss_weight must be >= 0, got {self.discriminator_loss_weight}."
+            )
+        if self.sequence_length > self.max_position_embeddings:
+            raise ConfigError(
+                f"sequence_length ({self.sequence_length}) exceeds max_position_embeddings "
+                f"({self.max_position_embeddings}); raise max_position_embeddings or "
+                "shorten the sequences."
+            )
+        if self.sequence_length < 8:
+            raise ConfigError(
+                f"sequence_length must be at least 8 ([CLS] A [SEP] B [SEP] needs room), "
+                f"got {self.sequence_length}."
+            )
+        if self.max_predictions_per_seq is not None and not (
+            0 < self.max_predictions_per_seq <= self.sequence_length
+        ):
+            raise ConfigError(
+                "max_predictions_per_seq must be null or in [1, sequence_length], got "
+                f"{self.max_predictions_per_seq!r}."
+            )
+        if self.dtype_policy not in DTYPE_POLICIES:
+            raise ConfigError(
+                f"dtype_policy must be one of {DTYPE_POLICIES}, got {self.dtype_policy!r}."
+            )
+
+    # ------------------------------------------------------------- conversions
+    def replace(self, **changes) -> "ElectraConfig":
+        """A copy with `changes` applied (and validated); unknown keys raise."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "ElectraConfig":
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {unknown}. Valid keys: {sorted(known)}."
+            )
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+    def save(self, path) -> None:
+        pathlib.Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "ElectraConfig":
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist.")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"config file {path} is not valid JSON: {error}.") from None
+        return cls.from_dict(values, source=str(path))
+
+    @classmethod
+    def from_preset(cls, name_or_path: str) -> "ElectraConfig":
+        """A preset name (`tiny`, `small`, `base`, `large`, `zh_small`) or a JSON path."""
+        candidate = PRESET_DIR / f"{name_or_path}.json"
+        if candidate.is_file():
+            return cls.load(candidate)
+        path = pathlib.Path(name_or_path)
+        if path.suffix == ".json" or path.exists():
+            return cls.load(path)
+        raise ConfigError(
+            f"unknown config {name_or_path!r}: give a JSON file or one of {preset_names()}."
+        )
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))

@@ -1,0 +1,116 @@
+"""WordPiece vocabularies and the in-graph tokenizer.
+
+The tokenizer is keras-hub's `ElectraTokenizer` (a `WordPieceTokenizer` on
+TF Text ops): BERT basic tokenization that puts every CJK character in its own
+token, optional lower-casing, `[UNK]` for anything outside the vocabulary. This
+module adds what keras-hub leaves to the user: building a vocabulary from a
+corpus with ELECTRA's special tokens first, reporting the out-of-vocabulary
+rate, and saving / loading the vocabulary with a model directory.
+
+Example:
+```python
+from electra_tf import tokenization
+
+vocab = tokenization.build_vocabulary(["今天天气很好", "the weather is nice"], 50)
+tokenizer = tokenization.make_tokenizer(vocab)
+tokenizer(["天气 nice"])  # ragged ids; each Chinese character is one token
+```
+"""
+
+import pathlib
+
+import keras_hub
+import tensorflow as tf
+
+PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
+SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
+VOCAB_FILENAME = "vocab.txt"
+
+
+def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str]:
+    """Learns a WordPiece vocabulary of at most `vocab_size` entries.
+
+    `texts` is a list of strings, a `tf.data.Dataset` of strings, or a list of
+    text-file paths. Special tokens come first, `[PAD]` at id 0.
+    """
+    if vocab_size < len(SPECIAL_TOKENS) + 1:
+        raise ValueError(
+            f"vocab_size must be at least {len(SPECIAL_TOKENS) + 1} (five special "
+            f"tokens and one word), got {vocab_size}."
+        )
+    if isinstance(texts, (list, tuple)):
+        if not texts:
+            raise ValueError("cannot build a vocabulary from no text: pass a non-empty corpus.")
+        if all(isinstance(t, (str, pathlib.Path)) and pathlib.Path(t).is_file() for t in texts):
+            texts = [str(t) for t in texts]
+        else:
+            texts = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
+    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        texts,
+        vocabulary_size=vocab_size,
+        lowercase=lowercase,
+        strip_accents=lowercase,
+        split_on_cjk=True,
+        reserved_tokens=list(SPECIAL_TOKENS),
+    )
+    if len(vocabulary) <= len(SPECIAL_TOKENS):
+        raise ValueError("the corpus produced no word pieces: is every line empty?")
+    return vocabulary
+
+
+def make_tokenizer(vocabulary, lowercase: bool = True) -> keras_hub.models.ElectraTokenizer:
+    """An in-graph `ElectraTokenizer` over `vocabulary` (a list or a vocab file)."""
+    if isinstance(vocabulary, (str, pathlib.Path)):
+        vocabulary = load_vocabulary(vocabulary)
+    missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
+    if missing:
+        raise ValueError(
+            f"the vocabulary lacks the special token(s) {missing}; rebuild it with "
+            "electra_tf.tokenization.build_vocabulary or add them to the file."
+        )
+    return keras_hub.models.ElectraTokenizer(
+        vocabulary=list(vocabulary), lowercase=lowercase, strip_accents=lowercase
+    )
+
+
+def save_vocabulary(vocabulary, directory) -> pathlib.Path:
+    path = pathlib.Path(directory) / VOCAB_FILENAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{token}\n" for token in vocabulary), encoding="utf-8")
+    return path
+
+
+def load_vocabulary(path) -> list[str]:
+    """Reads a one-token-per-line vocabulary; a directory means its `vocab.txt`."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / VOCAB_FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"vocabulary file {path} does not exist; pass --vocab_file with a WordPiece "
+            "vocabulary or --vocab_size to build one from the input."
+        )
+    try:
+        tokens = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"vocabulary file {path} is not UTF-8 text ({error}).") from None
+    tokens = [t.strip() for t in tokens if t.strip()]
+    if len(set(tokens)) != len(tokens):
+        raise ValueError(f"vocabulary file {path} repeats some tokens; each must appear once.")
+    return tokens
+
+
+def oov_rate(tokenizer, texts) -> float:
+    """Fraction of produced tokens that are `[UNK]`, over `texts`."""
+    unk_id = tokenizer.token_to_id(UNK)
+    total = unknown = 0
+    # Mapped in tf.data: called eagerly, keras-hub tokenizers return lists.
+    batches = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
+    for ids in batches.map(lambda batch: tokenizer(batch).flat_values):
+        total += int(tf.size(ids))
+        unknown += int(tf.reduce_sum(tf.cast(ids == unk_id, tf.int64)))
+    return unknown / total if total else 0.0
+
+
+def special_token_ids(tokenizer) -> dict[str, int]:
+    return {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
