@@ -1,0 +1,46 @@
+"""Per-token heads that keras-hub does not ship for ELECTRA."""
+
+import keras
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from electra_tf.layers.initializers import electra_kernel_initializer
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ReplacedTokenDetectionHead(keras.layers.Layer):
+    """The discriminator's head: dense(hidden) + GELU, then one logit per token.
+
+    A positive logit means "replaced by the generator". keras-hub has heads for
+    masked LM but none for replaced-token detection.
+
+    Example:
+    ```python
+    import numpy as np
+    head = ReplacedTokenDetectionHead(hidden_dim=8)
+    head(np.zeros((2, 5, 8), "float32")).shape  # (2, 5)
+    ```
+    """
+
+    def __init__(self, hidden_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.dense = keras.layers.Dense(
+            hidden_dim,
+            activation=gelu_approximate,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+        self.logit = keras.layers.Dense(
+            1, kernel_initializer=electra_kernel_initializer(), dtype=self.dtype_policy, name="logit"
+        )
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.logit.build((*input_shape[:-1], self.hidden_dim))
+
+    def call(self, sequence_output):
+        return keras.ops.squeeze(self.logit(self.dense(sequence_output)), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_dim": self.hidden_dim}

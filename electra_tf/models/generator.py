@@ -1,0 +1,109 @@
+"""The ELECTRA generator: a narrow masked LM on the discriminator's embeddings."""
+
+import keras
+import keras_hub
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from electra_tf.layers.initializers import electra_kernel_initializer
+
+
+class ElectraGenerator(keras.Model):
+    """Masked LM that shares its embeddings with an `ElectraBackbone`.
+
+    The token, position and segment embeddings and the embedding LayerNorm are
+    the discriminator's own layers, called again here, so both towers train one
+    set of variables (as in the paper). The generator has its own projection
+    to its (smaller) width, its own Transformer layers, and a
+    `keras_hub.layers.MaskedLMHead` (dense + GELU + LayerNorm) whose output
+    matrix is the shared word-embedding table, with its own bias.
+
+    Inputs: `token_ids`, `segment_ids`, `padding_mask` (`[batch, length]`) and
+    `mask_positions` (`[batch, predictions]`). Output: logits over the
+    vocabulary at the masked positions, `[batch, predictions, vocab]`.
+
+    Example:
+    ```python
+    import numpy as np, keras_hub
+    discriminator = keras_hub.models.ElectraBackbone(
+        vocab_size=50, num_layers=2, num_heads=2, hidden_dim=16,
+        embedding_dim=8, intermediate_dim=32, max_sequence_length=16)
+    generator = ElectraGenerator(discriminator, hidden_dim=8, num_heads=1,
+                                 intermediate_dim=16)
+    ids = np.ones((2, 16), "int32")
+    generator({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids,
+               "mask_positions": np.zeros((2, 3), "int32")}).shape  # (2, 3, 50)
+    ```
+    """
+
+    def __init__(
+        self,
+        discriminator,
+        hidden_dim,
+        num_heads,
+        intermediate_dim,
+        num_layers=None,
+        dropout=0.1,
+        **kwargs,
+    ):
+        num_layers = discriminator.num_layers if num_layers is None else num_layers
+        dtype = discriminator.dtype_policy
+        if hidden_dim != discriminator.embedding_dim:
+            projection = keras.layers.Dense(
+                hidden_dim,
+                kernel_initializer=electra_kernel_initializer(),
+                dtype=dtype,
+                name="embeddings_projection",
+            )
+        else:
+            projection = None
+        transformer_layers = [
+            keras_hub.layers.TransformerEncoder(
+                num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
+                activation=gelu_approximate,
+                dropout=dropout,
+                layer_norm_epsilon=1e-12,
+                kernel_initializer=electra_kernel_initializer(),
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        mlm_head = keras_hub.layers.MaskedLMHead(
+            token_embedding=discriminator.token_embedding,
+            intermediate_activation=gelu_approximate,
+            layer_norm_epsilon=1e-12,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=dtype,
+            name="mlm_head",
+        )
+
+        inputs = {
+            "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
+            "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
+            "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
+            "mask_positions": keras.Input((None,), dtype="int32", name="mask_positions"),
+        }
+        tokens = discriminator.token_embedding(inputs["token_ids"])
+        x = discriminator.embeddings_add(
+            (
+                tokens,
+                discriminator.position_embedding(tokens),
+                discriminator.segment_embedding(inputs["segment_ids"]),
+            )
+        )
+        x = discriminator.embeddings_layer_norm(x)
+        x = discriminator.embeddings_dropout(x)
+        if projection is not None:
+            x = projection(x)
+        for layer in transformer_layers:
+            x = layer(x, padding_mask=inputs["padding_mask"])
+        logits = mlm_head(x, mask_positions=inputs["mask_positions"])
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.transformer_layers = transformer_layers

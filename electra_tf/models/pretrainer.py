@@ -1,0 +1,310 @@
+"""`ElectraPretrainer`: generator + discriminator trained by replaced-token detection.
+
+Example:
+```python
+from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+
+vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
+config = ElectraConfig.from_preset("tiny")
+pretrainer = ElectraPretrainer(config, vocabulary_size=len(vocab),
+                               special_token_ids=tokenization.special_token_ids(
+                                   tokenization.make_tokenizer(vocab)))
+pretrainer.compile()  # AdamW with the config's warmup + linear decay
+# pretrainer.fit(electra_tf.data.pretraining.pretraining_dataset(...), ...)
+```
+"""
+
+import json
+import pathlib
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.config import ElectraConfig
+from electra_tf.data.masking import DynamicMasking
+from electra_tf.layers.heads import ReplacedTokenDetectionHead
+from electra_tf.models.generator import ElectraGenerator
+from electra_tf.training.optimization import create_optimizer
+
+CONFIG_FILENAME = "electra_config.json"
+WEIGHTS_FILENAME = "pretrainer.weights.h5"
+DISCRIMINATOR_DIRNAME = "discriminator"
+
+
+def build_discriminator(config: ElectraConfig, vocabulary_size: int):
+    """The discriminator is a plain `keras_hub.models.ElectraBackbone`."""
+    return keras_hub.models.ElectraBackbone(
+        vocab_size=vocabulary_size,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        hidden_dim=config.hidden_size,
+        embedding_dim=config.embedding_size,
+        intermediate_dim=config.intermediate_size,
+        dropout=config.dropout,
+        max_sequence_length=config.max_position_embeddings,
+        dtype=config.dtype_policy,
+        name="discriminator",
+    )
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraPretrainer(keras.Model):
+    """ELECTRA's pre-training model, trained with plain `fit`.
+
+    Each step masks the batch afresh (`DynamicMasking`), trains the generator
+    as a masked LM on the masked slots, samples replacements from it
+    (Gumbel-max at the configured temperature, in float32, behind a stop
+    gradient), and trains the discriminator to tell replaced from original
+    tokens over every real token. A sample equal to the original counts as
+    original. Loss = MLM + `discriminator_loss_weight` x RTD.
+
+    Inputs are dicts of `token_ids`, `segment_ids`, `padding_mask` (and
+    `word_ids` for whole-word masking), as produced by
+    `electra_tf.data.pretraining.pretraining_dataset`.
+    """
+
+    def __init__(self, config, vocabulary_size, special_token_ids, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = ElectraConfig.from_dict(config)
+        if config.vocab_size is not None and config.vocab_size != vocabulary_size:
+            raise ValueError(
+                f"the config says vocab_size={config.vocab_size} but the vocabulary has "
+                f"{vocabulary_size} entries; set vocab_size to null (or {vocabulary_size}) "
+                "or use the matching vocabulary file."
+            )
+        missing = [t for t in tokenization.SPECIAL_TOKENS if t not in special_token_ids]
+        if missing:
+            raise ValueError(f"special_token_ids lacks {missing}.")
+        self.electra_config = config
+        self.vocabulary_size = int(vocabulary_size)
+        self.special_token_ids = {k: int(v) for k, v in special_token_ids.items()}
+        self.seed = seed
+
+        self.discriminator = build_discriminator(config, vocabulary_size)
+        # The pooled (tanh) output has no role in pre-training; freezing it
+        # keeps every trainable variable on the gradient path.
+        self.discriminator.pooled_dense.trainable = False
+        self.generator = ElectraGenerator(
+            self.discriminator,
+            hidden_dim=config.generator_hidden_size,
+            num_heads=config.generator_num_heads,
+            intermediate_dim=config.generator_intermediate_size,
+            dropout=config.dropout,
+            name="generator",
+        )
+        self.rtd_head = ReplacedTokenDetectionHead(
+            config.hidden_size, dtype=config.dtype_policy, name="rtd_head"
+        )
+        self.masking = DynamicMasking(
+            mask_token_id=self.special_token_ids[tokenization.MASK],
+            special_token_ids=sorted(self.special_token_ids.values()),
+            vocab_size=vocabulary_size,
+            max_predictions=config.num_masked_predictions,
+            mask_probability=config.mask_probability,
+            mask_token_rate=config.mask_token_rate,
+            random_token_rate=config.random_token_rate,
+            seed=seed,
+            name="masking",
+        )
+        self.sampling_seed = keras.random.SeedGenerator(
+            None if seed is None else seed + 1, name="sampling_seed"
+        )
+
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.rtd_loss_tracker = keras.metrics.Mean(name="rtd_loss")
+        self.mlm_accuracy = keras.metrics.SparseCategoricalAccuracy(name="mlm_accuracy")
+        self.rtd_accuracy = keras.metrics.BinaryAccuracy(name="rtd_accuracy")
+        self.rtd_precision = keras.metrics.Precision(name="rtd_precision")
+        self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
+        # Share of real tokens that are replaced: an always-"original"
+        # discriminator scores 1 - replaced_rate accuracy and 0 recall.
+        self.replaced_rate = keras.metrics.Mean(name="replaced_rate")
+
+        length = config.sequence_length
+        self({
+            "token_ids": tf.zeros([1, length], tf.int32),
+            "segment_ids": tf.zeros([1, length], tf.int32),
+            "padding_mask": tf.ones([1, length], tf.int32),
+        })
+
+    # ------------------------------------------------------------------ forward
+    def call(self, inputs, training=False):
+        token_ids = tf.cast(inputs["token_ids"], tf.int32)
+        segment_ids = tf.cast(inputs["segment_ids"], tf.int32)
+        padding_mask = tf.cast(inputs["padding_mask"], tf.int32)
+        masked = self.masking(inputs)
+        mlm_logits = self.generator(
+            {
+                "token_ids": masked["token_ids"],
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": masked["mask_positions"],
+            },
+            training=training,
+        )
+        mlm_logits = tf.cast(mlm_logits, tf.float32)
+        sampled = self._sample(mlm_logits)
+
+        length = tf.shape(token_ids)[1]
+        slot_hits = tf.one_hot(masked["mask_positions"], length, dtype=tf.int32)
+        slot_hits *= tf.cast(masked["mask_weights"], tf.int32)[..., None]
+        is_masked = tf.reduce_sum(slot_hits, axis=1) > 0
+        sampled_at_token = tf.reduce_sum(slot_hits * sampled[..., None], axis=1)
+        corrupted = tf.where(is_masked, sampled_at_token, token_ids)
+        rtd_labels = tf.cast((corrupted != token_ids) & (padding_mask > 0), tf.float32)
+
+        sequence_output = self.discriminator(
+            {"token_ids": corrupted, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=training,
+        )["sequence_output"]
+        rtd_logits = tf.cast(self.rtd_head(sequence_output), tf.float32)
+        return {
+            "mlm_logits": mlm_logits,
+            "mask_ids": masked["mask_ids"],
+            "mask_weights": masked["mask_weights"],
+            "rtd_logits": rtd_logits,
+            "rtd_labels": rtd_labels,
+            "padding_weights": tf.cast(padding_mask, tf.float32),
+            "corrupted_ids": corrupted,
+        }
+
+    def _sample(self, logits):
+        """Gumbel-max sampling; no gradient reaches the generator through it."""
+        logits = tf.stop_gradient(logits) / self.electra_config.sampling_temperature
+        uniform = keras.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0, seed=self.sampling_seed)
+        gumbel = -tf.math.log(-tf.math.log(uniform))
+        return tf.stop_gradient(tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32))
+
+    def compute_pretraining_losses(self, outputs):
+        mlm = keras.losses.sparse_categorical_crossentropy(
+            outputs["mask_ids"], outputs["mlm_logits"], from_logits=True
+        )
+        mask_weights = outputs["mask_weights"]
+        mlm_loss = tf.reduce_sum(mlm * mask_weights) / tf.maximum(tf.reduce_sum(mask_weights), 1.0)
+        rtd = tf.nn.sigmoid_cross_entropy_with_logits(outputs["rtd_labels"], outputs["rtd_logits"])
+        weights = outputs["padding_weights"]
+        rtd_loss = tf.reduce_sum(rtd * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        loss = mlm_loss + self.electra_config.discriminator_loss_weight * rtd_loss
+        return {"loss": loss, "mlm_loss": mlm_loss, "rtd_loss": rtd_loss}
+
+    # ----------------------------------------------------------------- training
+    def compile(self, optimizer="auto", jit_compile="auto", **kwargs):
+        """Defaults: AdamW with the config's schedule; XLA as the config says."""
+        if optimizer == "auto":
+            optimizer = create_optimizer(self.electra_config)
+        if jit_compile == "auto":
+            jit_compile = self.electra_config.jit_compile
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    @property
+    def metrics(self):
+        return [
+            self.loss_tracker, self.mlm_loss_tracker, self.rtd_loss_tracker,
+            self.mlm_accuracy, self.rtd_accuracy, self.rtd_precision, self.rtd_recall,
+            self.replaced_rate,
+        ]
+
+    def train_step(self, data):
+        inputs = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            outputs = self(inputs, training=True)
+            losses = self.compute_pretraining_losses(outputs)
+            # Keras sums replica gradients, so each replica contributes its
+            # share of the global mean.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled_loss = self.optimizer.scale_loss(losses["loss"] / replicas)
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self._update_metrics(outputs, losses)
+
+    def test_step(self, data):
+        inputs = data[0] if isinstance(data, tuple) else data
+        outputs = self(inputs, training=False)
+        return self._update_metrics(outputs, self.compute_pretraining_losses(outputs))
+
+    def _update_metrics(self, outputs, losses):
+        self.loss_tracker.update_state(losses["loss"])
+        self.mlm_loss_tracker.update_state(losses["mlm_loss"])
+        self.rtd_loss_tracker.update_state(losses["rtd_loss"])
+        self.mlm_accuracy.update_state(
+            outputs["mask_ids"], outputs["mlm_logits"], sample_weight=outputs["mask_weights"]
+        )
+        labels, weights = outputs["rtd_labels"], outputs["padding_weights"]
+        probabilities = tf.sigmoid(outputs["rtd_logits"])
+        for metric in (self.rtd_accuracy, self.rtd_precision, self.rtd_recall):
+            metric.update_state(labels, probabilities, sample_weight=weights)
+        self.replaced_rate.update_state(labels, sample_weight=weights)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    # -------------------------------------------------------------- persistence
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "config": self.electra_config.to_dict(),
+            "vocabulary_size": self.vocabulary_size,
+            "special_token_ids": self.special_token_ids,
+            "seed": self.seed,
+        }
+
+    def save_to_model_dir(self, model_dir, tokenizer):
+        """Writes config, vocabulary, weights, and the discriminator as a keras-hub preset.
+
+        `keras_hub.models.ElectraBackbone.from_preset(model_dir + "/discriminator")`
+        then loads the discriminator without this package.
+        """
+        model_dir = pathlib.Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self.electra_config.save(model_dir / CONFIG_FILENAME)
+        tokenization.save_vocabulary(tokenizer.get_vocabulary(), model_dir)
+        (model_dir / "special_token_ids.json").write_text(json.dumps(self.special_token_ids))
+        # Write to a temporary name first so a crash never leaves a torn file.
+        partial = model_dir / (WEIGHTS_FILENAME + ".partial.weights.h5")
+        self.save_weights(partial)
+        partial.replace(model_dir / WEIGHTS_FILENAME)
+        preset = model_dir / DISCRIMINATOR_DIRNAME
+        self.discriminator.save_to_preset(str(preset))
+        tokenizer.save_to_preset(str(preset))
+        return model_dir
+
+    @classmethod
+    def from_model_dir(cls, model_dir, load_weights=True):
+        """Rebuilds the pretrainer (and its tokenizer) from `save_to_model_dir`'s output."""
+        model_dir = pathlib.Path(model_dir)
+        config_path = model_dir / CONFIG_FILENAME
+        if not config_path.is_file():
+            raise FileNotFoundError(
+                f"{model_dir} is not an electra_tf model directory: {CONFIG_FILENAME} is "
+                "missing. Point --model_dir at a directory written by scripts/pretrain.py."
+            )
+        config = ElectraConfig.load(config_path)
+        tokenizer = tokenization.make_tokenizer(model_dir, lowercase=config.lowercase)
+        pretrainer = cls(
+            config,
+            vocabulary_size=tokenizer.vocabulary_size(),
+            special_token_ids=tokenization.special_token_ids(tokenizer),
+        )
+        if load_weights:
+            load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
+        return pretrainer, tokenizer
+
+
+def load_weights_file(model, path):
+    """`model.load_weights` with errors that name the file and the fix."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {path} is missing; retrain, or restore it from the "
+            "checkpoints/ folder of the model directory."
+        )
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py and Keras raise many types for a bad file.
+        raise ValueError(
+            f"cannot load weights from {path}: the file is corrupt or was written for "
+            f"another config ({type(error).__name__}: {error}). Restore it from the "
+            "checkpoints/ folder or retrain."
+        ) from error
