@@ -62,6 +62,10 @@ _LINES_PER_TOKENIZER_CALL = 256
 _RECORDS_PER_PARSE = 256
 _MAX_CYCLE_LENGTH = 8
 _FEATURES = ("input_ids", "input_mask", "segment_ids")
+# The graph functions below have no tensor-dependent Python control flow;
+# skipping AutoGraph conversion (of them and the tokenizer) saves seconds of
+# tracing per pipeline.
+_plain = tf.autograph.experimental.do_not_convert
 
 
 # --------------------------------------------------------------------- files
@@ -153,6 +157,9 @@ class _Packer:
         self.pad_id = tokenizer.token_to_id("[PAD]")
         # The largest piece a single-segment example holds: [CLS] piece [SEP].
         self.chunk = self.length - 2
+        self.keys = ("token_ids", "segment_ids", "padding_mask") + (
+            ("word_ids",) if self.whole_word else ()
+        )
 
     # -- lines -> pieces ------------------------------------------------
     def pieces(self, lines):
@@ -240,40 +247,35 @@ class _Packer:
 
         total = tf.size(tokens)
         emit = (total > 0) & ((piece["kind"] != _NORMAL) | (total >= state["target"]))
-        u = tf.random.stateless_uniform([4], seed=state["seed"])
 
-        def make():
-            return self.make_example(tokens, words, sentence_lengths, state["target"], u)
-
-        def nothing():
-            example = {
-                "token_ids": tf.zeros([self.length], tf.int32),
-                "segment_ids": tf.zeros([self.length], tf.int32),
-                "padding_mask": tf.zeros([self.length], tf.int32),
+        # Only finishing an example costs more than a few ops; the scan emits
+        # a [0 or 1, length] block that `unbatch` flattens without calling a
+        # function per element (a filter would).
+        def finish():
+            u = tf.random.stateless_uniform([4], seed=state["seed"])
+            example = self.make_example(tokens, words, sentence_lengths, state["target"], u)
+            # The next target is drawn when an example is finished, as originally.
+            short = _MIN_TARGET_LENGTH + tf.cast(
+                tf.floor(u[3] * (self.length - _MIN_TARGET_LENGTH + 1)), tf.int32
+            )
+            new_state = {
+                "tokens": tf.zeros([0], tf.int32),
+                "sentence_lengths": tf.zeros([0], tf.int32),
+                "target": tf.where(u[2] < self.short_seq_prob, short, self.length),
+                "seed": state["seed"] + tf.constant([0, 1], tf.int64),
             }
             if self.whole_word:
-                example["word_ids"] = tf.zeros([self.length], tf.int32)
-            return example
+                new_state["words"] = tf.zeros([0], tf.int32)
+                new_state["num_words"] = tf.constant(0, tf.int32)
+            return new_state, {k: v[tf.newaxis] for k, v in example.items()}
 
-        example = tf.cond(emit, make, nothing)
-        example["valid"] = emit
+        def accumulate():
+            new_state = dict(state, tokens=tokens, sentence_lengths=sentence_lengths)
+            if self.whole_word:
+                new_state.update(words=words, num_words=num_words)
+            return new_state, {k: tf.zeros([0, self.length], tf.int32) for k in self.keys}
 
-        # The next target is drawn when an example is finished, as originally.
-        short = _MIN_TARGET_LENGTH + tf.cast(
-            tf.floor(u[3] * (self.length - _MIN_TARGET_LENGTH + 1)), tf.int32
-        )
-        next_target = tf.where(u[2] < self.short_seq_prob, short, self.length)
-        keep_tokens = tf.where(emit, 0, total)
-        new_state = {
-            "tokens": tokens[:keep_tokens],
-            "sentence_lengths": sentence_lengths[: tf.where(emit, 0, tf.size(sentence_lengths))],
-            "target": tf.where(emit, next_target, state["target"]),
-            "seed": state["seed"] + tf.constant([0, 1], tf.int64),
-        }
-        if self.whole_word:
-            new_state["words"] = words[:keep_tokens]
-            new_state["num_words"] = tf.where(emit, 0, num_words)
-        return new_state, example
+        return tf.cond(emit, finish, accumulate)
 
     def make_example(self, tokens, words, sentence_lengths, target, u):
         length = self.length
@@ -332,14 +334,12 @@ class _Packer:
         pieces = (
             tf.data.TextLineDataset(path)
             .batch(_LINES_PER_TOKENIZER_CALL)
-            .map(self.pieces)
+            .map(_plain(self.pieces))
             .concatenate(tf.data.Dataset.from_tensors(end_of_file))
             .unbatch()
         )
         return (
-            pieces.scan(self.initial_state(seed), self.step)
-            .filter(lambda example: example["valid"])
-            .map(lambda example: {k: v for k, v in example.items() if k != "valid"})
+            pieces.scan(self.initial_state(seed), _plain(self.step)).unbatch()
         )
 
 
@@ -417,7 +417,7 @@ def packed_examples(file_patterns, tokenizer=None, *, sequence_length, seed=None
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
             )
             .batch(_RECORDS_PER_PARSE)
-            .map(lambda s: _parse_records(s, sequence_length))
+            .map(_plain(lambda s: _parse_records(s, sequence_length)))
             .unbatch()
         )
 
@@ -425,7 +425,7 @@ def packed_examples(file_patterns, tokenizer=None, *, sequence_length, seed=None
         raise ValueError("text input needs a tokenizer (electra_tf.tokenization.make_tokenizer).")
     packer = _Packer(tokenizer, sequence_length, short_seq_prob, single_segment_prob, whole_word)
     return tf.data.Dataset.zip(names, _seeds(seed)).interleave(
-        packer.file_examples, cycle_length=cycle_length,
+        _plain(packer.file_examples), cycle_length=cycle_length,
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
     )
 
