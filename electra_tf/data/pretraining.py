@@ -1,4 +1,4 @@
-"""Text files -> packed ELECTRA pre-training examples, entirely in tf.data.
+r"""Text files -> packed ELECTRA pre-training examples, entirely in tf.data.
 
 The packing reproduces the original ELECTRA `ExampleBuilder`
 (google-research/electra, `build_pretraining_dataset.py`): sentences of one
@@ -87,7 +87,7 @@ def expand_file_patterns(file_patterns) -> list[str]:
 
     Raises FileNotFoundError naming the first pattern that matches no file.
     """
-    files = []
+    files, seen = [], set()
     for pattern in _pattern_list(file_patterns):
         matches = [m for m in sorted(tf.io.gfile.glob(pattern)) if not tf.io.gfile.isdir(m)]
         if not matches:
@@ -96,7 +96,8 @@ def expand_file_patterns(file_patterns) -> list[str]:
                 "'corpus/*.txt' work, several patterns can be comma-separated) or create the "
                 "corpus first, e.g. with electra_tf.data.corpora.write_default_pretraining_corpus."
             )
-        files.extend(m for m in matches if m not in files)
+        files.extend(m for m in matches if m not in seen)
+        seen.update(matches)
     return files
 
 
@@ -348,7 +349,8 @@ def _parse_records(serialized, sequence_length):
     spec = {name: tf.io.RaggedFeature(tf.int64) for name in _FEATURES}
     parsed = tf.io.parse_example(serialized, spec)
     out = {}
-    for name, key in zip(_FEATURES, ("token_ids", "padding_mask", "segment_ids")):
+    for key, name in (("token_ids", "input_ids"), ("segment_ids", "segment_ids"),
+                      ("padding_mask", "input_mask")):
         lengths = parsed[name].row_lengths()
         check = tf.debugging.assert_equal(
             lengths,
