@@ -19,8 +19,13 @@ tokenizer(["天气 nice"])  # ragged ids; each Chinese character is one token
 
 import pathlib
 
+import re
+
 import keras_hub
 import tensorflow as tf
+# The exact pre-tokenization (and CJK test) the tokenizer itself applies.
+from keras_hub.src.tokenizers.word_piece_tokenizer import PY_CJK_REGEX, pretokenize
+from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as wordpiece_learner
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -30,8 +35,16 @@ VOCAB_FILENAME = "vocab.txt"
 def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str]:
     """Learns a WordPiece vocabulary of at most `vocab_size` entries.
 
-    `texts` is a list of strings, a `tf.data.Dataset` of strings, or a list of
-    text-file paths. Special tokens come first, `[PAD]` at id 0.
+    `texts` is a list of strings, a `tf.data.Dataset` of strings (or of
+    batches of strings), or a list of text-file paths. Special tokens come
+    first, `[PAD]` at id 0.
+
+    This calls TF Text's WordPiece learner directly rather than
+    `keras_hub.tokenizers.compute_word_piece_vocabulary`, which keeps the
+    learner's default of 1,000 distinct characters: a Chinese corpus has
+    several thousand, and the rest would all become `[UNK]`. Continuation
+    pieces of CJK characters (`##中`) are dropped: CJK characters are always
+    split apart, so such pieces can never be produced.
     """
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise ValueError(
@@ -42,20 +55,32 @@ def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str
         if not texts:
             raise ValueError("cannot build a vocabulary from no text: pass a non-empty corpus.")
         if all(isinstance(t, (str, pathlib.Path)) and pathlib.Path(t).is_file() for t in texts):
-            texts = [str(t) for t in texts]
+            texts = tf.data.TextLineDataset([str(t) for t in texts])
         else:
-            texts = tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024)
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        texts,
-        vocabulary_size=vocab_size,
-        lowercase=lowercase,
-        strip_accents=lowercase,
-        split_on_cjk=True,
-        reserved_tokens=list(SPECIAL_TOKENS),
+            texts = tf.data.Dataset.from_tensor_slices(list(texts))
+    if texts.element_spec.shape.rank == 0:
+        texts = texts.batch(1024)
+    words = texts.map(
+        lambda batch: pretokenize(batch, lowercase=lowercase, strip_accents=lowercase),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
+    vocabulary = wordpiece_learner.learn(
+        wordpiece_learner.count_words(words),
+        vocab_size=vocab_size,
+        reserved_tokens=list(SPECIAL_TOKENS),
+        lower_thresh=1,
+        max_unique_chars=vocab_size,
+        include_joiner_token=True,
+        joiner="##",
+    )
+    vocabulary = [t for t in vocabulary if not _is_cjk_continuation(t)][:vocab_size]
     if len(vocabulary) <= len(SPECIAL_TOKENS):
         raise ValueError("the corpus produced no word pieces: is every line empty?")
     return vocabulary
+
+
+def _is_cjk_continuation(token: str) -> bool:
+    return token.startswith("##") and len(token) == 3 and re.fullmatch(PY_CJK_REGEX, token[2:])
 
 
 def make_tokenizer(vocabulary, lowercase: bool = True) -> keras_hub.models.ElectraTokenizer:

@@ -25,6 +25,8 @@ masked["mask_positions"], masked["mask_weights"], masked["token_ids"]
 import keras
 import tensorflow as tf
 
+from electra_tf.layers.seed_stream import SeedStream
+
 
 class DynamicMasking(keras.layers.Layer):
     """Chooses and corrupts masked-LM positions afresh on every call.
@@ -70,9 +72,11 @@ class DynamicMasking(keras.layers.Layer):
         self.mask_token_rate = float(mask_token_rate)
         self.random_token_rate = float(random_token_rate)
         self.seed = seed
-        # Its state is a variable of the model, so a resumed run continues the
-        # random stream instead of replaying the masks of its first steps.
-        self.seed_generator = keras.random.SeedGenerator(seed, name="masking_seed")
+        self.seed_stream = SeedStream(seed, name="seed_stream")
+
+    def build(self, input_shape):
+        # Nothing shape-dependent: the seed counter already exists.
+        self.built = True
 
     def call(self, inputs):
         token_ids = tf.convert_to_tensor(inputs["token_ids"], tf.int32)
@@ -105,7 +109,8 @@ class DynamicMasking(keras.layers.Layer):
         # Visit words in random order; keep them while the running token count
         # fits the budget (the first word always, so every sequence with a
         # candidate gets at least one mask).
-        scores = keras.random.uniform([batch_size, length], seed=self.seed_generator)
+        seeds = tf.random.experimental.stateless_split(self.seed_stream.next_seed(), num=4)
+        scores = tf.random.stateless_uniform([batch_size, length], seed=seeds[0])
         scores = tf.where(word_length > 0, scores, -1.0)
         order = tf.math.top_k(scores, k=length, sorted=True).indices
         sorted_length = tf.gather(word_length, order, batch_dims=1)
@@ -120,9 +125,9 @@ class DynamicMasking(keras.layers.Layer):
         positions, weights = top.indices, top.values
         mask_ids = tf.gather(token_ids, positions, batch_dims=1) * tf.cast(weights, tf.int32)
 
-        draw = keras.random.uniform(tf.shape(positions), seed=self.seed_generator)
-        random_tokens = keras.random.randint(
-            tf.shape(positions), 0, self.vocab_size, dtype="int32", seed=self.seed_generator
+        draw = tf.random.stateless_uniform(tf.shape(positions), seed=seeds[1])
+        random_tokens = tf.random.stateless_uniform(
+            tf.shape(positions), seed=seeds[2], minval=0, maxval=self.vocab_size, dtype=tf.int32
         )
         random_is_special = tf.reduce_any(
             random_tokens[..., None] == tf.constant(self.special_token_ids, tf.int32), axis=-1

@@ -25,6 +25,7 @@ from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
+from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.training.optimization import create_optimizer
 
@@ -109,9 +110,7 @@ class ElectraPretrainer(keras.Model):
             seed=seed,
             name="masking",
         )
-        self.sampling_seed = keras.random.SeedGenerator(
-            None if seed is None else seed + 1, name="sampling_seed"
-        )
+        self.sampling_seeds = SeedStream(None if seed is None else seed + 1, name="sampling_seeds")
 
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
@@ -132,6 +131,10 @@ class ElectraPretrainer(keras.Model):
         })
 
     # ------------------------------------------------------------------ forward
+    def build(self, input_shape=None):
+        # Sub-layers build on the first call, which the constructor makes.
+        self.built = True
+
     def call(self, inputs, training=False):
         token_ids = tf.cast(inputs["token_ids"], tf.int32)
         segment_ids = tf.cast(inputs["segment_ids"], tf.int32)
@@ -175,7 +178,9 @@ class ElectraPretrainer(keras.Model):
     def _sample(self, logits):
         """Gumbel-max sampling; no gradient reaches the generator through it."""
         logits = tf.stop_gradient(logits) / self.electra_config.sampling_temperature
-        uniform = keras.random.uniform(tf.shape(logits), minval=1e-9, maxval=1.0, seed=self.sampling_seed)
+        uniform = tf.random.stateless_uniform(
+            tf.shape(logits), seed=self.sampling_seeds.next_seed(), minval=1e-9, maxval=1.0
+        )
         gumbel = -tf.math.log(-tf.math.log(uniform))
         return tf.stop_gradient(tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32))
 

