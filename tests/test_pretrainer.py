@@ -1,0 +1,154 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+
+VOCAB = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(59)]
+CONFIG = ElectraConfig.from_preset("tiny").replace(warmup_steps=10, train_steps=400)
+
+
+def special_ids():
+    return tokenization.special_token_ids(tokenization.make_tokenizer(VOCAB))
+
+
+def block_corpus(num_sequences=512, length=32, seed=0):
+    """A language a tiny model learns fast: a word repeated, then another repeated.
+
+    A masked word is its neighbours' word, and a replaced word differs from its
+    neighbours: both towers can learn their task in a few hundred steps.
+    """
+    rng = np.random.default_rng(seed)
+    words = rng.integers(5, len(VOCAB), (num_sequences, 2))
+    ids = np.where(np.arange(length)[None] < length // 2, words[:, :1], words[:, 1:])
+    ids[:, 0], ids[:, -1] = 2, 3
+    ids = ids.astype("int32")
+    return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+
+
+def dataset(batch_size=16, **kwargs):
+    return tf.data.Dataset.from_tensor_slices(block_corpus(**kwargs)).repeat().batch(batch_size)
+
+
+def make_pretrainer(config=CONFIG, seed=0):
+    return ElectraPretrainer(config, vocabulary_size=len(VOCAB), special_token_ids=special_ids(), seed=seed)
+
+
+def generator_only_variables(pretrainer):
+    shared = {id(v) for v in pretrainer.discriminator.weights}
+    return [v for v in pretrainer.generator.trainable_variables if id(v) not in shared]
+
+
+def test_one_set_of_embedding_variables_for_both_towers():
+    pretrainer = make_pretrainer()
+    generator_vars = {id(v) for v in pretrainer.generator.weights}
+    for layer in ("token_embedding", "position_embedding", "segment_embedding", "embeddings_layer_norm"):
+        for variable in getattr(pretrainer.discriminator, layer).weights:
+            assert id(variable) in generator_vars, layer
+    # The generator's MLM output is tied to the shared table (no own output matrix).
+    head = pretrainer.generator.get_layer("mlm_head")
+    assert head.token_embedding is pretrainer.discriminator.token_embedding
+    assert pretrainer.generator.get_layer("transformer_layer_0")._self_attention_layer.num_heads == 1
+    assert CONFIG.generator_hidden_size == 32 and pretrainer.discriminator.hidden_dim == 64
+
+
+def test_no_gradient_reaches_the_generator_through_sampling():
+    pretrainer = make_pretrainer()
+    batch = {k: v[:8] for k, v in block_corpus().items()}
+    with tf.GradientTape(persistent=True) as tape:
+        outputs = pretrainer(batch, training=True)
+        losses = pretrainer.compute_pretraining_losses(outputs)
+    own = generator_only_variables(pretrainer)
+    assert own, "the generator must have variables of its own"
+    assert all(g is None for g in tape.gradient(losses["rtd_loss"], own))
+    # ... while the MLM loss does train them, and the RTD loss trains the shared embeddings.
+    assert all(g is not None for g in tape.gradient(losses["mlm_loss"], own))
+    table = pretrainer.discriminator.token_embedding.embeddings
+    assert tape.gradient(losses["rtd_loss"], table) is not None
+
+
+def test_a_sample_equal_to_the_original_counts_as_original():
+    pretrainer = make_pretrainer()
+    batch = {k: v[:16] for k, v in block_corpus().items()}
+    outputs = pretrainer(batch)
+    labels, corrupted = outputs["rtd_labels"].numpy(), outputs["corrupted_ids"].numpy()
+    np.testing.assert_array_equal(labels, (corrupted != batch["token_ids"]).astype("float32"))
+    # Masked slots whose sample equals the original exist and are labelled original.
+    assert labels.sum() < outputs["mask_weights"].numpy().sum()
+
+
+def test_loss_falls_and_the_discriminator_beats_the_always_original_baseline():
+    keras.utils.set_random_seed(0)
+    pretrainer = make_pretrainer()
+    pretrainer.compile()
+    history = pretrainer.fit(dataset(), steps_per_epoch=100, epochs=4, verbose=0).history
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    results = pretrainer.evaluate(dataset(seed=1).take(10), return_dict=True, verbose=0)
+    baseline_accuracy = 1 - results["replaced_rate"]
+    assert results["rtd_accuracy"] > baseline_accuracy + 0.02
+    assert results["rtd_recall"] > 0.3 and results["rtd_precision"] > 0.5
+    assert results["mlm_accuracy"] > 3 / (len(VOCAB) - 5)  # 3x chance
+
+
+def test_jit_compiled_step_trains():
+    pretrainer = make_pretrainer(CONFIG.replace(jit_compile=True))
+    pretrainer.compile()
+    assert pretrainer.jit_compile
+    history = pretrainer.fit(dataset(), steps_per_epoch=3, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+
+
+def test_save_and_load_the_model_directory(tmp_path):
+    pretrainer = make_pretrainer()
+    pretrainer.compile()
+    pretrainer.fit(dataset(), steps_per_epoch=5, epochs=1, verbose=0)
+    tokenizer = tokenization.make_tokenizer(VOCAB)
+    pretrainer.save_to_model_dir(tmp_path, tokenizer)
+    loaded, loaded_tokenizer = ElectraPretrainer.from_model_dir(tmp_path)
+    assert loaded_tokenizer.get_vocabulary() == VOCAB
+    batch = {k: v[:4] for k, v in block_corpus().items()}
+    positions = np.tile(np.arange(1, 5, dtype="int32"), (4, 1))
+    for model in (pretrainer, loaded):
+        model.outputs_ = (
+            model.discriminator(batch)["sequence_output"].numpy(),
+            model.generator({**batch, "mask_positions": positions}).numpy(),
+        )
+    np.testing.assert_allclose(pretrainer.outputs_[0], loaded.outputs_[0], atol=1e-6)
+    np.testing.assert_allclose(pretrainer.outputs_[1], loaded.outputs_[1], atol=1e-5)
+
+
+def test_discriminator_loads_into_keras_hub_electra_backbone(tmp_path):
+    pretrainer = make_pretrainer()
+    pretrainer.save_to_model_dir(tmp_path, tokenization.make_tokenizer(VOCAB))
+    backbone = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path / "discriminator"))
+    assert isinstance(backbone, keras_hub.models.ElectraBackbone)
+    batch = {k: v[:4] for k, v in block_corpus().items()}
+    np.testing.assert_allclose(
+        backbone(batch)["sequence_output"].numpy(),
+        pretrainer.discriminator(batch)["sequence_output"].numpy(),
+        atol=1e-6,
+    )
+    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(tmp_path / "discriminator"))
+    assert tokenizer.get_vocabulary() == VOCAB
+
+
+def test_missing_and_corrupt_weights_are_reported(tmp_path):
+    pretrainer = make_pretrainer()
+    pretrainer.save_to_model_dir(tmp_path, tokenization.make_tokenizer(VOCAB))
+    weights = tmp_path / "pretrainer.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="corrupt"):
+        ElectraPretrainer.from_model_dir(tmp_path)
+    weights.unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoints"):
+        ElectraPretrainer.from_model_dir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not an electra_tf model directory"):
+        ElectraPretrainer.from_model_dir(tmp_path / "nowhere")
+
+
+def test_vocabulary_that_does_not_fit_the_config():
+    with pytest.raises(ValueError, match="vocab_size=100"):
+        ElectraPretrainer(CONFIG.replace(vocab_size=100), vocabulary_size=len(VOCAB),
+                          special_token_ids=special_ids())
