@@ -9,7 +9,7 @@ model_dir/
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
   logs/                 TensorBoard
-  eval_metrics.json     held-out metrics, when held-out files are given
+  pretraining_summary.json  steps done, last training and held-out metrics
 ```
 
 Example:
@@ -35,7 +35,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretrainer import WEIGHTS_FILENAME, ElectraPretrainer, load_weights_file
 from electra_tf.training.distribute import strategy_from_name
 
 VOCAB_SAMPLE_LINES = 200_000
@@ -119,6 +119,7 @@ def run_pretraining(
     checkpoint_steps=1000,
     eval_steps=50,
     strategy="default",
+    callbacks=(),
     verbose="auto",
 ) -> PretrainingResult:
     """Pre-trains `config` on `input_files` and writes `model_dir`.
@@ -127,6 +128,8 @@ def run_pretraining(
     from the last checkpoint (at most `checkpoint_steps` steps are redone).
     Keras "epochs" are checkpoint intervals of `checkpoint_steps` steps over a
     repeated dataset, so `BackupAndRestore` resumes at a step boundary.
+    `callbacks` are added to the built-in ones (backup, checkpoints,
+    TensorBoard, NaN guard).
     """
     model_dir = pathlib.Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +145,20 @@ def run_pretraining(
     )
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
     _check_resumable_config(model_dir, config)
+
+    finished = _finished_steps(model_dir)
+    if finished >= config.train_steps and not _backup_epoch(model_dir / "backup"):
+        # A completed run is never trained over: evaluate what is there.
+        print(f"{model_dir} already holds a finished run of {finished} steps; evaluating it "
+              "(raise --train_steps to train further, or choose a new --model_dir).")
+        pretrainer, tokenizer = ElectraPretrainer.from_model_dir(model_dir)
+        pretrainer.compile()
+        eval_metrics = {}
+        if heldout_files:
+            eval_metrics = evaluate_pretrainer(
+                pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
+            )
+        return PretrainingResult(pretrainer, tokenizer, {}, eval_metrics)
 
     distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
     with distribution.scope():
@@ -160,7 +177,19 @@ def run_pretraining(
     checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
     epochs = math.ceil(config.train_steps / checkpoint_steps)
     (model_dir / "checkpoints").mkdir(exist_ok=True)
-    callbacks = [
+    resume_from = _backup_epoch(model_dir / "backup")
+    initial_epoch = 0
+    if resume_from:
+        print(f"resuming from the checkpoint at step {resume_from * checkpoint_steps} "
+              f"({model_dir / 'backup'})")
+    elif finished:
+        # A finished run asked for more steps continues from its final weights
+        # and optimizer state.
+        pretrainer.optimizer.build(pretrainer.trainable_variables)
+        load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
+        initial_epoch = finished // checkpoint_steps
+        print(f"continuing the finished run from step {finished}")
+    all_callbacks = [
         keras.callbacks.BackupAndRestore(str(model_dir / "backup"), save_freq="epoch",
                                          double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
@@ -169,10 +198,11 @@ def run_pretraining(
         ),
         keras.callbacks.TensorBoard(str(model_dir / "logs"), update_freq=max(1, checkpoint_steps // 10)),
         keras.callbacks.TerminateOnNaN(),
+        *callbacks,
     ]
     history = pretrainer.fit(
-        dataset, epochs=epochs, steps_per_epoch=checkpoint_steps,
-        callbacks=callbacks, verbose=verbose,
+        dataset, epochs=epochs, steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
+        callbacks=all_callbacks, verbose=verbose,
     )
     pretrainer.save_to_model_dir(model_dir, tokenizer)
 
@@ -181,8 +211,34 @@ def run_pretraining(
         eval_metrics = evaluate_pretrainer(
             pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
         )
-        (model_dir / "eval_metrics.json").write_text(json.dumps(eval_metrics, indent=2) + "\n")
+    summary = {
+        "steps_done": int(pretrainer.optimizer.iterations.numpy()),
+        "train_metrics": {k: float(v[-1]) for k, v in history.history.items()},
+        "heldout_metrics": eval_metrics,
+    }
+    (model_dir / "pretraining_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
+
+
+def _finished_steps(model_dir):
+    summary = pathlib.Path(model_dir) / "pretraining_summary.json"
+    if not summary.is_file():
+        return 0
+    try:
+        return int(json.loads(summary.read_text())["steps_done"])
+    except (ValueError, KeyError):
+        return 0
+
+
+def _backup_epoch(backup_dir):
+    """The epoch `BackupAndRestore` will resume at, or 0 when starting afresh."""
+    metadata = pathlib.Path(backup_dir) / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError):
+        return 0
 
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
