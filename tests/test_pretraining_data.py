@@ -334,7 +334,7 @@ def test_default_corpus_is_written_and_readable(tmp_path, tokenizer):
     assert report["files"] == 5 and report["invalid_utf8_lines"] == 0
     text = open(heldout[0], encoding="utf-8").read()
     documents = text.strip().split("\n\n")
-    assert len(documents) > 100
+    assert len(documents) > 10  # runs of DOCUMENT_RUN paragraphs or reviews
     batch = next(iter(pretraining.pretraining_dataset(
         heldout, tokenizer, sequence_length=32, batch_size=4, seed=0, shuffle_buffer=10
     )))

@@ -104,13 +104,22 @@ def _characters_as_words(text: str) -> str:
     return " ".join(_CJK.sub(r" \1 ", text).split())
 
 
+DOCUMENT_RUN = 8
+
+
+def _runs(documents, size):
+    """Joins every `size` consecutive non-empty documents into one."""
+    documents = [d for d in documents if d]
+    return [sum(documents[i:i + size], []) for i in range(0, len(documents), size)]
+
+
 def write_default_pretraining_corpus(directory, segmented: bool = False,
                                      heldout_fraction: float = 0.02, seed: int = 0,
                                      num_train_files: int = 4):
     """Writes People's Daily paragraphs and the reviews as a pre-training corpus.
 
-    Each paragraph or review is a document: one sentence per line, documents
-    separated by a blank line. Documents are shuffled with `seed` and a
+    Runs of `DOCUMENT_RUN` consecutive paragraphs or reviews are documents:
+    one sentence per line, documents separated by a blank line. Documents are shuffled with `seed` and a
     `heldout_fraction` of them (at least one) goes to `heldout.txt`; the rest
     is dealt to `num_train_files` files `train-0000i.txt` (several files let
     the reader interleave them in parallel). Returns
@@ -123,9 +132,14 @@ def write_default_pretraining_corpus(directory, segmented: bool = False,
     reviews = sentiment_review_lines()
     if segmented:
         reviews = [_characters_as_words(r) for r in reviews]
-    documents = [split_sentences(p) for p in peoples_daily_lines(segmented)]
-    documents += [split_sentences(r) for r in reviews]
-    documents = [d for d in documents if d]
+    paragraphs = [split_sentences(p) for p in peoples_daily_lines(segmented)]
+    reviews = [split_sentences(r) for r in reviews]
+    # Paragraphs and reviews are short (a few dozen characters): as documents
+    # of their own they would fill about half of every 128-token example with
+    # padding. Runs of consecutive paragraphs (articles are not marked in the
+    # file) and of reviews make the documents; ELECTRA has no next-sentence
+    # objective, so a segment pair spanning two reviews costs nothing.
+    documents = _runs(paragraphs, DOCUMENT_RUN) + _runs(reviews, DOCUMENT_RUN)
     random.Random(seed).shuffle(documents)
     num_heldout = max(1, round(heldout_fraction * len(documents))) if heldout_fraction else 0
     heldout, train = documents[:num_heldout], documents[num_heldout:]
