@@ -1,0 +1,65 @@
+"""Where a fine-tuned model's encoder comes from.
+
+Every task head starts from an `ElectraBackbone` and its `ElectraTokenizer`,
+taken from one of three places:
+
+* an `electra_tf` pre-training model directory (its `discriminator/` preset,
+  written by `ElectraPretrainer.save_to_model_dir`),
+* any keras-hub preset holding an `ElectraBackbone` and tokenizer (a local
+  directory, or a name such as `"electra_small_discriminator_uncased_en"`),
+* random initialisation from an `ElectraConfig` and a vocabulary (the
+  baseline that shows what pre-training buys).
+
+Example:
+```python
+from electra_tf import ElectraConfig, tokenization
+from electra_tf.models import encoders
+
+vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
+backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
+```
+"""
+
+import pathlib
+
+import keras_hub
+
+from electra_tf import tokenization
+from electra_tf.config import ElectraConfig
+from electra_tf.models.pretrainer import CONFIG_FILENAME, DISCRIMINATOR_DIRNAME, build_discriminator
+
+
+def resolve_preset(init_from) -> str:
+    """The keras-hub preset behind `init_from`: a pre-training dir means its discriminator."""
+    path = pathlib.Path(init_from)
+    if (path / CONFIG_FILENAME).is_file():
+        if not (path / DISCRIMINATOR_DIRNAME).is_dir():
+            raise FileNotFoundError(
+                f"{path} is an electra_tf model directory without a {DISCRIMINATOR_DIRNAME}/ "
+                "preset; it was written by an older version or the copy is incomplete. "
+                "Re-save it with ElectraPretrainer.save_to_model_dir."
+            )
+        return str(path / DISCRIMINATOR_DIRNAME)
+    return str(init_from)
+
+
+def default_sequence_length(init_from, fallback=128) -> int:
+    """The pre-training sequence length of an `electra_tf` model directory, else `fallback`."""
+    config_path = pathlib.Path(init_from) / CONFIG_FILENAME
+    if config_path.is_file():
+        return ElectraConfig.load(config_path).sequence_length
+    return fallback
+
+
+def pretrained_encoder(init_from):
+    """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
+    preset = resolve_preset(init_from)
+    backbone = keras_hub.models.ElectraBackbone.from_preset(preset)
+    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
+    return backbone, tokenizer
+
+
+def random_encoder(config: ElectraConfig, vocabulary):
+    """`(backbone, tokenizer)` freshly initialised with `config`'s sizes and dropout."""
+    tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+    return build_discriminator(config, tokenizer.vocabulary_size()), tokenizer
