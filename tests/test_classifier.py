@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
+from electra_tf.training.optimization import create_finetuning_optimizer
 
 KEYS = ["bad", "good", "meh"]
 VOCAB = list(tokenization.SPECIAL_TOKENS) + KEYS + [f"w{i}" for i in range(20)]
@@ -32,7 +33,9 @@ def make_classifier(**kwargs):
 def test_three_classes_on_raw_strings_beat_chance():
     keras.utils.set_random_seed(0)
     classifier = make_classifier()
-    classifier.compile(optimizer=keras.optimizers.Adam(2e-3))
+    # The fine-tuning recipe (layer-wise decay, warmup) inside a compiled fit.
+    classifier.compile(optimizer=create_finetuning_optimizer(
+        CONFIG, train_steps=60, learning_rate=3e-3, layer_decay=0.8))
     texts, labels = keyword_texts(320)
     classifier.fit(texts, labels, batch_size=16, epochs=3, verbose=0)
     test_texts, test_labels = keyword_texts(90, seed=1)
