@@ -1,0 +1,180 @@
+import itertools
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.models.seq2seq import (
+    ElectraSeq2SeqBackbone,
+    ElectraSeq2SeqLM,
+    ElectraSeq2SeqLMPreprocessor,
+    LengthPenaltyBeamSampler,
+    SmoothedSparseCategoricalCrossentropy,
+    join_cjk,
+    make_encoder,
+)
+
+WORDS = [f"w{i}" for i in range(10)]
+VOCAB = list(tokenization.SPECIAL_TOKENS) + WORDS
+LENGTH = 8
+
+
+def copy_pairs(n, seed):
+    rng = np.random.default_rng(seed)
+    lines = [" ".join(rng.choice(WORDS, rng.integers(1, 6))) for _ in range(n)]
+    return {"encoder_text": lines, "decoder_text": lines}
+
+
+def build_lm(vocabulary_size=len(VOCAB), target_tokenizer=None, target_vocabulary_size=None,
+             seed=0):
+    keras.utils.set_random_seed(seed)
+    encoder = make_encoder(vocabulary_size=vocabulary_size, hidden_dim=32, num_layers=1,
+                           num_heads=2, intermediate_dim=64, max_sequence_length=16, dropout=0.0)
+    backbone = ElectraSeq2SeqBackbone(encoder, target_vocabulary_size=target_vocabulary_size,
+                                      num_decoder_layers=2, dropout=0.0, max_target_length=16)
+    preprocessor = ElectraSeq2SeqLMPreprocessor(
+        tokenization.make_tokenizer(VOCAB), target_tokenizer=target_tokenizer,
+        encoder_sequence_length=LENGTH, decoder_sequence_length=LENGTH,
+    )
+    return ElectraSeq2SeqLM(backbone, preprocessor)
+
+
+@pytest.fixture(scope="module")
+def copy_lm():
+    """A tiny model trained to copy 1-5 words (one vocabulary for both sides)."""
+    lm = build_lm()
+    lm.compile(optimizer=keras.optimizers.Adam(3e-3), label_smoothing=0.05)
+    data = tf.data.Dataset.from_tensor_slices(copy_pairs(4096, seed=0)).batch(32)
+    lm.fit(data, epochs=3, verbose=0)
+    return lm
+
+
+@pytest.fixture(scope="module")
+def heldout():
+    return copy_pairs(64, seed=1)["encoder_text"]
+
+
+def generate_with(lm, sampler, sources, **kwargs):
+    lm.compile(sampler=sampler)
+    return lm.generate(sources, max_length=LENGTH, **kwargs)
+
+
+def test_copy_task_is_learned(copy_lm, heldout):
+    outputs = generate_with(copy_lm, "greedy", heldout)
+    exact = np.mean([o == s for o, s in zip(outputs, heldout)])
+    assert exact >= 0.9, list(zip(heldout, outputs))[:5]
+
+
+def test_beam_of_one_and_top_k_of_one_equal_greedy(copy_lm, heldout):
+    sources = heldout[:16]
+    greedy = generate_with(copy_lm, "greedy", sources)
+    assert generate_with(copy_lm, LengthPenaltyBeamSampler(num_beams=1), sources) == greedy
+    assert generate_with(copy_lm, keras_hub.samplers.TopKSampler(k=1, seed=3), sources) == greedy
+
+
+def test_cached_and_uncached_decoding_give_the_same_tokens(copy_lm, heldout):
+    sources = heldout[:16]
+    for sampler in ("greedy", LengthPenaltyBeamSampler(num_beams=3, length_penalty=0.6)):
+        copy_lm.compile(sampler=sampler)
+        cached = copy_lm.generate(sources, max_length=LENGTH)
+        assert copy_lm.generate(sources, max_length=LENGTH, use_cache=False) == cached
+
+
+def test_sampling_is_deterministic_with_a_seed(copy_lm, heldout):
+    def sample():
+        return generate_with(
+            copy_lm, keras_hub.samplers.TopPSampler(p=0.9, temperature=2.0, seed=7), heldout[:16]
+        )
+
+    assert sample() == sample()
+
+
+def test_save_and_load_give_the_same_generations(copy_lm, heldout, tmp_path):
+    copy_lm.compile(sampler="greedy")
+    before = copy_lm.generate(heldout[:8], max_length=LENGTH)
+    copy_lm.save_to_preset(str(tmp_path))
+    loaded = ElectraSeq2SeqLM.from_preset(str(tmp_path))
+    loaded.compile(sampler="greedy")
+    assert loaded.generate(heldout[:8], max_length=LENGTH) == before
+
+
+def test_separate_target_vocabulary_round_trips(tmp_path):
+    target_vocab = list(tokenization.SPECIAL_TOKENS) + ["甲", "乙", "丙"]
+    target_tokenizer = keras_hub.models.ElectraTokenizer(
+        vocabulary=target_vocab, config_file="target_tokenizer.json"
+    )
+    lm = build_lm(target_tokenizer=target_tokenizer, target_vocabulary_size=len(target_vocab))
+    assert lm.backbone.token_embedding.input_dim == len(target_vocab)
+    x, y, _ = lm.preprocessor({"encoder_text": ["w1 w2"], "decoder_text": ["甲乙"]})
+    np.testing.assert_array_equal(y[0, :3], [5, 6, 3])
+    before = lm.generate(["w1 w2", "w3"], max_length=5)
+    assert all(set(text) <= set("甲乙丙") for text in before)
+    lm.save_to_preset(str(tmp_path))
+    loaded = ElectraSeq2SeqLM.from_preset(str(tmp_path))
+    assert loaded.preprocessor.target_tokenizer.get_vocabulary() == target_vocab
+    assert loaded.generate(["w1 w2", "w3"], max_length=5) == before
+
+
+def test_beam_search_finds_the_best_enumerated_sequence():
+    """With more beams than prefixes (wider than the vocabulary), beam search is exact."""
+    vocabulary_size, steps = 7, 3
+    lm = build_lm(vocabulary_size=vocabulary_size, seed=3)
+    # Sharpen the random model so sequence scores are far apart.
+    table = lm.backbone.token_embedding.embeddings
+    table.assign(table * 60.0)
+    end = 3  # [SEP]
+    source = {"encoder_token_ids": np.array([[2, 5, 6, 3]], "int32"),
+              "encoder_padding_mask": np.ones((1, 4), "int32")}
+
+    candidates = [
+        seq[: seq.index(end) + 1] if end in seq else seq
+        for seq in map(list, itertools.product(range(vocabulary_size), repeat=steps))
+    ]
+    candidates = [list(c) for c in {tuple(c) for c in candidates}]
+    padded = np.array([[2] + c + [0] * (steps - len(c)) for c in candidates], "int32")
+    batch = {k: np.repeat(v, len(candidates), 0) for k, v in source.items()}
+    logits = lm({**batch, "decoder_token_ids": padded[:, :-1],
+                 "decoder_padding_mask": np.ones_like(padded[:, :-1])})
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    scores = [sum(log_probs[i, t, token] for t, token in enumerate(c))
+              for i, c in enumerate(candidates)]
+    best = candidates[int(np.argmax(scores))]
+
+    lm.preprocessor = None
+    lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=vocabulary_size ** (steps - 1)))
+    prompt = {**source, "decoder_token_ids": np.array([[2, 0, 0, 0]], "int32"),
+              "decoder_padding_mask": np.array([[1, 0, 0, 0]], "int32")}
+    output = lm.generate(prompt, stop_token_ids=[end])
+    found = output["decoder_token_ids"][0][output["decoder_padding_mask"][0]][1:].tolist()
+    assert found == best, (found, best, max(scores))
+
+
+def test_bad_inputs(copy_lm):
+    copy_lm.compile(sampler="greedy")
+    empty, unknown = copy_lm.generate(["", "w1 ☃ w2"], max_length=LENGTH)
+    assert isinstance(empty, str) and isinstance(unknown, str)
+    unk = copy_lm.preprocessor.tokenizer.token_to_id(tokenization.UNK)
+    packed = copy_lm.preprocessor.generate_preprocess(["w1 ☃ w2"])
+    assert unk in packed["encoder_token_ids"].numpy()[0]
+    with pytest.warns(UserWarning, match="1 source.* truncated"):
+        copy_lm.generate([" ".join(WORDS), "w1"], max_length=LENGTH)
+    with pytest.raises(ValueError, match="max_length must be >= 1"):
+        copy_lm.generate(["w1"], max_length=0)
+    with pytest.raises(ValueError, match="position table"):
+        copy_lm.generate(["w1"], max_length=100)
+
+
+def test_label_smoothing_loss():
+    logits = np.log(np.array([[[0.7, 0.2, 0.1]]], "float32"))
+    plain = SmoothedSparseCategoricalCrossentropy(label_smoothing=0.0)(np.array([[0]]), logits)
+    np.testing.assert_allclose(plain, -np.log(0.7), rtol=1e-5)
+    smoothed = SmoothedSparseCategoricalCrossentropy(label_smoothing=0.3)(np.array([[0]]), logits)
+    expected = 0.7 * -np.log(0.7) + 0.3 * -np.mean(np.log([0.7, 0.2, 0.1]))
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-5)
+
+
+def test_chinese_output_has_no_spaces_between_characters():
+    assert join_cjk(tf.constant("床 前 明 月 光 ， 疑 是 a b")).numpy().decode() == "床前明月光，疑是 a b"
