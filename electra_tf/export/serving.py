@@ -1,0 +1,472 @@
+"""String-in SavedModels for TensorFlow Serving.
+
+A *servable* bundles a model, its tokenizer and the readable post-processing
+of one task. `export_saved_model` writes it with `keras.export.ExportArchive`
+(a plain `tf.saved_model.save` of a Keras 3 model loads in Python but not in
+TF Serving's loader) and gives it two signatures:
+
+- `serving_default`: raw text, `tf.string [None]` per input (`text`, and
+  `text_pair` for pair tasks). Text is repaired and bounded in the graph, so
+  any byte string gets an answer: invalid UTF-8 becomes U+FFFD, control
+  characters (NUL included) become spaces, and text past `max_chars`
+  characters or past the sequence length is cut, with a `truncated` output
+  saying so.
+- `serve_token_ids`: `token_ids`, `segment_ids`, `padding_mask`
+  (`int32 [None, None]`) for clients that tokenize themselves.
+
+`export_for_serving` adds TF Serving's layout: `<base>/<name>/<version>/`
+with warm-up requests in `assets.extra/`, so a server without an op the
+model needs fails at load time rather than on the first request.
+
+Example:
+```python
+from electra_tf import ElectraPretrainer
+from electra_tf.export import DiscriminatorServable, export_for_serving
+
+pretrainer, tokenizer = ElectraPretrainer.from_model_dir("runs/zh_small")
+servable = DiscriminatorServable.from_pretrainer(pretrainer, tokenizer)
+export_for_serving(servable, "exports", "discriminator")  # exports/discriminator/1
+```
+"""
+
+import pathlib
+import shutil
+import uuid
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.export.serving_ops import check_serving_ops
+
+DEFAULT_SIGNATURE = "serving_default"
+IDS_SIGNATURE = "serve_token_ids"
+ID_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+WARMUP_FILENAME = "tf_serving_warmup_requests"
+# Characters kept per token slot: far more than any real text needs, few
+# enough that a megabyte request costs no more than a normal one.
+CHARS_PER_TOKEN = 16
+# C0 controls other than tab/newline/return, and DEL: NUL in particular is
+# valid UTF-8 but means nothing to a tokenizer or to a client reading output.
+_CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_WARMUP_TEXTS = ("ELECTRA [MASK] text.", "", "今天天气很好 😀", "a" * 300)
+
+
+def repair_text(texts, max_chars):
+    """Makes any byte strings valid, printable, bounded UTF-8.
+
+    Returns `(texts, truncated)`; `truncated[i]` is True when text `i` had more
+    than `max_chars` characters.
+    """
+    texts = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+    texts = tf.strings.regex_replace(texts, _CONTROL_CHARACTERS, " ")
+    truncated = tf.strings.length(texts, unit="UTF8_CHAR") > max_chars
+    return tf.strings.substr(texts, 0, max_chars, unit="UTF8_CHAR"), truncated
+
+
+class TextEncoder:
+    """Raw strings to packed `[CLS] a [SEP] (b [SEP])` ids, in the graph.
+
+    Packing truncates "waterfall" style: keras-hub's default round-robin
+    emits `TFText>RoundRobinTrim`, which TF Serving only has from 2.20.
+
+    Example:
+    ```python
+    from electra_tf import tokenization
+    vocab = list(tokenization.SPECIAL_TOKENS) + ["hello"]
+    encoder = TextEncoder(tokenization.make_tokenizer(vocab), sequence_length=8)
+    encoder(tf.constant(["hello hello", b"\\xff"]))["token_ids"]  # [2, 5, 5, 3, 0, ...]
+    ```
+    """
+
+    def __init__(self, tokenizer, sequence_length, num_segments=1, max_chars=None):
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.num_segments = int(num_segments)
+        self.max_chars = int(max_chars or CHARS_PER_TOKEN * sequence_length)
+        self.packer = keras_hub.layers.MultiSegmentPacker(
+            sequence_length=self.sequence_length,
+            start_value=tokenizer.token_to_id(tokenization.CLS),
+            end_value=tokenizer.token_to_id(tokenization.SEP),
+            pad_value=tokenizer.token_to_id(tokenization.PAD),
+            truncate="waterfall",
+        )
+
+    # A graph even when called eagerly: keras-hub tokenizers return Python
+    # lists outside one.
+    @tf.function(reduce_retracing=True)
+    def __call__(self, *texts):
+        """Returns the model inputs, the repaired `texts` and `truncated`."""
+        if len(texts) != self.num_segments:
+            raise ValueError(f"expected {self.num_segments} text inputs, got {len(texts)}.")
+        repaired, segments = [], []
+        truncated = tf.zeros_like(texts[0], tf.bool)
+        for text in texts:
+            text, cut = repair_text(text, self.max_chars)
+            repaired.append(text)
+            truncated |= cut
+            segments.append(self.tokenizer(text))
+        token_ids, segment_ids = self.packer(tuple(segments))
+        lengths = tf.add_n([tf.cast(s.row_lengths(), tf.int32) for s in segments])
+        room = self.sequence_length - self.num_segments - 1
+        return {
+            "token_ids": token_ids,
+            "segment_ids": segment_ids,
+            "padding_mask": tf.cast(token_ids != self.packer.pad_value, tf.int32),
+            "texts": repaired,
+            "truncated": truncated | (lengths > room),
+        }
+
+
+class Servable:
+    """A model, its tokenizer and its readable outputs, ready to export.
+
+    Subclasses set `text_inputs` and implement `trackables` (what
+    `ExportArchive` must save) and `predict_ids` (the ids-in signature);
+    `predict_text` may add outputs that need the request text.
+    """
+
+    text_inputs = ("text",)
+
+    def __init__(self, tokenizer, sequence_length, max_chars=None):
+        if not tokenizer.built:
+            tokenizer.build(None)  # `ExportArchive` tracks built layers only.
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.encoder = TextEncoder(
+            tokenizer, sequence_length, num_segments=len(self.text_inputs), max_chars=max_chars
+        )
+        # Ids to token strings with a core `Gather`: no lookup table to track.
+        self.vocabulary = tf.constant(tokenizer.get_vocabulary())
+
+    def trackables(self):
+        raise NotImplementedError
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        raise NotImplementedError
+
+    def predict_text(self, *texts):
+        encoded = self.encoder(*texts)
+        outputs = self.predict_ids(*(encoded[name] for name in ID_INPUTS))
+        return {**outputs, "truncated": encoded["truncated"]}
+
+    def token_strings(self, token_ids, padding_mask):
+        """Token strings, `""` at padding."""
+        tokens = tf.gather(self.vocabulary, token_ids)
+        return tf.where(padding_mask > 0, tokens, "")
+
+    def warmup_inputs(self):
+        """A small request for each signature input, for the warm-up file."""
+        return {name: np.array(_WARMUP_TEXTS, dtype=object) for name in self.text_inputs}
+
+
+class DiscriminatorServable(Servable):
+    """The pre-trained discriminator: per token, the probability it was replaced.
+
+    Outputs: `tokens` (`string [batch, sequence_length]`, `""` at padding),
+    `replaced_probability` (`float32`, 0 at padding), `num_tokens`
+    (`int32 [batch]`, `[CLS]`/`[SEP]` included) and, for text, `truncated`.
+    """
+
+    def __init__(self, discriminator, rtd_head, tokenizer, sequence_length, max_chars=None):
+        super().__init__(tokenizer, sequence_length, max_chars)
+        self.discriminator = discriminator
+        self.rtd_head = rtd_head
+
+    @classmethod
+    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+        kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
+        return cls(pretrainer.discriminator, pretrainer.rtd_head, tokenizer, **kwargs)
+
+    def trackables(self):
+        return [self.discriminator, self.rtd_head, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        sequence = self.discriminator(inputs)["sequence_output"]
+        probability = tf.sigmoid(tf.cast(self.rtd_head(sequence), tf.float32))
+        return {
+            "tokens": self.token_strings(token_ids, padding_mask),
+            "replaced_probability": probability * tf.cast(padding_mask, tf.float32),
+            "num_tokens": tf.reduce_sum(padding_mask, axis=1),
+        }
+
+
+class GeneratorServable(Servable):
+    """The pre-trained generator: fills each `[MASK]` in the text.
+
+    `[MASK]` is recognised only spelled exactly so. Special tokens are never
+    predicted. Outputs: `predicted_tokens` (`string [batch, masks]`, one per
+    `[MASK]` in order, `""` past the last), `probabilities` (`float32`),
+    `num_masks` (`int32 [batch]`, masks inside the sequence) and, for text,
+    `filled_text` (the repaired text with every `[MASK]` that fit replaced;
+    `##` continuation marks dropped) and `truncated`.
+    """
+
+    def __init__(self, generator, tokenizer, sequence_length, max_chars=None):
+        # Reads "[MASK]" in the text as the mask token; lower-casing leaves it alone.
+        tokenizer = keras_hub.models.ElectraTokenizer(
+            vocabulary=tokenizer.get_vocabulary(),
+            lowercase=tokenizer.lowercase,
+            strip_accents=tokenizer.strip_accents,
+            special_tokens_in_strings=True,
+        )
+        super().__init__(tokenizer, sequence_length, max_chars)
+        self.generator = generator
+        self.mask_id = tokenizer.token_to_id(tokenization.MASK)
+        special = tokenization.special_token_ids(tokenizer).values()
+        self.logit_mask = tf.constant(
+            [-1e9 if i in special else 0.0 for i in range(tokenizer.vocabulary_size())]
+        )
+
+    @classmethod
+    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+        kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
+        return cls(pretrainer.generator, tokenizer, **kwargs)
+
+    def trackables(self):
+        return [self.generator, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        is_mask = (token_ids == self.mask_id) & (padding_mask > 0)
+        where = tf.cast(tf.where(is_mask), tf.int32)
+        positions = tf.RaggedTensor.from_value_rowids(
+            where[:, 1], where[:, 0], nrows=tf.shape(token_ids)[0]
+        )
+        num_masks = tf.cast(positions.row_lengths(), tf.int32)
+        # One spare column keeps the gather shapes non-empty for mask-free batches.
+        dense_positions = tf.pad(positions.to_tensor(), [[0, 0], [0, 1]])
+        logits = self.generator(
+            {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": dense_positions,
+            }
+        )
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) + self.logit_mask)
+        predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        valid = tf.sequence_mask(num_masks, tf.shape(dense_positions)[1])
+        return {
+            "predicted_tokens": tf.where(valid, tf.gather(self.vocabulary, predicted), ""),
+            "probabilities": tf.where(valid, tf.reduce_max(probabilities, axis=-1), 0.0),
+            "num_masks": num_masks,
+        }
+
+    def predict_text(self, text):
+        encoded = self.encoder(text)
+        outputs = self.predict_ids(*(encoded[name] for name in ID_INPUTS))
+        filled = fill_masks(encoded["texts"][0], outputs["predicted_tokens"], outputs["num_masks"])
+        return {**outputs, "filled_text": filled, "truncated": encoded["truncated"]}
+
+
+class ClassifierServable(Servable):
+    """An `ElectraClassifier`: label names and class probabilities.
+
+    With `pairs=True` the signature takes `text` and `text_pair`. Outputs:
+    `label` (`string [batch]`, the most likely class), `score` (its
+    probability), `probabilities` (`float32 [batch, classes]`), `label_names`
+    (`string [batch, classes]`, the class of each column) and, for text,
+    `truncated`. Without `label_names`, classes are named by their ids.
+    """
+
+    def __init__(self, classifier, pairs=False, sequence_length=None, max_chars=None):
+        self.text_inputs = ("text", "text_pair") if pairs else ("text",)
+        preprocessor = classifier.preprocessor
+        super().__init__(
+            preprocessor.tokenizer, sequence_length or preprocessor.sequence_length, max_chars
+        )
+        self.classifier = classifier
+        names = classifier.label_names or [str(i) for i in range(classifier.num_classes)]
+        self.label_names = tf.constant(names)
+        # Logits unless the model was built to output probabilities already.
+        self.outputs_probabilities = classifier.activation in (
+            keras.activations.softmax, keras.activations.sigmoid
+        )
+
+    def trackables(self):
+        return [self.classifier, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        outputs = tf.cast(self.classifier(inputs), tf.float32)
+        probabilities = outputs if self.outputs_probabilities else tf.nn.softmax(outputs)
+        best = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        batch = tf.shape(token_ids)[0]
+        return {
+            "label": tf.gather(self.label_names, best),
+            "score": tf.reduce_max(probabilities, axis=-1),
+            "probabilities": probabilities,
+            "label_names": tf.tile(self.label_names[None], [batch, 1]),
+        }
+
+
+def fill_masks(texts, tokens, num_tokens, mask=tokenization.MASK):
+    """Replaces the first `num_tokens[i]` occurrences of `mask` in `texts[i]`.
+
+    Occurrences past `num_tokens` (cut by truncation) stay as they are.
+    """
+    pieces = tf.strings.split(texts, sep=mask)
+    row = tf.cast(pieces.value_rowids(), tf.int32)
+    gap = tf.cast(tf.ragged.range(pieces.row_lengths()).flat_values, tf.int32)
+    gaps_in_row = tf.cast(tf.gather(pieces.row_lengths(), row), tf.int32) - 1
+    column = tf.minimum(gap, tf.shape(tokens)[1] - 1)
+    fill = tf.strings.regex_replace(tf.gather_nd(tokens, tf.stack([row, column], 1)), "^##", "")
+    fill = tf.where(gap < tf.gather(num_tokens, row), fill, mask)
+    fill = tf.where(gap < gaps_in_row, fill, "")
+    joined = tf.reshape(tf.stack([pieces.flat_values, fill], axis=1), [-1])
+    rows = tf.RaggedTensor.from_row_splits(joined, pieces.row_splits * 2)
+    return tf.strings.reduce_join(rows, axis=1)
+
+
+def _load_pretrainer(model_dir):
+    from electra_tf.models.pretrainer import ElectraPretrainer
+
+    return ElectraPretrainer.from_model_dir(model_dir)
+
+
+def _load_discriminator(model_dir, **kwargs):
+    return DiscriminatorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+
+
+def _load_generator(model_dir, **kwargs):
+    return GeneratorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+
+
+def _load_classifier(model_dir, **kwargs):
+    from electra_tf.models.classifier import ElectraClassifier
+
+    return ClassifierServable(ElectraClassifier.from_preset(str(model_dir)), **kwargs)
+
+
+# Kind name -> loader of a servable from a model directory.
+SERVABLES = {
+    "classifier": _load_classifier,
+    "discriminator": _load_discriminator,
+    "generator": _load_generator,
+}
+
+
+def detect_kind(model_dir):
+    """The default export of a model directory: a pre-training run's discriminator
+    or a keras-hub task preset's task."""
+    model_dir = pathlib.Path(model_dir)
+    if (model_dir / "electra_config.json").is_file():
+        return "discriminator"
+    task = model_dir / "task.json"
+    if task.is_file() and "ElectraClassifier" in task.read_text():
+        return "classifier"
+    raise ValueError(
+        f"cannot tell what {model_dir} holds (no electra_config.json, no classifier "
+        f"task.json); pass --kind, one of {sorted(SERVABLES)}."
+    )
+
+
+def load_servable(kind, model_dir, sequence_length=None, **kwargs):
+    """Builds the `kind` servable (see `SERVABLES`) from `model_dir`."""
+    if kind not in SERVABLES:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SERVABLES)}.")
+    if sequence_length is not None:
+        kwargs["sequence_length"] = sequence_length
+    return SERVABLES[kind](model_dir, **kwargs)
+
+
+def export_saved_model(servable, export_dir):
+    """Writes `servable` as a SavedModel with the text and ids signatures."""
+    archive = keras.export.ExportArchive()
+    for trackable in servable.trackables():
+        archive.track(trackable)
+    archive.add_endpoint(
+        DEFAULT_SIGNATURE,
+        servable.predict_text,
+        input_signature=[tf.TensorSpec([None], tf.string, name=n) for n in servable.text_inputs],
+    )
+    archive.add_endpoint(
+        IDS_SIGNATURE,
+        servable.predict_ids,
+        input_signature=[tf.TensorSpec([None, None], tf.int32, name=n) for n in ID_INPUTS],
+    )
+    archive.write_out(str(export_dir), verbose=False)
+    return pathlib.Path(export_dir)
+
+
+def export_for_serving(servable, base_dir, model_name, version=None, check_ops=True):
+    """Exports to `<base_dir>/<model_name>/<version>/` with warm-up requests.
+
+    `version` defaults to one past the highest existing version. The export is
+    written under a temporary name and renamed into place, so a server
+    watching `base_dir` never loads a half-written version. With `check_ops`,
+    an export using an op stock TF Serving lacks raises `ValueError` and is
+    not kept (`serving_ops.check_serving_ops`).
+    """
+    model_dir = pathlib.Path(base_dir) / model_name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if version is None:
+        existing = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()]
+        version = max(existing, default=0) + 1
+    final = model_dir / str(int(version))
+    if final.exists():
+        raise FileExistsError(f"{final} exists; pass another --version or delete it.")
+    partial = model_dir / f".partial-{uuid.uuid4().hex}"
+    try:
+        export_saved_model(servable, partial)
+        if check_ops:
+            check_serving_ops(partial)
+        write_warmup_requests(partial, model_name, servable.warmup_inputs())
+        partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def write_warmup_requests(export_dir, model_name, inputs, signature_name=DEFAULT_SIGNATURE):
+    """Writes `assets.extra/tf_serving_warmup_requests`: one `PredictionLog`.
+
+    TF Serving replays it at load time, which also surfaces a missing op
+    then instead of at the first real request.
+    """
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+    )
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    log = prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+    )
+    path = pathlib.Path(export_dir) / "assets.extra" / WARMUP_FILENAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(log.SerializeToString())
+    return path
+
+
+def write_models_config(base_dir, model_names=None, container_base="/models"):
+    """Writes `<base_dir>/models.config` for `tensorflow_model_server --model_config_file`.
+
+    `model_names` defaults to every folder of `base_dir` holding a numbered
+    version. Paths are as the server sees them: `container_base` is where
+    `base_dir` is mounted (the Docker image's convention is `/models`).
+    """
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    if model_names is None:
+        model_names = sorted(
+            d.name for d in pathlib.Path(base_dir).iterdir()
+            if d.is_dir() and any(v.name.isdigit() for v in d.iterdir())
+        )
+    config = model_server_config_pb2.ModelServerConfig()
+    for name in model_names:
+        entry = config.model_config_list.config.add()
+        entry.name = name
+        entry.base_path = f"{container_base.rstrip('/')}/{name}"
+        entry.model_platform = "tensorflow"
+    path = pathlib.Path(base_dir) / "models.config"
+    path.write_text(text_format.MessageToString(config))
+    return path

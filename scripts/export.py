@@ -1,0 +1,56 @@
+"""Exports a model directory as a string-in SavedModel laid out for TF Serving.
+
+Examples:
+  # the pre-trained discriminator and generator of a pre-training run
+  python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind discriminator
+  python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind generator
+
+  # then serve everything under exports/ (models.config is rewritten each time)
+  docker run -p 8501:8501 -v "$PWD/exports:/models" tensorflow/serving \
+      --model_config_file=/models/models.config
+
+  # query an export from a process that imports only TensorFlow
+  python electra_tf/export/standalone.py predict exports/discriminator/1 "今天天气很好"
+
+Writes `<export_dir>/<model_name>/<version>/` (version: one past the highest
+present unless --version is given) and `<export_dir>/models.config`.
+"""
+
+import pathlib
+
+from absl import app, flags
+
+from electra_tf.export import serving
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "A model directory written by this package's scripts.")
+flags.DEFINE_string("export_dir", None, "Base directory of the TF Serving model repository.")
+flags.DEFINE_enum(
+    "kind", None, sorted(serving.SERVABLES),
+    "What to export; default: what --model_dir holds (a pre-training run: discriminator).")
+flags.DEFINE_string("model_name", None, "Name the server knows the model by; default: --kind.")
+flags.DEFINE_integer("version", None, "Version directory; default: one past the highest present.")
+flags.DEFINE_bool("pairs", False, "classifier: serve sentence pairs (inputs text, text_pair).")
+flags.DEFINE_integer("sequence_length", None, "Overrides the model's sequence length.")
+flags.DEFINE_bool(
+    "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
+flags.mark_flags_as_required(["model_dir", "export_dir"])
+
+
+def main(argv):
+    del argv
+    kind = FLAGS.kind or serving.detect_kind(FLAGS.model_dir)
+    options = {"sequence_length": FLAGS.sequence_length}
+    if kind == "classifier":
+        options["pairs"] = FLAGS.pairs
+    servable = serving.load_servable(kind, FLAGS.model_dir, **options)
+    path = serving.export_for_serving(
+        servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,
+        check_ops=FLAGS.check_ops,
+    )
+    config = serving.write_models_config(FLAGS.export_dir)
+    print(f"exported {kind} to {path}; TF Serving config: {config}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,342 @@
+"""TF Serving exports: layout, answers outside this package, bad input, threads, ops.
+
+Every export here is built once per module from tiny random models; the
+slow parts (TensorFlow in fresh processes) are batched into few subprocesses.
+"""
+
+import concurrent.futures
+import pathlib
+import pickle
+import runpy
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf.export import (
+    DEFAULT_SIGNATURE,
+    IDS_SIGNATURE,
+    ClassifierServable,
+    GeneratorServable,
+    export_for_serving,
+    serving,
+    serving_ops,
+)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STANDALONE = ROOT / "electra_tf" / "export" / "standalone.py"
+VOCAB = list(tokenization.SPECIAL_TOKENS) + list("今天气很好明也差的") + [
+    "nice", "##ly", "weather", "the", "a", ".", "!", "hello", "##s",
+]
+# One layer: export time is mostly tracing, which grows with depth.
+CONFIG = ElectraConfig.from_preset("tiny").replace(num_layers=1)  # sequence_length 32
+LABELS = ["neg", "pos", "neutral"]
+ODD_TEXTS = [
+    "",
+    " \t\n ",
+    "今天天气很好" * 20_000,  # 120,000 characters
+    b"\xff\xfe\xc3(nice\x80",  # invalid UTF-8
+    "a\x00nice\x00",
+    "😀🎉 nice",
+    "hello 今天 привет مرحبا नमस्ते",
+    "the weather [MASK] nice",
+]
+
+
+def run_python(code, timeout=300):
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout
+
+
+def call(signature, **inputs):
+    outputs = signature(**{k: tf.constant(v) for k, v in inputs.items()})
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def as_strings(texts):
+    return np.array([t if isinstance(t, bytes) else t.encode() for t in texts], dtype=object)
+
+
+@pytest.fixture(scope="module")
+def pretrainer_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pretrainer")
+    tokenizer = tokenization.make_tokenizer(VOCAB)
+    pretrainer = ElectraPretrainer(
+        CONFIG, vocabulary_size=len(VOCAB),
+        special_token_ids=tokenization.special_token_ids(tokenizer), seed=0,
+    )
+    pretrainer.save_to_model_dir(path, tokenizer)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pretrainer(pretrainer_dir):
+    return ElectraPretrainer.from_model_dir(pretrainer_dir)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    classifier_module = pytest.importorskip("electra_tf.models.classifier")
+    return classifier_module.ElectraClassifier.from_scratch(
+        CONFIG, VOCAB, label_names=LABELS, sequence_length=16
+    )
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, pretrainer_dir, pretrainer, classifier):
+    """`{kind: export dir}`; the discriminator through scripts/export.py."""
+    base = tmp_path_factory.mktemp("serving")
+    # In this process: a fresh one would spend longer importing than exporting.
+    script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
+    script["FLAGS"]([
+        "export.py", f"--model_dir={pretrainer_dir}", f"--export_dir={base}",
+        "--model_name=discriminator", "--version=3", "--nocheck_ops",
+    ])
+    script["main"]([])
+    servables = {
+        "generator": GeneratorServable.from_pretrainer(*pretrainer),
+        "classifier": ClassifierServable(classifier, pairs=True),
+    }
+    paths = {"discriminator": base / "discriminator" / "3"}
+    for kind, servable in servables.items():
+        # Ops are checked once for all exports, in test_exports_use_only_servable_ops.
+        paths[kind] = export_for_serving(servable, base, kind, check_ops=False)
+    serving.write_models_config(base)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def loaded(exports):
+    return {kind: tf.saved_model.load(str(path)) for kind, path in exports.items()}
+
+
+def text_inputs(kind, texts):
+    texts = as_strings(texts)
+    if kind == "classifier":
+        return {"text": texts, "text_pair": texts[::-1].copy()}
+    return {"text": texts}
+
+
+def test_tf_serving_layout_warmup_and_models_config(exports, loaded):
+    base = exports["discriminator"].parents[1]
+    assert sorted(p.name for p in base.iterdir()) == [
+        "classifier", "discriminator", "generator", "models.config"]
+    assert [p.name for p in (base / "generator").iterdir()] == ["1"]  # no partial left
+    config = text_format.Parse(
+        (base / "models.config").read_text(),
+        __import__("tensorflow_serving.config.model_server_config_pb2",
+                   fromlist=["x"]).ModelServerConfig(),
+    )
+    assert {(c.name, c.base_path) for c in config.model_config_list.config} == {
+        (k, f"/models/{k}") for k in exports}
+
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    for kind, path in exports.items():
+        records = list(tf.data.TFRecordDataset(
+            str(path / "assets.extra" / serving.WARMUP_FILENAME)).as_numpy_iterator())
+        assert 1 <= len(records) <= 1000
+        request = prediction_log_pb2.PredictionLog.FromString(records[0]).predict_log.request
+        assert request.model_spec.name == kind
+        assert request.model_spec.signature_name == DEFAULT_SIGNATURE
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        signature = loaded[kind].signatures[DEFAULT_SIGNATURE]
+        assert set(inputs) == set(signature.structured_input_signature[1])
+        call(signature, **inputs)  # the warm-up request is answered
+
+
+def test_a_version_is_never_overwritten(exports, pretrainer, tmp_path):
+    servable = GeneratorServable.from_pretrainer(*pretrainer)
+    with pytest.raises(FileExistsError, match="--version"):
+        export_for_serving(servable, exports["generator"].parents[1], "generator", version=1)
+
+
+def test_discriminator_outputs(loaded, pretrainer):
+    model, tokenizer = pretrainer
+    out = call(loaded["discriminator"].signatures[DEFAULT_SIGNATURE],
+               text=as_strings(["今天 nicely", "hello"]))
+    assert out["tokens"][0, :6].tolist() == [b"[CLS]", "今".encode(), "天".encode(),
+                                             b"nice", b"##ly", b"[SEP]"]
+    assert out["num_tokens"].tolist() == [6, 3] and not out["truncated"].any()
+    # The same numbers as the Keras discriminator + head on the same ids.
+    ids = np.zeros((2, CONFIG.sequence_length), "int32")
+    ids[0, :6] = [2, *map(tokenizer.token_to_id, ["今", "天", "nice", "##ly"]), 3]
+    ids[1, :3] = [2, tokenizer.token_to_id("hello"), 3]
+    inputs = {"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")}
+    logits = model.rtd_head(model.discriminator(inputs)["sequence_output"]).numpy()
+    expected = (1 / (1 + np.exp(-logits))) * inputs["padding_mask"]
+    np.testing.assert_allclose(out["replaced_probability"], expected, atol=1e-5)
+    assert out["tokens"][1, 3] == b"" and out["replaced_probability"][1, 3] == 0
+
+
+def test_generator_fills_masks(loaded):
+    signature = loaded["generator"].signatures[DEFAULT_SIGNATURE]
+    text = "今天[MASK]气 nice[MASK] [MASK]"
+    out = call(signature, text=as_strings([text, "no mask here", "今" * 40 + "[MASK]"]))
+    assert out["num_masks"].tolist() == [3, 0, 0]
+    tokens = [t.decode() for t in out["predicted_tokens"][0, :3]]
+    assert all(t and t not in tokenization.SPECIAL_TOKENS for t in tokens)
+    fills = [t.removeprefix("##") for t in tokens]
+    assert out["filled_text"][0].decode() == "今天{}气 nice{} {}".format(*fills)
+    assert out["filled_text"][1] == b"no mask here"
+    # A [MASK] past the sequence length is reported, and left in the text.
+    assert out["truncated"].tolist() == [False, False, True]
+    assert out["filled_text"][2].decode().endswith("[MASK]")
+    assert (out["probabilities"][0, :3] > 0).all() and out["probabilities"][1:].max() == 0
+
+
+def test_classifier_matches_model_predict(loaded, classifier):
+    first, second = ["今天天气很好", "差", "hello nice"], ["明天也很好", "", "the weather"]
+    out = call(loaded["classifier"].signatures[DEFAULT_SIGNATURE],
+               text=as_strings(first), text_pair=as_strings(second))
+    logits = classifier.predict((tf.constant(first), tf.constant(second)), verbose=0)
+    expected = tf.nn.softmax(logits).numpy()
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
+    assert [label.decode() for label in out["label"]] == [LABELS[i] for i in expected.argmax(-1)]
+    np.testing.assert_allclose(out["score"], expected.max(-1), atol=1e-6)
+    assert out["label_names"].tolist() == [[n.encode() for n in LABELS]] * 3
+
+
+@pytest.mark.parametrize("kind", ["discriminator", "generator", "classifier"])
+def test_odd_input_gets_a_defined_answer(loaded, kind):
+    signature = loaded[kind].signatures[DEFAULT_SIGNATURE]
+    out = call(signature, **text_inputs(kind, ODD_TEXTS))
+    long_text = np.array([len(t) > 100_000 for t in ODD_TEXTS])
+    if kind == "classifier":  # text_pair is the list reversed
+        long_text |= long_text[::-1]
+    assert out["truncated"].tolist() == long_text.tolist()
+    for value in out.values():
+        assert value.shape[0] == len(ODD_TEXTS)
+        if value.dtype.kind == "f":
+            assert np.isfinite(value).all()
+    empty = call(signature, **text_inputs(kind, []))
+    assert {k: v.shape[0] for k, v in empty.items()} == {k: 0 for k in out}
+    if kind == "discriminator":
+        # Empty and blank text: just [CLS] [SEP]; NUL reads as a space.
+        assert out["num_tokens"][:2].tolist() == [2, 2]
+        assert out["tokens"][4, :4].tolist() == [b"[CLS]", b"a", b"nice", b"[SEP]"]
+        assert out["tokens"][3, 1] == b"[UNK]" and out["tokens"][5, 1] == b"[UNK]"
+
+
+def test_ids_signature_gives_the_text_signature_answers(loaded, pretrainer):
+    texts = ["今天 nicely", "hello 的 weather", ""]
+    encoder = serving.TextEncoder(pretrainer[1], CONFIG.sequence_length)
+    encoded = encoder(tf.constant(texts))
+    ids = {name: encoded[name].numpy() for name in serving.ID_INPUTS}
+    for kind in ("discriminator", "generator"):
+        text_out = call(loaded[kind].signatures[DEFAULT_SIGNATURE], text=as_strings(texts))
+        ids_out = call(loaded[kind].signatures[IDS_SIGNATURE], **ids)
+        assert set(text_out) - set(ids_out) <= {"truncated", "filled_text"}
+        for key, value in ids_out.items():
+            np.testing.assert_array_equal(value, text_out[key], err_msg=key)
+
+
+FRESH_PROCESS = textwrap.dedent("""
+    import importlib.util, pickle, sys
+    spec = importlib.util.spec_from_file_location("standalone", {standalone!r})
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)
+    standalone.load_tf_text_ops()
+    import tensorflow as tf
+    requests = pickle.loads(bytes.fromhex(sys.stdin.readline()))
+    answers = {{}}
+    for key, (path, signature, inputs) in requests.items():
+        function = tf.saved_model.load(path).signatures[signature]
+        answers[key] = {{k: v.numpy() for k, v in function(
+            **{{n: tf.constant(v) for n, v in inputs.items()}}).items()}}
+    loaded = [m for m in ("electra_tf", "keras_hub", "tensorflow_text") if m in sys.modules]
+    sys.stdout.write(pickle.dumps((answers, loaded)).hex())
+""")
+
+
+def test_fresh_tensorflow_only_process_gives_the_same_answers(exports, loaded):
+    requests = {}
+    for kind, path in exports.items():
+        texts = ["今天天气很好", "hello [MASK] nice!", *ODD_TEXTS[3:]]
+        requests[kind] = (str(path), DEFAULT_SIGNATURE, text_inputs(kind, texts))
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS.format(standalone=str(STANDALONE))],
+        input=pickle.dumps(requests).hex() + "\n", capture_output=True, text=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    answers, imported = pickle.loads(bytes.fromhex(result.stdout.strip()))
+    assert imported == []
+    for kind, (_, signature, inputs) in requests.items():
+        expected = call(loaded[kind].signatures[signature], **inputs)
+        assert answers[kind].keys() == expected.keys()
+        for key, value in expected.items():
+            if value.dtype.kind == "f":
+                np.testing.assert_allclose(answers[kind][key], value, atol=1e-6, err_msg=key)
+            else:
+                np.testing.assert_array_equal(answers[kind][key], value, err_msg=key)
+
+
+def test_saved_model_cli_show_and_run(exports):
+    cli = [sys.executable, str(STANDALONE)]
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    shown = subprocess.run([*cli, "show", "--dir", str(exports["classifier"]), "--all"],
+                           capture_output=True, text=True, env=env)
+    assert shown.returncode == 0, shown.stderr[-4000:]
+    for name in (DEFAULT_SIGNATURE, IDS_SIGNATURE, "text_pair", "probabilities", "label"):
+        assert name in shown.stdout
+    run = subprocess.run(
+        [*cli, "run", "--dir", str(exports["discriminator"]), "--tag_set", "serve",
+         "--signature_def", DEFAULT_SIGNATURE,
+         "--input_exprs", "text=[b'hello nice', b'', b'\\xff\\x00']"],
+        capture_output=True, text=True, env=env,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "replaced_probability" in run.stdout and "[CLS]" in run.stdout
+
+
+def test_exports_use_only_servable_ops(exports):
+    kinds = serving_ops.classify_saved_model_ops(*exports.values())
+    assert serving_ops.unservable_ops(kinds) == []
+    used_tf_text = {name for name, kind in kinds.items() if kind == "tf_text"}
+    assert "FastWordpieceTokenizeWithOffsets" in used_tf_text
+    assert "StringSplitV2" in kinds and kinds["StringSplitV2"] == "core"
+
+
+def test_the_op_check_rejects_what_serving_lacks():
+    kinds = {"MatMul": "core", "TFText>RoundRobinTrim": "tf_text", "PyFunc": "core",
+             "Addons>Foo": "unknown", "NormalizeUTF8": "tf_text"}
+    assert serving_ops.unservable_ops(kinds) == ["Addons>Foo", "PyFunc", "TFText>RoundRobinTrim"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=300), max_size=4))
+def test_random_bytes_never_break_the_signature(loaded, texts):
+    out = call(loaded["discriminator"].signatures[DEFAULT_SIGNATURE],
+               text=np.array(texts, dtype=object).reshape([len(texts)]))
+    assert out["tokens"].shape == (len(texts), CONFIG.sequence_length)
+    assert ((out["num_tokens"] >= 2) & (out["num_tokens"] <= CONFIG.sequence_length)).all()
+    assert ((out["replaced_probability"] >= 0) & (out["replaced_probability"] <= 1)).all()
+    assert all(t.decode("utf-8") is not None for t in out["tokens"].ravel())
+
+
+def test_eight_threads_give_the_serial_answers(loaded):
+    signature = loaded["classifier"].signatures[DEFAULT_SIGNATURE]
+    rng = np.random.default_rng(0)
+    words = np.array(VOCAB[5:] + ["😀", "x"], dtype=object)
+    requests = [
+        text_inputs("classifier", [" ".join(rng.choice(words, rng.integers(0, 20)))
+                                   for _ in range(rng.integers(1, 4))])
+        for _ in range(800)
+    ]
+    serial = [call(signature, **r)["probabilities"] for r in requests]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(lambda r: call(signature, **r)["probabilities"], requests))
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
