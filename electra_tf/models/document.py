@@ -1,0 +1,256 @@
+"""The document's API: `generator_decoder` and `ELECTRA_model`, made to run.
+
+The document this project grew from shows
+
+```python
+model = ELECTRA_model(input_ids, input_mask, hidden_size, num_layers, dropout_rate)
+model.compile(optimizer=Adam(1e-4), loss=SparseCategoricalCrossentropy(from_logits=True))
+model.fit(x_train, y_train, epochs=10, batch_size=32)
+```
+
+and a translation variant taking `source_input_ids`, `target_input_ids`,
+`source_vocab_size` and `target_vocab_size`. As printed it does not run
+(undefined names, `num_layers` ignored). The reading implemented here:
+
+* `input_ids` / `input_mask` are the *source* (a prompt, a first line of a
+  poem): Keras `Input`s, or `None` to have them made with
+  `shape=(sequence_length,)`. They feed an ELECTRA encoder
+  (`keras_hub.models.ElectraBackbone`, random or warm-started with
+  `encoder=` a model directory or preset).
+* `generator_decoder(input_ids, input_mask, ...)` is the Transformer decoder
+  that *generates*: its `input_ids` / `input_mask` are the decoder's own
+  (teacher-forced) tokens, `[CLS] target`; it cross-attends to
+  `encoder_outputs` when given, and returns next-token logits through an
+  output projection tied to its token embedding.
+* `ELECTRA_model` wires the two and returns a plain `keras.Model` whose last
+  input is `target_input_ids` (the decoder input) and whose output is logits
+  `[batch, target_length, target_vocab_size]`. `y_train` is the target
+  shifted left (`target [SEP]`), so the printed compile and fit lines train
+  it. `make_training_arrays` builds `x_train`, `y_train` from strings and
+  `greedy_generate` decodes with the trained model.
+* The generation form's inputs are `[input_ids, input_mask,
+  target_input_ids]`; the translation form's are `[source_input_ids,
+  target_input_ids]` (the source mask is `source_input_ids != 0`).
+* `hidden_size`, `num_layers` (encoder *and* decoder), `dropout_rate` are
+  all honoured; heads = max(1, hidden_size // 64), FFN = 4 x hidden_size.
+  Vocabulary sizes are keyword arguments; their defaults are the released
+  ELECTRA vocabularies: English 30522 (`vocab_size`, `source_vocab_size`)
+  and Chinese 21128 (`target_vocab_size`). Pass your tokenizer's
+  `vocabulary_size()` for your own vocabulary.
+
+For cached decoding, beam search and sampling use
+`electra_tf.models.seq2seq.ElectraSeq2SeqLM`, the same architecture as a
+keras-hub task.
+
+Example:
+```python
+import keras
+import numpy as np
+from electra_tf.models.document import ELECTRA_model
+
+model = ELECTRA_model(hidden_size=32, num_layers=1, dropout_rate=0.1, vocab_size=50,
+                      sequence_length=8)
+model.compile(optimizer=keras.optimizers.Adam(1e-4),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+x_train = [np.ones((4, 8), "int32"), np.ones((4, 8), "int32"), np.ones((4, 8), "int32")]
+y_train = np.ones((4, 8), "int32")
+model.fit(x_train, y_train, epochs=1, batch_size=32)
+```
+"""
+
+import keras
+import numpy as np
+from keras import ops
+from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
+from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.models.seq2seq import join_cjk, make_encoder
+
+ENGLISH_VOCAB_SIZE = 30522  # google/electra-*-discriminator
+CHINESE_VOCAB_SIZE = 21128  # hfl/chinese-electra-*
+
+
+def _num_heads(hidden_size):
+    heads = max(1, hidden_size // 64)
+    if hidden_size % heads:
+        raise ValueError(f"hidden_size {hidden_size} is not divisible by {heads} heads.")
+    return heads
+
+
+def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, dropout_rate=0.1, *,
+                      vocab_size=CHINESE_VOCAB_SIZE, encoder_outputs=None, encoder_mask=None,
+                      max_length=512, name="generator_decoder"):
+    """A `num_layers`-deep Transformer decoder; returns next-token logits.
+
+    `input_ids` / `input_mask` are the decoder's inputs (Keras tensors,
+    `[batch, length]`); `encoder_outputs` / `encoder_mask` (optional) are
+    what it cross-attends to. Without them it is a decoder-only causal LM.
+
+    Example:
+    ```python
+    import keras
+    ids = keras.Input((8,), dtype="int32")
+    logits = generator_decoder(ids, ids, hidden_size=32, num_layers=2, dropout_rate=0.1,
+                               vocab_size=100)
+    keras.Model(ids, logits).output.shape  # (None, 8, 100)
+    ```
+    """
+    embedding = keras.layers.ReversibleEmbedding(
+        vocab_size, hidden_size, embeddings_initializer=electra_kernel_initializer(),
+        name=f"{name}_token_embedding",
+    )
+    tokens = embedding(input_ids)
+    positions = PositionEmbedding(max_length, initializer=electra_kernel_initializer(),
+                                  name=f"{name}_position_embedding")(tokens)
+    x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"{name}_embeddings_layer_norm")(
+        tokens + positions
+    )
+    x = keras.layers.Dropout(dropout_rate, name=f"{name}_embeddings_dropout")(x)
+    for i in range(num_layers):
+        x = TransformerDecoder(
+            intermediate_dim=4 * hidden_size,
+            num_heads=_num_heads(hidden_size),
+            dropout=dropout_rate,
+            activation=gelu_approximate,
+            layer_norm_epsilon=1e-12,
+            kernel_initializer=electra_kernel_initializer(),
+            name=f"{name}_layer_{i}",
+        )(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,
+          encoder_padding_mask=encoder_mask)
+    # Tied output projection: the transposed token embedding.
+    return embedding(x, reverse=True)
+
+
+def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2,
+                  dropout_rate=0.1, *, vocab_size=ENGLISH_VOCAB_SIZE, source_input_ids=None,
+                  target_input_ids=None, source_vocab_size=None, target_vocab_size=None,
+                  sequence_length=64, target_length=None, encoder=None):
+    """ELECTRA encoder + `generator_decoder`, as a `keras.Model` (see the module docstring).
+
+    Generation form: `ELECTRA_model(input_ids, input_mask, hidden_size,
+    num_layers, dropout_rate, vocab_size=...)`, one vocabulary, inputs
+    `[input_ids, input_mask, target_input_ids]`.
+
+    Translation form: `ELECTRA_model(source_input_ids=..., target_input_ids=...,
+    source_vocab_size=..., target_vocab_size=...)` (the id arguments may be
+    `True` to have Inputs made), inputs `[source_input_ids, target_input_ids]`.
+    Giving `source_vocab_size` or `target_vocab_size` alone also selects it;
+    unspecified sizes default to English 30522 (source) and Chinese 21128
+    (target).
+
+    `encoder` warm-starts the encoder: an electra_tf model directory, a
+    keras-hub `ElectraBackbone` preset, or an `ElectraBackbone`; its
+    `hidden_size` and `num_layers` must then match.
+    """
+    translation = any(v is not None for v in (source_input_ids, source_vocab_size,
+                                                 target_vocab_size))
+    target_length = target_length or sequence_length
+
+    def as_input(value, name, length):
+        if value is None or value is True:
+            return keras.Input((length,), dtype="int32", name=name)
+        return value
+
+    if translation:
+        if input_ids is not None or input_mask is not None:
+            raise ValueError("give either input_ids/input_mask (generation) or "
+                             "source_input_ids/target_input_ids (translation), not both.")
+        source_vocab_size = source_vocab_size or ENGLISH_VOCAB_SIZE
+        target_vocab_size = target_vocab_size or CHINESE_VOCAB_SIZE
+        source = as_input(source_input_ids, "source_input_ids", sequence_length)
+        source_mask = ops.cast(ops.not_equal(source, 0), "int32")
+        inputs = [source]
+    else:
+        source_vocab_size = target_vocab_size = vocab_size
+        source = as_input(input_ids, "input_ids", sequence_length)
+        source_mask = as_input(input_mask, "input_mask", sequence_length)
+        inputs = [source, source_mask]
+    target = as_input(target_input_ids, "target_input_ids", target_length)
+    inputs.append(target)
+
+    electra = make_encoder(
+        encoder, vocabulary_size=source_vocab_size, hidden_dim=hidden_size,
+        num_layers=num_layers, num_heads=_num_heads(hidden_size),
+        intermediate_dim=4 * hidden_size, dropout=dropout_rate,
+        max_sequence_length=max(512, sequence_length),
+    )
+    if (electra.hidden_dim, electra.num_layers) != (hidden_size, num_layers):
+        raise ValueError(
+            f"the warm-start encoder has hidden size {electra.hidden_dim} and "
+            f"{electra.num_layers} layers, but hidden_size={hidden_size}, "
+            f"num_layers={num_layers} were asked for; pass the encoder's sizes."
+        )
+    electra.pooled_dense.trainable = False  # unused here
+    encoder_outputs = electra({
+        "token_ids": source, "segment_ids": ops.zeros_like(source), "padding_mask": source_mask,
+    })["sequence_output"]
+    logits = generator_decoder(
+        target, ops.cast(ops.not_equal(target, 0), "int32"), hidden_size, num_layers,
+        dropout_rate, vocab_size=target_vocab_size, encoder_outputs=encoder_outputs,
+        encoder_mask=source_mask, max_length=max(512, target_length),
+    )
+    return keras.Model(inputs, logits, name="ELECTRA_model")
+
+
+def _pack(tokenizer, texts, length, start=True, end=True):
+    ids = np.zeros((len(texts), length), "int32")
+    for row, tokens in enumerate(tokenizer(list(texts))):
+        tokens = list(tokens)[: length - int(start) - int(end)]
+        tokens = [tokenizer.start_token_id] * start + tokens + [tokenizer.end_token_id] * end
+        ids[row, : len(tokens)] = tokens
+    return ids
+
+
+def make_training_arrays(model, sources, targets, source_tokenizer, target_tokenizer=None):
+    """`(x_train, y_train)` for `model.fit` from source and target strings.
+
+    The source becomes `[CLS] source [SEP]`, the decoder input `[CLS] target`
+    and the labels `target [SEP]`, all right-padded with 0 to the model's
+    input lengths.
+    """
+    target_tokenizer = target_tokenizer or source_tokenizer
+    source_length, target_length = model.inputs[0].shape[1], model.inputs[-1].shape[1]
+    source_ids = _pack(source_tokenizer, sources, source_length)
+    target_ids = _pack(target_tokenizer, targets, target_length + 1)
+    x = [source_ids]
+    if len(model.inputs) == 3:
+        x.append((source_ids != 0).astype("int32"))
+    x.append(target_ids[:, :-1])
+    return x, target_ids[:, 1:]
+
+
+def greedy_generate(model, sources, source_tokenizer, target_tokenizer=None, max_length=None):
+    """Greedy decoding with a model from `ELECTRA_model`; returns strings.
+
+    Each step re-runs the whole model (no cache): fine for the examples; use
+    `ElectraSeq2SeqLM` for fast decoding.
+    """
+    target_tokenizer = target_tokenizer or source_tokenizer
+    target_length = model.inputs[-1].shape[1]
+    max_length = min(max_length or target_length, target_length)
+    x, _ = make_training_arrays(model, sources, [""] * len(sources), source_tokenizer,
+                                target_tokenizer)
+    decoder_ids = np.zeros_like(x[-1])
+    decoder_ids[:, 0] = target_tokenizer.start_token_id
+    done = np.zeros(len(sources), bool)
+    for step in range(1, max_length):
+        logits = model.predict_on_batch([*x[:-1], decoder_ids])
+        next_ids = np.argmax(logits[:, step - 1], axis=-1)
+        decoder_ids[:, step] = np.where(done, 0, next_ids)
+        done |= next_ids == target_tokenizer.end_token_id
+        if done.all():
+            break
+    outputs = []
+    special = set(target_tokenizer.special_token_ids)
+    for row in decoder_ids[:, 1:]:
+        kept = []
+        for token in row.tolist():
+            if token == target_tokenizer.end_token_id:
+                break
+            if token not in special:
+                kept.append(token)
+        outputs.append(kept)
+    texts = target_tokenizer.detokenize(outputs) if any(outputs) else [""] * len(outputs)
+    return [join_cjk(t).numpy().decode("utf-8") if any(o) else "" for t, o in zip(texts, outputs)]
