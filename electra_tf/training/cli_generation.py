@@ -1,0 +1,90 @@
+"""Flags and the train-or-serve flow shared by scripts/translate.py and scripts/generate.py."""
+
+import json
+import pathlib
+import sys
+
+from absl import flags, logging
+
+from electra_tf.data import parallel
+from electra_tf.training import generation
+
+
+def define_flags(default_dataset=None, separate_vocabularies=False):
+    flags.DEFINE_string("model_dir", None, "Where the model is saved (training) or read (inference).")
+    flags.DEFINE_string("train_file", None, "TSV of source<TAB>target lines to train on.")
+    flags.DEFINE_string("test_file", None, "TSV to evaluate on (default: the dataset's test split).")
+    flags.DEFINE_string("dataset", default_dataset,
+                        "Built-in data: gettext_en_zh, gettext_zh_en, poems, peoples_daily.")
+    flags.DEFINE_string("fortunes_dir", None, "Directory holding fortunes-zh's tang300/song100.")
+    flags.DEFINE_string("encoder", None,
+                        "Warm-start the encoder: an electra_tf model dir or an ElectraBackbone preset.")
+    flags.DEFINE_bool("separate_vocabularies", separate_vocabularies,
+                      "Learn one vocabulary per side (translation) instead of a shared one.")
+    flags.DEFINE_integer("vocab_size", 8000, "Size of each learned vocabulary.")
+    flags.DEFINE_integer("hidden_size", 256, "Encoder and decoder width.")
+    flags.DEFINE_integer("num_layers", 4, "Encoder and decoder depth.")
+    flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
+    flags.DEFINE_integer("sequence_length", 64, "Source and target length in tokens.")
+    flags.DEFINE_integer("epochs", 10, "Training epochs.")
+    flags.DEFINE_integer("batch_size", 32, "Training batch size.")
+    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+    flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
+    flags.DEFINE_integer("max_train_pairs", None, "Use only the first N training pairs.")
+    flags.DEFINE_integer("max_test_pairs", 1000, "Evaluate on at most N test pairs.")
+    flags.DEFINE_enum("sampler", "greedy", ["greedy", "beam", "top_k", "top_p"], "Decoding.")
+    flags.DEFINE_integer("num_beams", 4, "Beam width.")
+    flags.DEFINE_float("length_penalty", 0.6, "GNMT length penalty exponent for beam search.")
+    flags.DEFINE_integer("k", 10, "top_k: candidates kept.")
+    flags.DEFINE_float("p", 0.9, "top_p: probability mass kept.")
+    flags.DEFINE_float("temperature", 1.0, "Sampling temperature.")
+    flags.DEFINE_integer("seed", 0, "Seed for shuffling and sampling.")
+    flags.DEFINE_integer("max_length", None, "Longest output in tokens (default: sequence_length).")
+    flags.mark_flag_as_required("model_dir")
+
+
+def _splits(FLAGS):
+    if FLAGS.train_file:
+        train = parallel.read_tsv(FLAGS.train_file)
+        test = parallel.read_tsv(FLAGS.test_file) if FLAGS.test_file else []
+        return train, test
+    splits = generation.builtin_dataset(FLAGS.dataset, FLAGS.fortunes_dir)
+    test = parallel.read_tsv(FLAGS.test_file) if FLAGS.test_file else splits["test"]
+    return splits["train"], test
+
+
+def run(FLAGS, metric):
+    """Trains when --train_file or --dataset is given, otherwise serves stdin."""
+    model_dir = pathlib.Path(FLAGS.model_dir)
+    sampler = generation.make_sampler(
+        FLAGS.sampler, FLAGS.num_beams, FLAGS.length_penalty, FLAGS.k, FLAGS.p,
+        FLAGS.temperature, FLAGS.seed,
+    )
+    if not (FLAGS.train_file or FLAGS.dataset):
+        lm = generation.load(model_dir)
+        lm.compile(sampler=sampler)
+        generation.serve_lines(lm, sys.stdin, sys.stdout, FLAGS.max_length)
+        return
+
+    train, test = _splits(FLAGS)
+    train = train[: FLAGS.max_train_pairs] if FLAGS.max_train_pairs else train
+    test = test[: FLAGS.max_test_pairs]
+    lm = generation.build_lm(
+        train, separate_vocabularies=FLAGS.separate_vocabularies, encoder=FLAGS.encoder,
+        vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size, num_layers=FLAGS.num_layers,
+        dropout=FLAGS.dropout, sequence_length=FLAGS.sequence_length,
+    )
+    generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
+                     FLAGS.label_smoothing, FLAGS.seed)
+    lm.compile(sampler=sampler)
+    generation.save(lm, model_dir)
+    results = {"train_pairs": len(train), "test_pairs": len(test), "sampler": FLAGS.sampler,
+               "warm_start": FLAGS.encoder}
+    if test:
+        results["perplexity"] = generation.perplexity(lm, test)
+        if metric == "bleu":
+            lm.compile(sampler=sampler)
+            results.update(generation.score(lm, test, max_length=FLAGS.max_length))
+    logging.info("results: %s", results)
+    (model_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results))
