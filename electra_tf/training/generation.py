@@ -19,7 +19,6 @@ import math
 import pathlib
 import re
 import sys
-import time
 
 import keras
 import keras_hub
@@ -174,18 +173,6 @@ def score(lm, pairs, target_language=None, max_length=None, batch_size=32):
         "bleu": sacrebleu.corpus_bleu(hypotheses, [references], tokenize=tokenize).score,
         "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
     }
-
-
-def decoding_speed(lm, sources, max_length, use_cache, repeats=3):
-    """Generated tokens per second (after one warm-up call that traces)."""
-    lm.generate(sources, max_length=max_length, use_cache=use_cache)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        outputs = lm.generate(sources, max_length=max_length, use_cache=use_cache)
-        best = min(best, time.perf_counter() - start)
-    tokens = sum(len(lm.preprocessor.decoder_tokenizer(o)) + 1 for o in outputs)
-    return tokens / best
 
 
 def save(lm, model_dir):
