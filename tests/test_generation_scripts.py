@@ -39,6 +39,13 @@ def test_translate_trains_on_a_tsv_then_translates_stdin(tmp_path):
     assert len(lines) == 4 and lines[-1] == ""  # one line out per line in
 
 
+def test_generate_trains_on_peoples_daily_and_reports_perplexity(tmp_path):
+    out = run("generate.py", "--dataset", "peoples_daily", "--max_train_pairs", "32",
+              "--max_test_pairs", "4", "--model_dir", str(tmp_path), *TINY)
+    results = json.loads(out.strip().splitlines()[-1])
+    assert results["perplexity"] > 1 and "bleu" not in results
+
+
 def test_serving_without_a_model_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="train one"):
         generation.load(tmp_path)

@@ -178,3 +178,20 @@ def test_label_smoothing_loss():
 
 def test_chinese_output_has_no_spaces_between_characters():
     assert join_cjk(tf.constant("床 前 明 月 光 ， 疑 是 a b")).numpy().decode() == "床前明月光，疑是 a b"
+
+
+def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
+    from electra_tf import ElectraConfig, ElectraPretrainer
+    from electra_tf.training import generation
+
+    tokenizer = tokenization.make_tokenizer(VOCAB)
+    pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), vocabulary_size=len(VOCAB),
+                                   special_token_ids=tokenization.special_token_ids(tokenizer))
+    pretrainer.save_to_model_dir(tmp_path, tokenizer)
+    lm = generation.build_lm([("w1 w2", "w2 w1")] * 4, encoder=str(tmp_path), sequence_length=8)
+    encoder = lm.backbone.encoder
+    for mine, theirs in zip(encoder.weights, pretrainer.discriminator.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    # The pre-trained vocabulary reads the sources; the decoder matches the encoder's size.
+    assert lm.preprocessor.tokenizer.get_vocabulary() == VOCAB
+    assert lm.backbone.num_decoder_layers == encoder.num_layers
