@@ -1,0 +1,234 @@
+"""`ElectraMultiTask`: one shared encoder, named classification and tagging heads.
+
+Each task keeps its own preprocessor (`ElectraTextClassifierPreprocessor` or
+`ElectraTaggerPreprocessor`, same tokenizer and sequence length); `task_batches`
+turns its preprocessed batches into one structure common to all tasks, and
+`mix_tasks` draws batches from the tasks' pipelines by proportional or
+temperature sampling. The loss is `sum_k weight_k * loss_k` with the static
+weights of the task specs, or, with `uncertainty_weighting=True`, Kendall et
+al. (2018)'s learned weighting `sum_k weight_k * (exp(-s_k) * loss_k + s_k / 2)`
+with one trainable log-variance `s_k` per task (classification likelihood form).
+
+Example:
+```python
+from electra_tf import ElectraConfig, tokenization
+from electra_tf.models import encoders
+from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
+
+vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
+backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
+model = ElectraMultiTask(backbone, {
+    "sentiment": {"kind": "classification", "labels": ["neg", "pos"], "weight": 1.0},
+    "ner": {"kind": "tagging", "labels": ["O", "B-PER", "I-PER"], "weight": 0.5},
+})
+classify = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=16)
+# sentiment = model.task_batches("sentiment", raw_batches.map(classify)); ner likewise
+# model.compile(optimizer="adam"); model.fit(mix_tasks({...}, sizes={...}), steps_per_epoch=...)
+```
+"""
+
+import keras
+import tensorflow as tf
+
+from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.models.tagger import EntityF1
+
+KINDS = ("classification", "tagging")
+
+
+def sampling_probabilities(sizes, temperature=1.0):
+    """`p_k ∝ n_k^(1/T)`: T = 1 is proportional sampling, larger T flattens towards uniform."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}.")
+    scaled = {name: float(n) ** (1.0 / temperature) for name, n in sizes.items()}
+    total = sum(scaled.values())
+    return {name: value / total for name, value in scaled.items()}
+
+
+def mix_tasks(datasets, sizes, temperature=1.0, seed=None):
+    """One endless stream of batches, each from one task chosen at random.
+
+    `datasets` maps task names to pipelines from `ElectraMultiTask.task_batches`;
+    `sizes` to their numbers of training examples.
+    """
+    probabilities = sampling_probabilities(sizes, temperature)
+    names = sorted(datasets)
+    return tf.data.Dataset.sample_from_datasets(
+        [datasets[name].repeat() for name in names],
+        weights=[probabilities[name] for name in names],
+        seed=seed,
+    )
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraMultiTask(keras.Model):
+    """A shared `ElectraBackbone` with named heads, trained on mixed task batches.
+
+    Args:
+        backbone: the shared `keras_hub.models.ElectraBackbone`.
+        tasks: `{name: {"kind": "classification" | "tagging", "labels": [...],
+            "weight": float}}`; classification heads read the first token
+            (dropout + dense, as `ElectraClassifier`), tagging heads every token.
+        uncertainty_weighting: learn per-task log-variances (Kendall et al. 2018)
+            on top of the static weights.
+        dropout: head dropout; `None` means the backbone's rate.
+
+    Logs hold `loss`, and per task `<name>_loss` plus `<name>_accuracy` or
+    `<name>_entity_{precision,recall,f1}`.
+    """
+
+    def __init__(self, backbone, tasks, uncertainty_weighting=False, dropout=None, **kwargs):
+        super().__init__(**kwargs)
+        for name, spec in tasks.items():
+            if spec.get("kind") not in KINDS or len(spec.get("labels", ())) < 2:
+                raise ValueError(
+                    f"task {name!r}: kind must be one of {KINDS} and labels a list of at "
+                    f"least two names, got {spec}."
+                )
+        self.backbone = backbone
+        backbone.pooled_dense.trainable = False
+        self.tasks = {
+            name: {"kind": s["kind"], "labels": list(s["labels"]), "weight": float(s.get("weight", 1.0))}
+            for name, s in sorted(tasks.items())
+        }
+        self.task_ids = {name: i for i, name in enumerate(self.tasks)}
+        self.uncertainty_weighting = uncertainty_weighting
+        self.dropout = backbone.dropout if dropout is None else dropout
+        self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
+        self.heads = {
+            name: keras.layers.Dense(
+                len(spec["labels"]), kernel_initializer=electra_kernel_initializer(), name=f"{name}_head"
+            )
+            for name, spec in self.tasks.items()
+        }
+        if uncertainty_weighting:
+            self.log_variances = self.add_weight(
+                shape=(len(self.tasks),), initializer="zeros", name="log_variances"
+            )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.task_metrics = {}
+        for name, spec in self.tasks.items():
+            tracked = [keras.metrics.Mean(name=f"{name}_loss")]
+            if spec["kind"] == "classification":
+                tracked.append(keras.metrics.SparseCategoricalAccuracy(name=f"{name}_accuracy"))
+            else:
+                tracked.append(EntityF1(spec["labels"], name=f"{name}_entity"))
+            self.task_metrics[name] = tracked
+
+    def call(self, inputs, training=False):
+        sequence = self.backbone(inputs, training=training)["sequence_output"]
+        sequence = self.head_dropout(sequence, training=training)
+        outputs = {}
+        for name, spec in self.tasks.items():
+            features = sequence[:, 0, :] if spec["kind"] == "classification" else sequence
+            outputs[name] = self.heads[name](features)
+        return outputs
+
+    def task_batches(self, name, dataset):
+        """Maps a task's preprocessed `(x, y[, sample_weight])` batches to the shared structure.
+
+        Every task's labels become `[batch, sequence]`: a class label sits at
+        the first token with weight 1, tags where the tagger put them.
+        """
+        task_id, kind = self.task_ids[name], self.tasks[name]["kind"]
+
+        def convert(x, y, sample_weight=None):
+            token_ids = tf.cast(x["token_ids"], tf.int32)
+            batch, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+            if kind == "classification":
+                first = tf.one_hot(tf.zeros([batch], tf.int32), length, dtype=tf.int32)
+                labels = first * tf.cast(y, tf.int32)[:, None]
+                weights = tf.cast(first, tf.float32)
+            else:
+                labels, weights = tf.cast(y, tf.int32), tf.cast(sample_weight, tf.float32)
+            x = {
+                "token_ids": token_ids,
+                "segment_ids": tf.cast(x["segment_ids"], tf.int32),
+                "padding_mask": tf.cast(x["padding_mask"], tf.int32),
+            }
+            return x, {"task": tf.fill([batch], task_id), "labels": labels, "weights": weights}
+
+        return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def compute_task_losses(self, outputs, y):
+        """Per task: mean cross-entropy over its examples' weighted positions (0 if absent)."""
+        losses = {}
+        for name, spec in self.tasks.items():
+            in_task = tf.cast(tf.equal(y["task"], self.task_ids[name]), tf.float32)
+            logits = tf.cast(outputs[name], tf.float32)
+            if spec["kind"] == "classification":
+                labels, weights = y["labels"][:, 0], y["weights"][:, 0] * in_task
+            else:
+                labels, weights = y["labels"], y["weights"] * in_task[:, None]
+            loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            losses[name] = tf.reduce_sum(loss * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        return losses
+
+    def combine_losses(self, task_losses):
+        total = 0.0
+        for name, loss in task_losses.items():
+            weight = self.tasks[name]["weight"]
+            if self.uncertainty_weighting:
+                log_variance = self.log_variances[self.task_ids[name]]
+                loss = tf.exp(-log_variance) * loss + 0.5 * log_variance
+            total += weight * loss
+        return total
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            outputs = self(x, training=True)
+            task_losses = self.compute_task_losses(outputs, y)
+            loss = self.combine_losses(task_losses)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        # A batch holds one task: the other heads get zero gradients, not None.
+        gradients = [tf.zeros_like(v) if g is None else g
+                     for g, v in zip(gradients, self.trainable_variables)]
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self._update_metrics(outputs, y, task_losses, loss)
+
+    def test_step(self, data):
+        x, y = data
+        outputs = self(x, training=False)
+        task_losses = self.compute_task_losses(outputs, y)
+        return self._update_metrics(outputs, y, task_losses, self.combine_losses(task_losses))
+
+    def _update_metrics(self, outputs, y, task_losses, loss):
+        self.loss_tracker.update_state(loss)
+        for name, spec in self.tasks.items():
+            in_task = tf.cast(tf.equal(y["task"], self.task_ids[name]), tf.float32)
+            loss_metric, quality = self.task_metrics[name]
+            # Only batches (or examples) of this task move its numbers.
+            loss_metric.update_state(task_losses[name], sample_weight=tf.reduce_max(in_task))
+            if spec["kind"] == "classification":
+                quality.update_state(y["labels"][:, 0], outputs[name], sample_weight=in_task)
+            else:
+                quality.update_state(y["labels"], outputs[name],
+                                     sample_weight=y["weights"] * in_task[:, None])
+        return self._results()
+
+    def _results(self):
+        results = {"loss": self.loss_tracker.result()}
+        for metric in (m for tracked in self.task_metrics.values() for m in tracked):
+            value = metric.result()
+            results.update(value if isinstance(value, dict) else {metric.name: value})
+        return results
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker] + [m for tracked in self.task_metrics.values() for m in tracked]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "tasks": self.tasks,
+            "uncertainty_weighting": self.uncertainty_weighting,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
