@@ -16,7 +16,7 @@ Example:
 ```python
 from electra_tf.data import parallel
 splits = parallel.gettext_pairs()
-splits["train"][0]  # ('Open File', '打开文件')
+splits["train"][0]  # an (English, Chinese) pair, e.g. ('Open File', '打开文件')
 ```
 """
 
