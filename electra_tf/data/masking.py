@@ -79,7 +79,9 @@ class DynamicMasking(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs):
-        token_ids = tf.convert_to_tensor(inputs["token_ids"], tf.int32)
+        # A cast, not a checked conversion: under MirroredStrategy Keras builds
+        # the model on a replica-averaged (so float) batch (keras#20585).
+        token_ids = tf.cast(inputs["token_ids"], tf.int32)
         padding_mask = tf.cast(inputs["padding_mask"], tf.bool)
         batch_size, length = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
 

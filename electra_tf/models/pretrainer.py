@@ -27,6 +27,7 @@ from electra_tf.data.masking import DynamicMasking
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.generator import ElectraGenerator
+from electra_tf.training.distribute import clip_by_global_norm_across_replicas
 from electra_tf.training.optimization import create_optimizer
 
 CONFIG_FILENAME = "electra_config.json"
@@ -223,8 +224,17 @@ class ElectraPretrainer(keras.Model):
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled_loss = self.optimizer.scale_loss(losses["loss"] / replicas)
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        if replicas > 1 and self.electra_config.clip_norm:
+            gradients = clip_by_global_norm_across_replicas(
+                gradients, self.electra_config.clip_norm * self._loss_scale()
+            )
         self.optimizer.apply(gradients, self.trainable_variables)
         return self._update_metrics(outputs, losses)
+
+    def _loss_scale(self):
+        # Under mixed_float16 the gradients are still multiplied by the loss scale.
+        scale = getattr(self.optimizer, "dynamic_scale", None)
+        return 1.0 if scale is None else tf.cast(scale, tf.float32)
 
     def test_step(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
