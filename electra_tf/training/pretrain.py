@@ -221,23 +221,19 @@ def run_pretraining(
 
 
 def _finished_steps(model_dir):
-    summary = pathlib.Path(model_dir) / "pretraining_summary.json"
-    if not summary.is_file():
-        return 0
-    try:
-        return int(json.loads(summary.read_text())["steps_done"])
-    except (ValueError, KeyError):
-        return 0
+    """Steps of the finished run in `model_dir`, or 0."""
+    return _json_int(pathlib.Path(model_dir) / "pretraining_summary.json", "steps_done")
 
 
 def _backup_epoch(backup_dir):
     """The epoch `BackupAndRestore` will resume at, or 0 when starting afresh."""
-    metadata = pathlib.Path(backup_dir) / "training_metadata.json"
-    if not metadata.is_file():
-        return 0
+    return _json_int(pathlib.Path(backup_dir) / "training_metadata.json", "epoch")
+
+
+def _json_int(path, key):
     try:
-        return int(json.loads(metadata.read_text())["epoch"])
-    except (ValueError, KeyError):
+        return int(json.loads(path.read_text())[key])
+    except (OSError, ValueError, KeyError, TypeError):
         return 0
 
 
