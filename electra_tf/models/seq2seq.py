@@ -128,35 +128,9 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
 
         # === Layers ===
         self.encoder = encoder
-        self.token_embedding = keras.layers.ReversibleEmbedding(
-            target_vocabulary_size, hidden_dim,
-            embeddings_initializer=electra_kernel_initializer(),
-            dtype=dtype, name="decoder_token_embedding",
-        )
-        self.decoder_position_embedding = PositionEmbedding(
-            sequence_length=max_target_length, initializer=electra_kernel_initializer(),
-            dtype=dtype, name="decoder_position_embedding",
-        )
-        self.decoder_embeddings_add = keras.layers.Add(dtype=dtype, name="decoder_embeddings_add")
-        self.decoder_embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=1e-12, dtype=dtype, name="decoder_embeddings_layer_norm"
-        )
-        self.decoder_embeddings_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="decoder_embeddings_dropout"
-        )
-        self.decoder_transformer_layers = [
-            TransformerDecoder(
-                intermediate_dim=decoder_intermediate_dim,
-                num_heads=decoder_num_heads,
-                dropout=dropout,
-                activation=gelu_approximate,
-                layer_norm_epsilon=1e-12,
-                kernel_initializer=electra_kernel_initializer(),
-                dtype=dtype,
-                name=f"transformer_decoder_layer_{i}",
-            )
-            for i in range(num_decoder_layers)
-        ]
+        self._make_decoder(hidden_dim, target_vocabulary_size, num_decoder_layers,
+                           decoder_num_heads, decoder_intermediate_dim, dropout,
+                           max_target_length, dtype)
 
         # === Functional Model ===
         inputs = {
@@ -164,16 +138,8 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
             for name in ("encoder_token_ids", "encoder_padding_mask",
                          "decoder_token_ids", "decoder_padding_mask")
         }
-        encoder_output = self.call_encoder(inputs["encoder_token_ids"],
-                                           inputs["encoder_padding_mask"])
-        x = self.embed_decoder_tokens(inputs["decoder_token_ids"])
-        for layer in self.decoder_transformer_layers:
-            x = layer(
-                decoder_sequence=x,
-                encoder_sequence=encoder_output,
-                decoder_padding_mask=inputs["decoder_padding_mask"],
-                encoder_padding_mask=inputs["encoder_padding_mask"],
-            )
+        encoder_output, encoder_mask = self.encode(inputs)
+        x = self.decode(inputs, encoder_output, encoder_mask)
         super().__init__(
             inputs=inputs,
             outputs={"encoder_sequence_output": encoder_output, "decoder_sequence_output": x},
@@ -189,6 +155,53 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
         self.dropout = dropout
         self.max_target_length = max_target_length
         self.hidden_dim = hidden_dim
+
+    def _make_decoder(self, hidden_dim, vocabulary_size, num_layers, num_heads,
+                      intermediate_dim, dropout, max_length, dtype):
+        self.token_embedding = keras.layers.ReversibleEmbedding(
+            vocabulary_size, hidden_dim, embeddings_initializer=electra_kernel_initializer(),
+            dtype=dtype, name="decoder_token_embedding",
+        )
+        self.decoder_position_embedding = PositionEmbedding(
+            sequence_length=max_length, initializer=electra_kernel_initializer(),
+            dtype=dtype, name="decoder_position_embedding",
+        )
+        self.decoder_embeddings_add = keras.layers.Add(dtype=dtype, name="decoder_embeddings_add")
+        self.decoder_embeddings_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, dtype=dtype, name="decoder_embeddings_layer_norm"
+        )
+        self.decoder_embeddings_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="decoder_embeddings_dropout"
+        )
+        self.decoder_transformer_layers = [
+            TransformerDecoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation=gelu_approximate,
+                layer_norm_epsilon=1e-12,
+                kernel_initializer=electra_kernel_initializer(),
+                dtype=dtype,
+                name=f"transformer_decoder_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+
+    def encode(self, inputs):
+        """`(hidden_states, padding_mask)` of the source in `inputs`."""
+        mask = inputs["encoder_padding_mask"]
+        return self.call_encoder(inputs["encoder_token_ids"], mask), mask
+
+    def decode(self, inputs, encoder_output, encoder_mask):
+        x = self.embed_decoder_tokens(inputs["decoder_token_ids"])
+        for layer in self.decoder_transformer_layers:
+            x = layer(
+                decoder_sequence=x,
+                encoder_sequence=encoder_output,
+                decoder_padding_mask=inputs["decoder_padding_mask"],
+                encoder_padding_mask=encoder_mask,
+            )
+        return x
 
     def call_encoder(self, token_ids, padding_mask):
         # ELECTRA encoders were pre-trained with segment ids; a source is one segment.
@@ -523,8 +536,9 @@ class ElectraSeq2SeqLM(keras_hub.models.Seq2SeqLM):
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.use_cache = True
-        if preprocessor is not None and (
-            preprocessor.encoder_sequence_length > backbone.encoder.max_sequence_length
+        encoder_positions = getattr(backbone.encoder, "max_sequence_length", None)
+        if preprocessor is not None and encoder_positions is not None and (
+            preprocessor.encoder_sequence_length > encoder_positions
         ):
             raise ValueError(
                 f"the preprocessor packs sources to {preprocessor.encoder_sequence_length} "
@@ -580,9 +594,6 @@ class ElectraSeq2SeqLM(keras_hub.models.Seq2SeqLM):
                                 strip_prompt=strip_prompt)
 
     # ------------------------------------------------------------- decoding
-    def call_encoder(self, token_ids, padding_mask):
-        return self.backbone.call_encoder(token_ids, padding_mask)
-
     def call_decoder_with_cache(self, encoder_hidden_states, encoder_padding_mask,
                                 decoder_token_ids, self_attention_cache=None,
                                 self_attention_cache_update_index=None,
@@ -638,19 +649,17 @@ class ElectraSeq2SeqLM(keras_hub.models.Seq2SeqLM):
 
     def generate_step(self, inputs, stop_token_ids=None):
         """Decodes one batch of packed inputs (see `Seq2SeqLM.generate`)."""
-        encoder_token_ids = inputs["encoder_token_ids"]
-        encoder_padding_mask = inputs["encoder_padding_mask"]
+        encoder_hidden_states, encoder_padding_mask = self.backbone.encode(inputs)
         decoder_token_ids = inputs["decoder_token_ids"]
         decoder_padding_mask = inputs["decoder_padding_mask"]
-        encoder_hidden_states = self.call_encoder(encoder_token_ids, encoder_padding_mask)
         # Generation starts after the shortest prompt; longer prompts keep
         # their tokens because the sampler never overwrites masked positions.
         index = ops.min(ops.sum(ops.cast(decoder_padding_mask, "int32"), axis=-1))
 
         if self.use_cache:
             self_cache, cross_cache = self._empty_caches(
-                ops.shape(encoder_token_ids)[0], ops.shape(decoder_token_ids)[1],
-                ops.shape(encoder_token_ids)[1],
+                ops.shape(encoder_hidden_states)[0], ops.shape(decoder_token_ids)[1],
+                ops.shape(encoder_hidden_states)[1],
             )
             _, hidden_states, self_cache, cross_cache = self.call_decoder_with_cache(
                 encoder_hidden_states, encoder_padding_mask, decoder_token_ids,
