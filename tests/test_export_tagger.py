@@ -1,0 +1,88 @@
+"""The tagger export: in-graph word splitting and BIO decoding agree with `ElectraTagger.tag`."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from electra_tf import ElectraConfig, tokenization
+from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, export_for_serving, serving
+
+tagger_module = pytest.importorskip("electra_tf.models.tagger")
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-LOC", "S-PER"]
+VOCAB = list(tokenization.SPECIAL_TOKENS) + list("江泽民在北京克林顿华盛") + [
+    "hello", "world", ",", "!", "##s"]
+
+
+# Unassigned code points (Cn) are left out: RE2's Unicode tables are newer
+# than Python 3.11's, so they may call a character a letter that Python does not.
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Cn"]), max_size=40))
+def test_words_and_offsets_match_split_words(text):
+    words, starts, ends = serving.split_words_with_offsets(tf.constant([text]))
+    expected_words, expected_offsets = tagger_module.split_words(text)
+    assert [w.decode() for w in words[0].numpy()] == expected_words
+    assert list(zip(starts[0].numpy(), ends[0].numpy())) == expected_offsets
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(TAGS), max_size=12), min_size=1, max_size=6))
+def test_bio_decoding_matches_entities_from_tags(sequences):
+    width = max(map(len, sequences))
+    entities = serving.bio_entities(tf.constant(
+        [s + ["O"] * (width - len(s)) for s in sequences], tf.string, [len(sequences), width]))
+    types = entities["type"].numpy()
+    for i, tags in enumerate(sequences):
+        got = [(types[i, first].decode(), first, last) for first, last in
+               zip(entities["first"][i].numpy(), entities["last"][i].numpy())]
+        assert got == tagger_module.entities_from_tags(tags)
+
+
+@pytest.fixture(scope="module")
+def tagger():
+    return tagger_module.ElectraTagger.from_scratch(
+        ElectraConfig.from_preset("tiny").replace(num_layers=1), VOCAB,
+        tag_names=TAGS, sequence_length=16,
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded(tagger, tmp_path_factory):
+    path = export_for_serving(serving.TaggerServable(tagger), tmp_path_factory.mktemp("tagger"),
+                              "tagger", check_ops=False)
+    return tf.saved_model.load(str(path))
+
+
+def test_entities_match_tag(loaded, tagger):
+    texts = ["江泽民在北京 hello, world!", "", "克林顿 在华盛顿 hellos", "\u3000北京！"]
+    out = {k: v.numpy() for k, v in
+           loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(texts)).items()}
+    for i, expected in enumerate(tagger.tag(texts)):
+        got = [
+            {"type": out["entity_type"][i, j].decode(), "start": int(out["entity_start"][i, j]),
+             "end": int(out["entity_end"][i, j]), "text": out["entity_text"][i, j].decode()}
+            for j in range(out["num_entities"][i])
+        ]
+        assert got == expected
+    assert not out["truncated"].any()
+    assert out["num_words"].tolist() == [10, 0, 8, 3]
+
+
+def test_long_and_odd_text(loaded):
+    odd = ["江" * 100_000, b"\xff\x00\xfe", "😀", " \t", "北京" * 20]
+    out = {k: v.numpy() for k, v in
+           loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(odd)).items()}
+    assert out["truncated"].tolist() == [True, False, False, False, True]
+    # 16 slots - [CLS] - [SEP]; the bad bytes become "\ufffd \ufffd".
+    assert out["num_words"].tolist() == [14, 2, 1, 0, 14]
+    assert out["entity_end"].max() <= 14
+    empty = loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant([], tf.string))
+    assert empty["entity_type"].shape[0] == 0 and empty["words"].shape[0] == 0
+    ids = np.array([[2, 5, 6, 3, 0]], "int32")
+    by_ids = loaded.signatures[IDS_SIGNATURE](
+        token_ids=ids, segment_ids=0 * ids, padding_mask=(ids > 0).astype("int32"))
+    tags = by_ids["token_tags"].numpy()[0]
+    assert tags[0] == b"" and tags[3:].tolist() == [b"", b""] and all(t in
+        [n.encode() for n in TAGS] for t in tags[1:3])
