@@ -33,3 +33,11 @@ def test_chinese_text_generation_example():
     except FileNotFoundError:
         # Without fortunes-zh the same example runs on People's Daily.
         run_example("chinese_text_generation", "--corpus", "peoples_daily")
+
+
+def test_captioning_example():
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location("captioning", EXAMPLES / "captioning.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert 0.0 <= module.main(["--tiny", "--language", "zh"]) <= 1.0
