@@ -19,10 +19,10 @@ Three keras-hub citizens, shaped like `keras_hub.models.BartSeq2SeqLM`:
 
 Example:
 ```python
-import keras_hub
 from electra_tf import tokenization
 from electra_tf.models.seq2seq import (
-    ElectraSeq2SeqBackbone, ElectraSeq2SeqLM, ElectraSeq2SeqLMPreprocessor, make_encoder)
+    ElectraSeq2SeqBackbone, ElectraSeq2SeqLM, ElectraSeq2SeqLMPreprocessor,
+    LengthPenaltyBeamSampler, make_encoder)
 
 vocab = tokenization.build_vocabulary(["床前明月光", "疑是地上霜"], 40)
 tokenizer = tokenization.make_tokenizer(vocab)
