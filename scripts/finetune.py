@@ -22,6 +22,8 @@ import json
 
 from absl import app, flags
 
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.tagger import ElectraTagger
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning
 
 FLAGS = flags.FLAGS
@@ -50,6 +52,8 @@ flags.DEFINE_integer("early_stopping_patience", None,
                      "Stop after this many epochs without a better dev score; keep the best.")
 flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, subsampling and data order.")
+flags.DEFINE_list("sample_texts", [],
+                  "Texts to classify or tag with the saved model afterwards (comma-separated).")
 flags.mark_flags_as_required(["task", "model_dir"])
 
 
@@ -63,6 +67,15 @@ def main(argv):
     spec = FinetuneSpec(**{name: FLAGS[name].value for name in fields})
     metrics = run_finetuning(spec)
     print(json.dumps({split: metrics[split] for split in ("dev", "test") if split in metrics}, indent=2))
+    if FLAGS.sample_texts:
+        # Reloaded from the model directory, as a user would.
+        if spec.task == "classification":
+            model = ElectraClassifier.from_preset(spec.model_dir)
+            predictions = model.predict_labels(FLAGS.sample_texts)
+        else:
+            predictions = ElectraTagger.from_preset(spec.model_dir).tag(FLAGS.sample_texts)
+        for text, prediction in zip(FLAGS.sample_texts, predictions):
+            print(f"{text} -> {json.dumps(prediction, ensure_ascii=False)}")
 
 
 if __name__ == "__main__":
