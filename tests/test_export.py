@@ -239,7 +239,7 @@ FRESH_PROCESS = textwrap.dedent("""
     spec = importlib.util.spec_from_file_location("standalone", {standalone!r})
     standalone = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(standalone)
-    requests, cli_runs = pickle.loads(bytes.fromhex(sys.stdin.readline()))
+    requests, cli_runs, predict_request = pickle.loads(bytes.fromhex(sys.stdin.readline()))
     # Before TF Text's ops are registered: the registry holds core TF alone.
     op_kinds = standalone.classify_ops(*sorted({{path for path, _, _ in requests.values()}}))
     standalone.load_tf_text_ops()
@@ -250,6 +250,7 @@ FRESH_PROCESS = textwrap.dedent("""
         function = tf.saved_model.load(path).signatures[signature]
         answers[key] = {{k: v.numpy() for k, v in function(
             **{{n: tf.constant(v) for n, v in inputs.items()}}).items()}}
+    predicted = standalone.predict(*predict_request)
     cli = []
     for argv in cli_runs:
         sys.argv, out, code = ["saved_model_cli", *argv], io.StringIO(), 0
@@ -260,7 +261,7 @@ FRESH_PROCESS = textwrap.dedent("""
                 code = exit.code or 0
         cli.append((code, out.getvalue()))
     imported = [m for m in ("electra_tf", "keras_hub", "tensorflow_text") if m in sys.modules]
-    sys.stdout.write(pickle.dumps((op_kinds, answers, cli, imported)).hex())
+    sys.stdout.write(pickle.dumps((op_kinds, answers, predicted, cli, imported)).hex())
 """)
 FRESH_TEXTS = ["今天天气很好", "hello [MASK] nice!", *ODD_TEXTS[3:]]
 
@@ -283,15 +284,19 @@ def fresh_process(exports):
          "--signature_def", DEFAULT_SIGNATURE,
          "--input_exprs", "text=[b'hello nice', b'', b'\\xff\\x00']"],
     ]
+    # The model folder, not a version: `predict` picks the latest.
+    predict_request = (str(exports["classifier"].parent), ["今天天气很好\t明天也很好", "差\t"])
     result = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS.format(standalone=str(STANDALONE))],
-        input=pickle.dumps((requests, cli_runs)).hex() + "\n", capture_output=True, text=True,
+        input=pickle.dumps((requests, cli_runs, predict_request)).hex() + "\n",
+        capture_output=True, text=True,
         env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    op_kinds, answers, cli, imported = pickle.loads(bytes.fromhex(result.stdout.strip()))
+    op_kinds, answers, predicted, cli, imported = pickle.loads(
+        bytes.fromhex(result.stdout.strip()))
     return {"requests": requests, "op_kinds": op_kinds, "answers": answers, "cli": cli,
-            "imported": imported}
+            "predicted": predicted, "imported": imported}
 
 
 def test_fresh_tensorflow_only_process_gives_the_same_answers(fresh_process, loaded):
@@ -305,6 +310,16 @@ def test_fresh_tensorflow_only_process_gives_the_same_answers(fresh_process, loa
                 np.testing.assert_allclose(answers[key], value, atol=1e-6, err_msg=key)
             else:
                 np.testing.assert_array_equal(answers[key], value, err_msg=key)
+
+
+def test_standalone_predict_reads_pairs_and_the_latest_version(fresh_process, loaded):
+    expected = call(loaded["classifier"].signatures[DEFAULT_SIGNATURE],
+                    text=as_strings(["今天天气很好", "差"]), text_pair=as_strings(["明天也很好", ""]))
+    rows = fresh_process["predicted"]
+    assert [row["label"] for row in rows] == [label.decode() for label in expected["label"]]
+    np.testing.assert_allclose([row["probabilities"] for row in rows],
+                               expected["probabilities"], atol=1e-6)
+    assert rows[0]["label_names"] == LABELS and rows[0]["truncated"] is False
 
 
 def test_saved_model_cli_show_and_run(fresh_process):

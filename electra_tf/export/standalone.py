@@ -20,7 +20,8 @@ unknown (see `electra_tf.export.serving_ops`), and
 
     python electra_tf/export/standalone.py predict EXPORT "text" "text a<TAB>text b"
 
-which prints the `serving_default` answer for each text as a JSON line.
+which prints the `serving_default` answer for each text as a JSON line
+(EXPORT may be `<base>/<model_name>`: its latest version is used).
 
 From Python:
 ```python
@@ -104,13 +105,26 @@ def classify_ops(*export_dirs):
     return kinds
 
 
+def latest_version(path):
+    """`path` if it is a SavedModel, else its highest numbered version folder."""
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = [p for p in path.iterdir() if p.name.isdigit()] if path.is_dir() else []
+    if not versions:
+        raise FileNotFoundError(f"{path} is neither a SavedModel nor a folder of versions.")
+    return max(versions, key=lambda p: int(p.name))
+
+
 def predict(export_dir, texts):
     """Calls `serving_default` on `texts`; a tab in a text separates a pair.
 
-    Returns one dict of plain Python values per text.
+    `export_dir` is a SavedModel or a model folder of TF Serving's layout (its
+    latest version is used). Returns one dict of plain Python values per text.
     """
     load_tf_text_ops()
-    signature = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    signature = tf.saved_model.load(str(latest_version(export_dir))).signatures[
+        "serving_default"]
     names = sorted(signature.structured_input_signature[1])  # text[, text_pair]
     columns = list(zip(*(t.split("\t", len(names) - 1) for t in texts)))
     outputs = signature(**{n: tf.constant(c, tf.string) for n, c in zip(names, columns)})
