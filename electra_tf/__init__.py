@@ -1,19 +1,52 @@
-"""electra_tf: ELECTRA pre-training, fine-tuning and export on Keras 3 / TensorFlow."""
+"""electra_tf: ELECTRA pre-training, fine-tuning, generation and export on Keras 3 / TensorFlow."""
 
 import os
 
 # Keras 3 picks its backend at import time; this package is TensorFlow-only.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+# Importing the task models also registers them with Keras / keras-hub, so
+# `keras_hub.models.TextClassifier.from_preset(model_dir)` finds them.
 from electra_tf.config import ConfigError, ElectraConfig  # noqa: E402
 from electra_tf.data.masking import DynamicMasking  # noqa: E402
+from electra_tf.models.classifier import (  # noqa: E402
+    ElectraClassifier,
+    ElectraTextClassifierPreprocessor,
+)
+from electra_tf.models.document import ELECTRA_model, generator_decoder  # noqa: E402
 from electra_tf.models.generator import ElectraGenerator  # noqa: E402
+from electra_tf.models.multitask import ElectraMultiTask  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
+from electra_tf.models.seq2seq import (  # noqa: E402
+    ElectraSeq2SeqBackbone,
+    ElectraSeq2SeqLM,
+    ElectraSeq2SeqLMPreprocessor,
+)
+from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor, EntityF1  # noqa: E402
+from electra_tf.training.optimization import (  # noqa: E402
+    LayerwiseAdamW,
+    create_finetuning_optimizer,
+    create_optimizer,
+)
 
 __all__ = [
     "ConfigError",
     "DynamicMasking",
+    "ELECTRA_model",
+    "ElectraClassifier",
     "ElectraConfig",
     "ElectraGenerator",
+    "ElectraMultiTask",
     "ElectraPretrainer",
+    "ElectraSeq2SeqBackbone",
+    "ElectraSeq2SeqLM",
+    "ElectraSeq2SeqLMPreprocessor",
+    "ElectraTagger",
+    "ElectraTaggerPreprocessor",
+    "ElectraTextClassifierPreprocessor",
+    "EntityF1",
+    "LayerwiseAdamW",
+    "create_finetuning_optimizer",
+    "create_optimizer",
+    "generator_decoder",
 ]
