@@ -17,7 +17,7 @@ per-round medians (the cost of in-graph tokenization).
 
 Run alone on the machine (nothing else heavy), e.g.:
   python benchmarks/serving.py                  # Small, seq 128, batch 1 and 32
-  python benchmarks/serving.py --model_dir runs/zh_small/classifier
+  python benchmarks/serving.py --model_dir runs/sentiment     # a fine-tuned classifier
   python benchmarks/serving.py --quick          # smoke run: tiny, seq 32, few calls
 """
 

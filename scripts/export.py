@@ -20,13 +20,13 @@ import pathlib
 
 from absl import app, flags
 
-from electra_tf.export import serving
+from electra_tf.export import servables, serving
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A model directory written by this package's scripts.")
 flags.DEFINE_string("export_dir", None, "Base directory of the TF Serving model repository.")
 flags.DEFINE_enum(
-    "kind", None, sorted(serving.SERVABLES),
+    "kind", None, sorted(servables.SERVABLES),
     "What to export; default: what --model_dir holds (a pre-training run: discriminator).")
 flags.DEFINE_string("model_name", None, "Name the server knows the model by; default: --kind.")
 flags.DEFINE_integer("version", None, "Version directory; default: one past the highest present.")
@@ -39,11 +39,11 @@ flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 def main(argv):
     del argv
-    kind = FLAGS.kind or serving.detect_kind(FLAGS.model_dir)
+    kind = FLAGS.kind or servables.detect_kind(FLAGS.model_dir)
     options = {"sequence_length": FLAGS.sequence_length}
     if kind == "classifier":
         options["pairs"] = FLAGS.pairs
-    servable = serving.load_servable(kind, FLAGS.model_dir, **options)
+    servable = servables.load_servable(kind, FLAGS.model_dir, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,
         check_ops=FLAGS.check_ops,

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, export_for_serving, serving
+from electra_tf.export import (
+    DEFAULT_SIGNATURE, IDS_SIGNATURE, Seq2SeqServable, export_for_serving, serving)
 from electra_tf.models.seq2seq import (
     ElectraSeq2SeqBackbone,
     ElectraSeq2SeqLM,
@@ -42,7 +43,7 @@ def lm():
 
 @pytest.fixture(scope="module")
 def loaded(lm, tmp_path_factory):
-    path = export_for_serving(serving.Seq2SeqServable(lm), tmp_path_factory.mktemp("s2s"),
+    path = export_for_serving(Seq2SeqServable(lm), tmp_path_factory.mktemp("s2s"),
                               "seq2seq", check_ops=False)
     return tf.saved_model.load(str(path))
 

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, export_for_serving, serving
+from electra_tf.export import (
+    DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, export_for_serving, tagging)
 
 tagger_module = pytest.importorskip("electra_tf.models.tagger")
 
@@ -21,7 +22,7 @@ VOCAB = list(tokenization.SPECIAL_TOKENS) + list("江泽民在北京克林顿华
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Cn"]), max_size=40))
 def test_words_and_offsets_match_split_words(text):
-    words, starts, ends = serving.split_words_with_offsets(tf.constant([text]))
+    words, starts, ends = tagging.split_words_with_offsets(tf.constant([text]))
     expected_words, expected_offsets = tagger_module.split_words(text)
     assert [w.decode() for w in words[0].numpy()] == expected_words
     assert list(zip(starts[0].numpy(), ends[0].numpy())) == expected_offsets
@@ -31,7 +32,7 @@ def test_words_and_offsets_match_split_words(text):
 @given(st.lists(st.lists(st.sampled_from(TAGS), max_size=12), min_size=1, max_size=6))
 def test_bio_decoding_matches_entities_from_tags(sequences):
     width = max(map(len, sequences))
-    entities = serving.bio_entities(tf.constant(
+    entities = tagging.bio_entities(tf.constant(
         [s + ["O"] * (width - len(s)) for s in sequences], tf.string, [len(sequences), width]))
     types = entities["type"].numpy()
     for i, tags in enumerate(sequences):
@@ -50,7 +51,7 @@ def tagger():
 
 @pytest.fixture(scope="module")
 def loaded(tagger, tmp_path_factory):
-    path = export_for_serving(serving.TaggerServable(tagger), tmp_path_factory.mktemp("tagger"),
+    path = export_for_serving(TaggerServable(tagger), tmp_path_factory.mktemp("tagger"),
                               "tagger", check_ops=False)
     return tf.saved_model.load(str(path))
 

@@ -1,26 +1,37 @@
-"""Export to SavedModels for TensorFlow Serving (see `electra_tf.export.serving`)."""
+"""Export to SavedModels for TensorFlow Serving.
 
-from electra_tf.export.serving import (
-    DEFAULT_SIGNATURE,
-    IDS_SIGNATURE,
+`serving` holds the mechanism (text repair, packing, `ExportArchive`, TF
+Serving layout, warm-up records); `servables` and `tagging` what each model
+kind exports; `serving_ops` the ops an export may use; `standalone` loads an
+export with TensorFlow alone.
+"""
+
+from electra_tf.export.servables import (
+    SERVABLES,
     ClassifierServable,
     DiscriminatorServable,
     GeneratorServable,
     Seq2SeqServable,
+    detect_kind,
+    load_servable,
+)
+from electra_tf.export.serving import (
+    DEFAULT_SIGNATURE,
+    IDS_SIGNATURE,
     Servable,
-    TaggerServable,
     TextEncoder,
     export_for_serving,
     export_saved_model,
-    load_servable,
     repair_text,
     write_models_config,
     write_warmup_requests,
 )
+from electra_tf.export.tagging import TaggerServable
 
 __all__ = [
     "DEFAULT_SIGNATURE",
     "IDS_SIGNATURE",
+    "SERVABLES",
     "ClassifierServable",
     "DiscriminatorServable",
     "GeneratorServable",
@@ -28,6 +39,7 @@ __all__ = [
     "Servable",
     "TaggerServable",
     "TextEncoder",
+    "detect_kind",
     "export_for_serving",
     "export_saved_model",
     "load_servable",

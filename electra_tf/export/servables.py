@@ -1,0 +1,333 @@
+"""Servables for each model kind: what is exported, and its readable outputs.
+
+`load_servable(kind, model_dir)` builds one from a model directory;
+`electra_tf.export.serving.export_for_serving` writes it.
+
+Example:
+```python
+from electra_tf.export import ClassifierServable, export_for_serving
+from electra_tf.models.classifier import ElectraClassifier
+
+servable = ClassifierServable(ElectraClassifier.from_preset("runs/sentiment"))
+export_for_serving(servable, "exports", "sentiment")  # exports/sentiment/1
+```
+"""
+
+import json
+import pathlib
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.export.serving import ID_INPUTS, Servable
+from electra_tf.export.tagging import TaggerServable
+
+
+class DiscriminatorServable(Servable):
+    """The pre-trained discriminator: per token, the probability it was replaced.
+
+    Outputs: `tokens` (`string [batch, sequence_length]`, `""` at padding),
+    `replaced_probability` (`float32`, 0 at padding), `num_tokens`
+    (`int32 [batch]`, `[CLS]`/`[SEP]` included) and, for text, `truncated`.
+    """
+
+    def __init__(self, discriminator, rtd_head, tokenizer, sequence_length, max_chars=None):
+        super().__init__(tokenizer, sequence_length, max_chars)
+        self.discriminator = discriminator
+        self.rtd_head = rtd_head
+
+    @classmethod
+    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+        kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
+        return cls(pretrainer.discriminator, pretrainer.rtd_head, tokenizer, **kwargs)
+
+    def trackables(self):
+        return [self.discriminator, self.rtd_head, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        sequence = self.discriminator(inputs)["sequence_output"]
+        probability = tf.sigmoid(tf.cast(self.rtd_head(sequence), tf.float32))
+        return {
+            "tokens": self.token_strings(token_ids, padding_mask),
+            "replaced_probability": probability * tf.cast(padding_mask, tf.float32),
+            "num_tokens": tf.reduce_sum(padding_mask, axis=1),
+        }
+
+
+class GeneratorServable(Servable):
+    """The pre-trained generator: fills each `[MASK]` in the text.
+
+    `[MASK]` is recognised only spelled exactly so. Special tokens are never
+    predicted. Outputs: `predicted_tokens` (`string [batch, masks]`, one per
+    `[MASK]` in order, `""` past the last), `probabilities` (`float32`),
+    `num_masks` (`int32 [batch]`, masks inside the sequence) and, for text,
+    `filled_text` (the repaired text with every `[MASK]` that fit replaced;
+    `##` continuation marks dropped) and `truncated`.
+    """
+
+    def __init__(self, generator, tokenizer, sequence_length, max_chars=None):
+        # Reads "[MASK]" in the text as the mask token; lower-casing leaves it alone.
+        tokenizer = keras_hub.models.ElectraTokenizer(
+            vocabulary=tokenizer.get_vocabulary(),
+            lowercase=tokenizer.lowercase,
+            strip_accents=tokenizer.strip_accents,
+            special_tokens_in_strings=True,
+        )
+        super().__init__(tokenizer, sequence_length, max_chars)
+        self.generator = generator
+        self.mask_id = tokenizer.token_to_id(tokenization.MASK)
+        special = tokenization.special_token_ids(tokenizer).values()
+        self.logit_mask = tf.constant(
+            [-1e9 if i in special else 0.0 for i in range(tokenizer.vocabulary_size())]
+        )
+
+    @classmethod
+    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+        kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
+        return cls(pretrainer.generator, tokenizer, **kwargs)
+
+    def trackables(self):
+        return [self.generator, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        is_mask = (token_ids == self.mask_id) & (padding_mask > 0)
+        where = tf.cast(tf.where(is_mask), tf.int32)
+        positions = tf.RaggedTensor.from_value_rowids(
+            where[:, 1], where[:, 0], nrows=tf.shape(token_ids)[0]
+        )
+        num_masks = tf.cast(positions.row_lengths(), tf.int32)
+        # One spare column keeps the gather shapes non-empty for mask-free batches.
+        dense_positions = tf.pad(positions.to_tensor(), [[0, 0], [0, 1]])
+        logits = self.generator(
+            {
+                "token_ids": token_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": dense_positions,
+            }
+        )
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) + self.logit_mask)
+        predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        valid = tf.sequence_mask(num_masks, tf.shape(dense_positions)[1])
+        return {
+            "predicted_tokens": tf.where(valid, tf.gather(self.vocabulary, predicted), ""),
+            "probabilities": tf.where(valid, tf.reduce_max(probabilities, axis=-1), 0.0),
+            "num_masks": num_masks,
+        }
+
+    def predict_text(self, text):
+        encoded = self.encoder(text)
+        outputs = self.predict_ids(*(encoded[name] for name in ID_INPUTS))
+        filled = fill_masks(encoded["texts"][0], outputs["predicted_tokens"], outputs["num_masks"])
+        return {**outputs, "filled_text": filled, "truncated": encoded["truncated"]}
+
+
+class ClassifierServable(Servable):
+    """An `ElectraClassifier`: label names and class probabilities.
+
+    With `pairs=True` the signature takes `text` and `text_pair`. Outputs:
+    `label` (`string [batch]`, the most likely class), `score` (its
+    probability), `probabilities` (`float32 [batch, classes]`), `label_names`
+    (`string [batch, classes]`, the class of each column) and, for text,
+    `truncated`. Without `label_names`, classes are named by their ids.
+    """
+
+    def __init__(self, classifier, pairs=False, sequence_length=None, max_chars=None):
+        self.text_inputs = ("text", "text_pair") if pairs else ("text",)
+        preprocessor = classifier.preprocessor
+        super().__init__(
+            preprocessor.tokenizer, sequence_length or preprocessor.sequence_length, max_chars
+        )
+        self.classifier = classifier
+        names = classifier.label_names or [str(i) for i in range(classifier.num_classes)]
+        self.label_names = tf.constant(names)
+        # Logits unless the model was built to output probabilities already.
+        self.outputs_probabilities = classifier.activation in (
+            keras.activations.softmax, keras.activations.sigmoid
+        )
+
+    def trackables(self):
+        return [self.classifier, self.tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        outputs = tf.cast(self.classifier(inputs), tf.float32)
+        probabilities = outputs if self.outputs_probabilities else tf.nn.softmax(outputs)
+        best = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        batch = tf.shape(token_ids)[0]
+        return {
+            "label": tf.gather(self.label_names, best),
+            "score": tf.reduce_max(probabilities, axis=-1),
+            "probabilities": probabilities,
+            "label_names": tf.tile(self.label_names[None], [batch, 1]),
+        }
+
+
+class Seq2SeqServable(Servable):
+    """An `ElectraSeq2SeqLM`: generated text, decoded greedily (or with the
+    sampler the model was compiled with) up to the preprocessor's
+    `decoder_sequence_length`.
+
+    The ids signature takes the encoder's packed source (`segment_ids` is
+    ignored). Outputs: `generated_text` (`string [batch]`; WordPiece pieces
+    joined, no spaces between CJK characters), `generated_tokens`
+    (`string [batch, decoder length]`, `""` outside the generated span),
+    `num_generated` (`int32 [batch]`) and, for text, `truncated`.
+    TF Serving signatures have no optional inputs, so decoding options are
+    fixed at export: compile the model with the sampler to serve.
+    """
+
+    def __init__(self, seq2seq_lm, sequence_length=None, max_chars=None):
+        preprocessor = seq2seq_lm.preprocessor
+        if not preprocessor.built:
+            preprocessor.build(None)
+        super().__init__(
+            preprocessor.tokenizer, sequence_length or preprocessor.encoder_sequence_length,
+            max_chars,
+        )
+        self.seq2seq_lm = seq2seq_lm
+        target = preprocessor.decoder_tokenizer
+        if not target.built:
+            target.build(None)
+        self.target_tokenizer = target
+        self.target_vocabulary = tf.constant(target.get_vocabulary())
+        self.decoder_length = preprocessor.decoder_sequence_length
+        self.start_id, self.end_id = target.start_token_id, target.end_token_id
+        self.special_ids = tf.constant(sorted(target.special_token_ids))
+
+    def trackables(self):
+        return [self.seq2seq_lm, self.tokenizer, self.target_tokenizer]
+
+    def predict_ids(self, token_ids, segment_ids, padding_mask):
+        del segment_ids  # the encoder reads one segment
+        batch = tf.shape(token_ids)[0]
+        start = tf.fill([batch, 1], self.start_id)
+        decoder_ids = tf.pad(start, [[0, 0], [0, self.decoder_length - 1]])
+        generated = self.seq2seq_lm.generate_step(
+            {
+                "encoder_token_ids": token_ids,
+                "encoder_padding_mask": padding_mask > 0,
+                "decoder_token_ids": decoder_ids,
+                "decoder_padding_mask": tf.sequence_mask(tf.ones([batch], tf.int32),
+                                                         self.decoder_length),
+            },
+            stop_token_ids=[self.end_id],
+        )
+        ids = tf.cast(generated["decoder_token_ids"], tf.int32)
+        keep = tf.cast(generated["decoder_padding_mask"], tf.bool) & tf.reduce_all(
+            ids[..., None] != self.special_ids, axis=-1
+        )
+        tokens = tf.where(keep, tf.gather(self.target_vocabulary, ids), "")
+        return {
+            "generated_text": detokenize_word_pieces(tokens),
+            "generated_tokens": tokens,
+            "num_generated": tf.reduce_sum(tf.cast(keep, tf.int32), axis=1),
+        }
+
+def detokenize_word_pieces(tokens):
+    """WordPiece strings `[batch, length]` (`""` = none) to text, with core ops.
+
+    TF Text's detokenizer op is newer than the TF Serving builds these
+    exports target (see `serving_ops`).
+    """
+    from electra_tf.models.seq2seq import join_cjk
+
+    text = tf.strings.reduce_join(tf.where(tokens == "", "", tokens + " "), axis=1)
+    text = tf.strings.regex_replace(tf.strings.strip(text), " ##", "")
+    return join_cjk(text)
+
+
+def fill_masks(texts, tokens, num_tokens, mask=tokenization.MASK):
+    """Replaces the first `num_tokens[i]` occurrences of `mask` in `texts[i]`.
+
+    Occurrences past `num_tokens` (cut by truncation) stay as they are.
+    """
+    pieces = tf.strings.split(texts, sep=mask)
+    row = tf.cast(pieces.value_rowids(), tf.int32)
+    gap = tf.cast(tf.ragged.range(pieces.row_lengths()).flat_values, tf.int32)
+    gaps_in_row = tf.cast(tf.gather(pieces.row_lengths(), row), tf.int32) - 1
+    column = tf.minimum(gap, tf.shape(tokens)[1] - 1)
+    fill = tf.strings.regex_replace(tf.gather_nd(tokens, tf.stack([row, column], 1)), "^##", "")
+    fill = tf.where(gap < tf.gather(num_tokens, row), fill, mask)
+    fill = tf.where(gap < gaps_in_row, fill, "")
+    joined = tf.reshape(tf.stack([pieces.flat_values, fill], axis=1), [-1])
+    rows = tf.RaggedTensor.from_row_splits(joined, pieces.row_splits * 2)
+    return tf.strings.reduce_join(rows, axis=1)
+
+def _load_pretrainer(model_dir):
+    from electra_tf.models.pretrainer import ElectraPretrainer
+
+    return ElectraPretrainer.from_model_dir(model_dir)
+
+
+def _load_discriminator(model_dir, **kwargs):
+    return DiscriminatorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+
+
+def _load_generator(model_dir, **kwargs):
+    return GeneratorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+
+
+def _load_classifier(model_dir, **kwargs):
+    from electra_tf.models.classifier import ElectraClassifier
+
+    return ClassifierServable(ElectraClassifier.from_preset(str(model_dir)), **kwargs)
+
+
+def _load_tagger(model_dir, **kwargs):
+    from electra_tf.models.tagger import ElectraTagger
+
+    return TaggerServable(ElectraTagger.from_preset(str(model_dir)), **kwargs)
+
+
+def _load_seq2seq(model_dir, **kwargs):
+    from electra_tf.models.seq2seq import ElectraSeq2SeqLM
+
+    return Seq2SeqServable(ElectraSeq2SeqLM.from_preset(str(model_dir)), **kwargs)
+
+
+# Kind name -> loader of a servable from a model directory.
+SERVABLES = {
+    "classifier": _load_classifier,
+    "discriminator": _load_discriminator,
+    "generator": _load_generator,
+    "seq2seq": _load_seq2seq,
+    "tagger": _load_tagger,
+}
+
+
+# Task class in a keras-hub preset's task.json -> kind.
+_TASK_KINDS = {
+    "ElectraClassifier": "classifier",
+    "ElectraSeq2SeqLM": "seq2seq",
+    "ElectraTagger": "tagger",
+}
+
+
+def detect_kind(model_dir):
+    """The default export of a model directory: a pre-training run's
+    discriminator, or the task of a keras-hub task preset."""
+    model_dir = pathlib.Path(model_dir)
+    if (model_dir / "electra_config.json").is_file():
+        return "discriminator"
+    task = model_dir / "task.json"
+    if task.is_file():
+        task_class = json.loads(task.read_text()).get("class_name")
+        if task_class in _TASK_KINDS:
+            return _TASK_KINDS[task_class]
+    raise ValueError(
+        f"cannot tell what {model_dir} holds (no electra_config.json, no task.json of "
+        f"{sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
+    )
+
+
+def load_servable(kind, model_dir, sequence_length=None, **kwargs):
+    """Builds the `kind` servable (see `SERVABLES`) from `model_dir`."""
+    if kind not in SERVABLES:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SERVABLES)}.")
+    if sequence_length is not None:
+        kwargs["sequence_length"] = sequence_length
+    return SERVABLES[kind](model_dir, **kwargs)
