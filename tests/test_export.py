@@ -15,6 +15,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags as absl_flags
 from google.protobuf import text_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,12 +90,18 @@ def exports(tmp_path_factory, pretrainer_dir, pretrainer, classifier):
     """`{kind: export dir}`; the discriminator through scripts/export.py."""
     base = tmp_path_factory.mktemp("serving")
     # In this process: a fresh one would spend longer importing than exporting.
-    script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
-    script["FLAGS"]([
-        "export.py", f"--model_dir={pretrainer_dir}", f"--export_dir={base}",
-        "--model_name=discriminator", "--version=3", "--nocheck_ops",
-    ])
-    script["main"]([])
+    # The script's flags are removed again so no other test meets them.
+    before = set(absl_flags.FLAGS)
+    try:
+        script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
+        script["FLAGS"]([
+            "export.py", f"--model_dir={pretrainer_dir}", f"--export_dir={base}",
+            "--model_name=discriminator", "--version=3", "--nocheck_ops",
+        ])
+        script["main"]([])
+    finally:
+        for name in set(absl_flags.FLAGS) - before:
+            delattr(absl_flags.FLAGS, name)
     servables = {
         "generator": GeneratorServable.from_pretrainer(*pretrainer),
         "classifier": ClassifierServable(classifier, pairs=True),
