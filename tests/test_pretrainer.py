@@ -152,3 +152,13 @@ def test_vocabulary_that_does_not_fit_the_config():
     with pytest.raises(ValueError, match="vocab_size=100"):
         ElectraPretrainer(CONFIG.replace(vocab_size=100), vocabulary_size=len(VOCAB),
                           special_token_ids=special_ids())
+
+
+def test_mixed_precision_trains_with_loss_scaling():
+    pretrainer = make_pretrainer(CONFIG.replace(dtype_policy="mixed_float16"))
+    pretrainer.compile()
+    assert isinstance(pretrainer.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert pretrainer.discriminator.compute_dtype == "float16"
+    assert pretrainer.discriminator.token_embedding.embeddings.dtype == "float32"
+    history = pretrainer.fit(dataset(), steps_per_epoch=3, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])

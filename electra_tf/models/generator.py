@@ -74,7 +74,9 @@ class ElectraGenerator(keras.Model):
             intermediate_activation=gelu_approximate,
             layer_norm_epsilon=1e-12,
             kernel_initializer=electra_kernel_initializer(),
-            dtype=dtype,
+            # float32 logits; keras-hub's head also fails to add its bias under
+            # a mixed policy (float32 bias, float16 logits, autocast off).
+            dtype="float32",
             name="mlm_head",
         )
 

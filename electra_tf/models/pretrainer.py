@@ -68,9 +68,11 @@ class ElectraPretrainer(keras.Model):
     """
 
     def __init__(self, config, vocabulary_size, special_token_ids, seed=None, **kwargs):
-        super().__init__(**kwargs)
         if isinstance(config, dict):
             config = ElectraConfig.from_dict(config)
+        # The model's own policy makes `compile` add loss scaling under mixed_float16.
+        kwargs.setdefault("dtype", config.dtype_policy)
+        super().__init__(**kwargs)
         if config.vocab_size is not None and config.vocab_size != vocabulary_size:
             raise ValueError(
                 f"the config says vocab_size={config.vocab_size} but the vocabulary has "
