@@ -64,13 +64,19 @@ def create_optimizer(config, learning_rate=None):
     schedule = learning_rate or WarmupLinearDecay(
         config.learning_rate, config.warmup_steps, config.train_steps
     )
-    optimizer = keras.optimizers.AdamW(
+    return _adamw_with_recipe(keras.optimizers.AdamW, config, schedule)
+
+
+def _adamw_with_recipe(optimizer_class, config, schedule, **kwargs):
+    """AdamW with the config's decay, epsilon and clipping; no decay on bias / LayerNorm."""
+    optimizer = optimizer_class(
         learning_rate=schedule,
         weight_decay=config.weight_decay,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=config.adam_epsilon,
         global_clipnorm=config.clip_norm,
+        **kwargs,
     )
     optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_VARIABLE_NAMES))
     return optimizer
@@ -169,19 +175,12 @@ def create_finetuning_optimizer(config, train_steps, learning_rate=1e-4, layer_d
     """
     if not 0.0 <= warmup_fraction < 1.0:
         raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction!r}.")
-    optimizer = LayerwiseAdamW(
-        learning_rate=WarmupLinearDecay(
-            learning_rate, int(warmup_fraction * train_steps), train_steps
-        ),
+    return _adamw_with_recipe(
+        LayerwiseAdamW,
+        config,
+        WarmupLinearDecay(learning_rate, int(warmup_fraction * train_steps), train_steps),
         lr_multipliers=electra_layer_multipliers(config.num_layers, layer_decay),
-        weight_decay=config.weight_decay,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=config.adam_epsilon,
-        global_clipnorm=config.clip_norm,
     )
-    optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_VARIABLE_NAMES))
-    return optimizer
 
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto"):
