@@ -1,4 +1,4 @@
-"""The tagger export: in-graph word splitting and BIO decoding agree with `ElectraTagger.tag`."""
+"""The tagger export: in-graph word splitting, windows and BIO decoding agree with `ElectraTagger.tag`."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.export import (
-    DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, export_for_serving, tagging)
+from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, tagging
+from export_helpers import assert_same_outputs, call, export_and_load, fresh_process
 
 tagger_module = pytest.importorskip("electra_tf.models.tagger")
 
@@ -50,35 +50,50 @@ def tagger():
 
 
 @pytest.fixture(scope="module")
-def loaded(tagger, tmp_path_factory):
-    path = export_for_serving(TaggerServable(tagger), tmp_path_factory.mktemp("tagger"),
-                              "tagger", check_ops=False)
-    return tf.saved_model.load(str(path))
+def export(tagger, tmp_path_factory):
+    return export_and_load(TaggerServable(tagger), tmp_path_factory.mktemp("tagger"), "tagger")
+
+
+@pytest.fixture(scope="module")
+def loaded(export):
+    return export[1]
+
+
+def entities(out, i):
+    return [
+        {"type": out["entity_type"][i, j].decode(), "start": int(out["entity_start"][i, j]),
+         "end": int(out["entity_end"][i, j]), "text": out["entity_text"][i, j].decode()}
+        for j in range(out["num_entities"][i])
+    ]
+
+
+# Several 14-piece windows each (sequence length 16); "hellos" is two pieces,
+# so windows break inside runs that do not divide evenly.
+LONG_TEXTS = ["江泽民在北京 hellos, world!" * 6, "克林顿 在华盛顿" * 9 + " hellos" * 7]
 
 
 def test_entities_match_tag(loaded, tagger):
-    texts = ["江泽民在北京 hello, world!", "", "克林顿 在华盛顿 hellos", "\u3000北京！"]
-    out = {k: v.numpy() for k, v in
-           loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(texts)).items()}
+    texts = ["江泽民在北京 hello, world!", "", "克林顿 在华盛顿 hellos", "\u3000北京！", *LONG_TEXTS]
+    out = call(loaded.signatures[DEFAULT_SIGNATURE], text=tf.constant(texts))
     for i, expected in enumerate(tagger.tag(texts)):
-        got = [
-            {"type": out["entity_type"][i, j].decode(), "start": int(out["entity_start"][i, j]),
-             "end": int(out["entity_end"][i, j]), "text": out["entity_text"][i, j].decode()}
-            for j in range(out["num_entities"][i])
-        ]
-        assert got == expected
+        assert entities(out, i) == expected
     assert not out["truncated"].any()
-    assert out["num_words"].tolist() == [10, 0, 8, 3]
+    words = [len(tagger_module.split_words(t)[0]) for t in texts]
+    assert out["num_words"].tolist() == words and words[:4] == [10, 0, 8, 3]
+    assert min(words[4:]) > 3 * 14  # each long text spans more than three windows
+    # Word tags equal the Python tagger's, window boundaries included.
+    expected_tags = tagger.predict_tags([tagger_module.split_words(t)[0] for t in texts])
+    for i, tags in enumerate(expected_tags):
+        assert [t.decode() for t in out["word_tags"][i, :words[i]]] == tags
 
 
 def test_long_and_odd_text(loaded):
     odd = ["江" * 100_000, b"\xff\x00\xfe", "😀", " \t", "北京" * 20]
-    out = {k: v.numpy() for k, v in
-           loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(odd)).items()}
-    assert out["truncated"].tolist() == [True, False, False, False, True]
-    # 16 slots - [CLS] - [SEP]; the bad bytes become "\ufffd \ufffd".
-    assert out["num_words"].tolist() == [14, 2, 1, 0, 14]
-    assert out["entity_end"].max() <= 14
+    out = call(loaded.signatures[DEFAULT_SIGNATURE], text=tf.constant(odd))
+    assert out["truncated"].tolist() == [True, False, False, False, False]
+    # Eight windows of 16 slots - [CLS] - [SEP]; the bad bytes become "\ufffd \ufffd".
+    assert out["num_words"].tolist() == [8 * 14, 2, 1, 0, 40]
+    assert out["entity_end"].max() <= 8 * 14
     empty = loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant([], tf.string))
     assert empty["entity_type"].shape[0] == 0 and empty["words"].shape[0] == 0
     ids = np.array([[2, 5, 6, 3, 0]], "int32")
@@ -87,3 +102,12 @@ def test_long_and_odd_text(loaded):
     tags = by_ids["token_tags"].numpy()[0]
     assert tags[0] == b"" and tags[3:].tolist() == [b"", b""] and all(t in
         [n.encode() for n in TAGS] for t in tags[1:3])
+
+
+def test_tensorflow_only_process_gives_the_same_answers(export, loaded):
+    texts = np.array([t.encode() for t in ["江泽民在北京", "", *LONG_TEXTS]] + [b"\xff"], object)
+    requests = {"text": (str(export[0]), DEFAULT_SIGNATURE, {"text": texts})}
+    result = fresh_process(requests)
+    assert result["imported"] == []
+    assert_same_outputs(result["answers"]["text"],
+                        call(loaded.signatures[DEFAULT_SIGNATURE], text=texts))
