@@ -96,3 +96,20 @@ def fresh_process(requests, cli_runs=(), predict_request=None):
         bytes.fromhex(result.stdout.strip()))
     return {"op_kinds": op_kinds, "answers": answers, "predicted": predicted, "cli": cli,
             "imported": imported}
+
+
+def run_export_script(*args):
+    """Runs scripts/export.py in this process (a fresh one would spend longer
+    importing than exporting), then removes its flags so no other test meets them."""
+    import runpy
+
+    from absl import flags
+
+    before = set(flags.FLAGS)
+    try:
+        script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
+        script["FLAGS"](["export.py", *args])
+        script["main"]([])
+    finally:
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)

@@ -1,18 +1,21 @@
-"""The seq2seq export: generated text equals `ElectraSeq2SeqLM.generate`, any input answered."""
+"""The seq2seq export: generated text equals `ElectraSeq2SeqLM.generate` for every
+decoding signature, options are clamped, any input answered."""
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.export import (
-    DEFAULT_SIGNATURE, IDS_SIGNATURE, Seq2SeqServable, export_for_serving, serving)
+from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, Seq2SeqServable, serving, serving_ops
 from electra_tf.models.seq2seq import (
     ElectraSeq2SeqBackbone,
     ElectraSeq2SeqLM,
     ElectraSeq2SeqLMPreprocessor,
+    LengthPenaltyBeamSampler,
     make_encoder,
 )
+from export_helpers import as_strings, assert_same_outputs, call, export_and_load, fresh_process
 
 WORDS = [f"w{i}" for i in range(10)] + list("床前明月光")
 VOCAB = list(tokenization.SPECIAL_TOKENS) + WORDS
@@ -42,10 +45,32 @@ def lm():
 
 
 @pytest.fixture(scope="module")
-def loaded(lm, tmp_path_factory):
-    path = export_for_serving(Seq2SeqServable(lm), tmp_path_factory.mktemp("s2s"),
-                              "seq2seq", check_ops=False)
-    return tf.saved_model.load(str(path))
+def export(lm, tmp_path_factory):
+    return export_and_load(Seq2SeqServable(lm, num_beams=3), tmp_path_factory.mktemp("s2s"),
+                           "seq2seq")
+
+
+@pytest.fixture(scope="module")
+def loaded(export):
+    return export[1]
+
+
+SOURCES = ["w1 w2 w3", "床前明月光", "w4", "w9 w8 w7 w6"]
+
+
+def options(n, **values):
+    defaults = {"max_length": LENGTH, "k": 5, "p": 0.9, "temperature": 1.0, "seed": 0}
+    dtypes = {"max_length": "int32", "k": "int32", "seed": "int32"}
+    return {name: np.full(n, value, dtypes.get(name, "float32"))
+            for name, value in {**defaults, **values}.items()}
+
+
+def sampling(loaded, name, sources, **values):
+    wanted = {"generate_top_k": ("max_length", "k", "temperature", "seed"),
+              "generate_top_p": ("max_length", "p", "temperature", "seed"),
+              "generate_greedy": ("max_length",)}[name]
+    chosen = {k: v for k, v in options(len(sources), **values).items() if k in wanted}
+    return call(loaded.signatures[name], text=as_strings(sources), **chosen)
 
 
 def test_generated_text_matches_generate(lm, loaded):
@@ -59,15 +84,93 @@ def test_generated_text_matches_generate(lm, loaded):
 
 def test_odd_input_and_the_ids_signature(loaded, lm):
     odd = [b"", b" \t", b"\xff\xfe\x00", "😀 w1".encode(), ("w1 " * 50_000).encode()]
-    out = {k: v.numpy() for k, v in
-           loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(odd)).items()}
-    assert out["truncated"].tolist() == [False, False, False, False, True]
-    assert out["generated_tokens"].shape == (len(odd), LENGTH)
-    empty = loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant([], tf.string))
-    assert empty["generated_text"].shape == (0,)
+    for name in ("serving_default", "generate_top_p", "generate_beam"):
+        out = (call(loaded.signatures[name], text=odd) if name != "generate_top_p"
+               else sampling(loaded, name, odd))
+        assert out["truncated"].tolist() == [False, False, False, False, True]
+        assert out["generated_tokens"].shape == (len(odd), LENGTH)
+        empty = (call(loaded.signatures[name], text=np.array([], object))
+                 if name != "generate_top_p" else sampling(loaded, name, []))
+        assert empty["generated_text"].shape == (0,)
 
     encoded = serving.TextEncoder(lm.preprocessor.tokenizer, LENGTH)(tf.constant(["w1 w2"]))
     by_ids = loaded.signatures[IDS_SIGNATURE](
         **{name: encoded[name] for name in serving.ID_INPUTS})
     by_text = loaded.signatures[DEFAULT_SIGNATURE](text=tf.constant(["w1 w2"]))
     assert by_ids["generated_text"].numpy() == by_text["generated_text"].numpy()
+
+
+def test_greedy_signature_cuts_each_row_at_its_max_length(loaded, lm):
+    lengths = np.array([1, 3, LENGTH, 5], "int32")
+    out = call(loaded.signatures["generate_greedy"], text=as_strings(SOURCES), max_length=lengths)
+    for source, length, text in zip(SOURCES, lengths, out["generated_text"]):
+        assert text.decode() == lm.generate([source], max_length=int(length))[0]
+    assert out["num_generated"][0] == 0 and not out["options_clamped"].any()
+
+
+def test_sampling_is_seeded_and_k1_or_p0_is_greedy(loaded, lm):
+    greedy = call(loaded.signatures[DEFAULT_SIGNATURE], text=as_strings(SOURCES))["generated_text"]
+    assert sampling(loaded, "generate_top_k", SOURCES, k=1)["generated_text"].tolist() == (
+        greedy.tolist())
+    assert sampling(loaded, "generate_top_p", SOURCES, p=0.0)["generated_text"].tolist() == (
+        greedy.tolist())
+    hot = dict(temperature=5.0, seed=7)
+    first = sampling(loaded, "generate_top_k", SOURCES * 4, k=20, **hot)["generated_text"]
+    again = sampling(loaded, "generate_top_k", SOURCES * 4, k=20, **hot)["generated_text"]
+    assert first.tolist() == again.tolist()
+    other = sampling(loaded, "generate_top_k", SOURCES * 4, k=20, temperature=5.0, seed=8)
+    assert other["generated_text"].tolist() != first.tolist()
+    # Rows are independent: a row's answer does not depend on its neighbours.
+    alone = sampling(loaded, "generate_top_k", SOURCES[:1], k=20, **hot)["generated_text"]
+    assert alone[0] == first[0]
+
+
+def test_bad_options_are_clamped_not_errors(loaded):
+    n = 6
+    out = call(loaded.signatures["generate_top_p"], text=as_strings(["w1"] * n),
+               max_length=np.array([-5, 10**6, 4, 4, 4, 4], "int32"),
+               p=np.array([0.5, 0.5, np.nan, -1, 2, 0.5], "float32"),
+               temperature=np.array([1, 1, 1, 1, 1, 0], "float32"),
+               seed=np.arange(n, dtype="int32"))
+    assert out["options_clamped"].all()
+    assert out["num_generated"][0] == 0 and (out["num_generated"][2:] <= 3).all()
+    out = sampling(loaded, "generate_top_k", ["w1", "w2"], k=0, temperature=np.nan)
+    assert out["options_clamped"].all()
+    assert sampling(loaded, "generate_top_k", ["w1"], k=10**9)["options_clamped"].all()
+
+
+def test_beam_signature_matches_generate_with_the_beam_sampler(loaded, lm):
+    out = call(loaded.signatures["generate_beam"], text=as_strings(SOURCES))
+    lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=3))
+    try:
+        expected = lm.generate(SOURCES, max_length=LENGTH)
+    finally:
+        lm.compile()
+    assert [t.decode() for t in out["generated_text"]] == list(expected)
+
+
+def test_tensorflow_only_process_and_warmup(export, loaded):
+    path, _ = export
+    requests = {
+        "default": (str(path), DEFAULT_SIGNATURE, {"text": as_strings(SOURCES)}),
+        "beam": (str(path), "generate_beam", {"text": as_strings(SOURCES)}),
+        "top_p": (str(path), "generate_top_p", {"text": as_strings(SOURCES), **{
+            k: v for k, v in options(4, temperature=3.0, seed=1).items() if k != "k"}}),
+        "top_k": (str(path), "generate_top_k", {"text": as_strings(SOURCES), **{
+            k: v for k, v in options(4, k=10, seed=2).items() if k != "p"}}),
+    }
+    result = fresh_process(requests, cli_runs=[["show", "--dir", str(path), "--all"]])
+    assert result["imported"] == [] and serving_ops.unservable_ops(result["op_kinds"]) == []
+    for key, (_, signature, inputs) in requests.items():
+        assert_same_outputs(result["answers"][key], call(loaded.signatures[signature], **inputs))
+    code, shown = result["cli"][0]
+    assert code == 0 and all(name in shown for name in (
+        "generate_greedy", "generate_top_k", "generate_top_p", "generate_beam", "temperature"))
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = list(tf.data.TFRecordDataset(
+        str(path / "assets.extra" / serving.WARMUP_FILENAME)).as_numpy_iterator())
+    names = [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request.model_spec
+             .signature_name for r in records]
+    assert names == [DEFAULT_SIGNATURE, "generate_greedy", "generate_top_k", "generate_top_p",
+                     "generate_beam"]

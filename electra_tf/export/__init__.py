@@ -1,9 +1,9 @@
 """Export to SavedModels for TensorFlow Serving.
 
 `serving` holds the mechanism (text repair, packing, `ExportArchive`, TF
-Serving layout, warm-up records); `servables` and `tagging` what each model
-kind exports; `serving_ops` the ops an export may use; `standalone` loads an
-export with TensorFlow alone.
+Serving layout, warm-up records); `servables`, `tagging` and `multitask`
+what each model kind exports; `serving_ops` the ops an export may use;
+`standalone` loads an export with TensorFlow alone.
 """
 
 from electra_tf.export.servables import (
@@ -26,6 +26,11 @@ from electra_tf.export.serving import (
     write_models_config,
     write_warmup_requests,
 )
+from electra_tf.export.multitask import (
+    MultiTaskServable,
+    load_multitask_dir,
+    save_multitask_dir,
+)
 from electra_tf.export.tagging import TaggerServable
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "ClassifierServable",
     "DiscriminatorServable",
     "GeneratorServable",
+    "MultiTaskServable",
     "Seq2SeqServable",
     "Servable",
     "TaggerServable",
@@ -42,7 +48,9 @@ __all__ = [
     "detect_kind",
     "export_for_serving",
     "export_saved_model",
+    "load_multitask_dir",
     "load_servable",
+    "save_multitask_dir",
     "repair_text",
     "write_models_config",
     "write_warmup_requests",

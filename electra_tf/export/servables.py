@@ -18,9 +18,11 @@ import pathlib
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.export import decoding
 from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import TaggerServable
 
@@ -167,20 +169,23 @@ class ClassifierServable(Servable):
 
 
 class Seq2SeqServable(Servable):
-    """An `ElectraSeq2SeqLM`: generated text, decoded greedily (or with the
-    sampler the model was compiled with) up to the preprocessor's
-    `decoder_sequence_length`.
+    """An `ElectraSeq2SeqLM`: generated text.
 
-    The ids signature takes the encoder's packed source (`segment_ids` is
-    ignored). Outputs: `generated_text` (`string [batch]`; WordPiece pieces
-    joined, no spaces between CJK characters), `generated_tokens`
-    (`string [batch, decoder length]`, `""` outside the generated span),
-    `num_generated` (`int32 [batch]`) and, for text, `truncated`.
-    TF Serving signatures have no optional inputs, so decoding options are
-    fixed at export: compile the model with the sampler to serve.
+    `serving_default` and the ids signature decode with the sampler the
+    model was compiled with (greedy by default) up to the preprocessor's
+    `decoder_sequence_length`; the ids signature takes the encoder's packed
+    source (`segment_ids` is ignored). `generate_greedy`, `generate_top_k`,
+    `generate_top_p` take decoding options as per-row inputs and
+    `generate_beam` searches `num_beams` wide with `length_penalty` (see
+    `electra_tf.export.decoding`). Outputs: `generated_text` (`string
+    [batch]`; WordPiece pieces joined, no spaces between CJK characters),
+    `generated_tokens` (`string [batch, decoder length]`, `""` outside the
+    generated span), `num_generated` (`int32 [batch]`), for text
+    `truncated`, and with options `options_clamped`.
     """
 
-    def __init__(self, seq2seq_lm, sequence_length=None, max_chars=None):
+    def __init__(self, seq2seq_lm, sequence_length=None, max_chars=None, num_beams=4,
+                 length_penalty=0.0):
         preprocessor = seq2seq_lm.preprocessor
         if not preprocessor.built:
             preprocessor.build(None)
@@ -197,35 +202,94 @@ class Seq2SeqServable(Servable):
         self.decoder_length = preprocessor.decoder_sequence_length
         self.start_id, self.end_id = target.start_token_id, target.end_token_id
         self.special_ids = tf.constant(sorted(target.special_token_ids))
+        from electra_tf.models.seq2seq import LengthPenaltyBeamSampler
+
+        self.beam_sampler = LengthPenaltyBeamSampler(num_beams, length_penalty)
 
     def trackables(self):
         return [self.seq2seq_lm, self.tokenizer, self.target_tokenizer]
 
     def predict_ids(self, token_ids, segment_ids, padding_mask):
         del segment_ids  # the encoder reads one segment
+        return self.decode(token_ids, padding_mask)
+
+    def decode(self, token_ids, padding_mask, sampler=None, max_length=None):
+        """Generates with `sampler` (default: the compiled one); `max_length`
+        (`int32 [batch]`, already in range) cuts each row."""
         batch = tf.shape(token_ids)[0]
-        start = tf.fill([batch, 1], self.start_id)
-        decoder_ids = tf.pad(start, [[0, 0], [0, self.decoder_length - 1]])
-        generated = self.seq2seq_lm.generate_step(
-            {
-                "encoder_token_ids": token_ids,
-                "encoder_padding_mask": padding_mask > 0,
-                "decoder_token_ids": decoder_ids,
-                "decoder_padding_mask": tf.sequence_mask(tf.ones([batch], tf.int32),
-                                                         self.decoder_length),
-            },
-            stop_token_ids=[self.end_id],
-        )
+        # Decode to the longest row's length (at least 1: an empty batch has no maximum).
+        length = self.decoder_length if max_length is None else tf.maximum(
+            tf.reduce_max(max_length), 1)
+        decoder_ids = tf.pad(tf.fill([batch, 1], self.start_id), [[0, 0], [0, length - 1]])
+        inputs = {
+            "encoder_token_ids": token_ids,
+            "encoder_padding_mask": padding_mask > 0,
+            "decoder_token_ids": decoder_ids,
+            "decoder_padding_mask": tf.sequence_mask(tf.ones([batch], tf.int32), length),
+        }
+        compiled = self.seq2seq_lm.sampler
+        # Traced once per signature: the model decodes with this sampler only
+        # inside this graph, and keeps its own afterwards.
+        self.seq2seq_lm.sampler = sampler or compiled
+        try:
+            generated = self.seq2seq_lm.generate_step(inputs, stop_token_ids=[self.end_id])
+        finally:
+            self.seq2seq_lm.sampler = compiled
         ids = tf.cast(generated["decoder_token_ids"], tf.int32)
         keep = tf.cast(generated["decoder_padding_mask"], tf.bool) & tf.reduce_all(
             ids[..., None] != self.special_ids, axis=-1
         )
+        if max_length is not None:
+            # Causal decoding: a row's first max_length tokens do not depend on later ones.
+            keep &= tf.range(length)[None, :] < max_length[:, None]
         tokens = tf.where(keep, tf.gather(self.target_vocabulary, ids), "")
         return {
             "generated_text": detokenize_word_pieces(tokens),
             "generated_tokens": tokens,
             "num_generated": tf.reduce_sum(tf.cast(keep, tf.int32), axis=1),
         }
+
+    def extra_signatures(self):
+        signatures = {
+            name: (self._decoding_function(strategy, options),
+                   [tf.TensorSpec([None], tf.string, name="text")]
+                   + [tf.TensorSpec([None], decoding.OPTION_SPECS[o], name=o) for o in options])
+            for name, (strategy, options) in decoding.DECODING_SIGNATURES.items()
+        }
+        signatures[decoding.BEAM_SIGNATURE] = (
+            self._beam, [tf.TensorSpec([None], tf.string, name="text")])
+        return signatures
+
+    def _decoding_function(self, strategy, option_names):
+        def generate(text, *values):
+            encoded = self.encoder(text)
+            options, clamped = decoding.clamp_options(
+                dict(zip(option_names, values)), self.decoder_length,
+                self.target_tokenizer.vocabulary_size())
+            sampler = decoding.RequestSampler(
+                strategy, k=options.get("k"), p=options.get("p"),
+                temperature=options.get("temperature"), seed=options.get("seed"))
+            outputs = self.decode(encoded["token_ids"], encoded["padding_mask"], sampler,
+                                  options["max_length"])
+            return {**outputs, "truncated": encoded["truncated"], "options_clamped": clamped}
+
+        return generate
+
+    def _beam(self, text):
+        encoded = self.encoder(text)
+        outputs = self.decode(encoded["token_ids"], encoded["padding_mask"], self.beam_sampler)
+        return {**outputs, "truncated": encoded["truncated"]}
+
+    def warmup_requests(self):
+        requests = super().warmup_requests()
+        texts = self.warmup_inputs()["text"]
+        for name, (_, options) in decoding.DECODING_SIGNATURES.items():
+            requests[name] = {"text": texts, **{
+                o: np.full(len(texts), decoding.WARMUP_OPTIONS[o],
+                           decoding.OPTION_SPECS[o].as_numpy_dtype) for o in options}}
+        requests[decoding.BEAM_SIGNATURE] = {"text": texts}
+        return requests
+
 
 def detokenize_word_pieces(tokens):
     """WordPiece strings `[batch, length]` (`""` = none) to text, with core ops.
@@ -277,6 +341,13 @@ def _load_classifier(model_dir, **kwargs):
     return ClassifierServable(ElectraClassifier.from_preset(str(model_dir)), **kwargs)
 
 
+def _load_multitask(model_dir, sequence_length=None, **kwargs):
+    from electra_tf.export.multitask import MultiTaskServable, load_multitask_dir
+
+    model, tokenizer, saved_length = load_multitask_dir(model_dir)
+    return MultiTaskServable(model, tokenizer, sequence_length or saved_length, **kwargs)
+
+
 def _load_tagger(model_dir, **kwargs):
     from electra_tf.models.tagger import ElectraTagger
 
@@ -294,6 +365,7 @@ SERVABLES = {
     "classifier": _load_classifier,
     "discriminator": _load_discriminator,
     "generator": _load_generator,
+    "multitask": _load_multitask,
     "seq2seq": _load_seq2seq,
     "tagger": _load_tagger,
 }
@@ -309,18 +381,21 @@ _TASK_KINDS = {
 
 def detect_kind(model_dir):
     """The default export of a model directory: a pre-training run's
-    discriminator, or the task of a keras-hub task preset."""
+    discriminator, a `save_multitask_dir` multi-task model, or the task of a
+    keras-hub task preset."""
     model_dir = pathlib.Path(model_dir)
     if (model_dir / "electra_config.json").is_file():
         return "discriminator"
+    if (model_dir / "multitask.keras").is_file():
+        return "multitask"
     task = model_dir / "task.json"
     if task.is_file():
         task_class = json.loads(task.read_text()).get("class_name")
         if task_class in _TASK_KINDS:
             return _TASK_KINDS[task_class]
     raise ValueError(
-        f"cannot tell what {model_dir} holds (no electra_config.json, no task.json of "
-        f"{sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
+        f"cannot tell what {model_dir} holds (no electra_config.json, multitask.keras or "
+        f"task.json of {sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
     )
 
 

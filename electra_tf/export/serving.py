@@ -165,6 +165,14 @@ class Servable:
         """A small request for each signature input, for the warm-up file."""
         return {name: np.array(_WARMUP_TEXTS, dtype=object) for name in self.text_inputs}
 
+    def extra_signatures(self):
+        """`{name: (function, input specs)}` exported next to the two standard ones."""
+        return {}
+
+    def warmup_requests(self):
+        """`{signature: inputs}` replayed at load time: every text-in signature."""
+        return {DEFAULT_SIGNATURE: self.warmup_inputs()}
+
 def export_saved_model(servable, export_dir):
     """Writes `servable` as a SavedModel with the text and ids signatures."""
     archive = keras.export.ExportArchive()
@@ -180,6 +188,8 @@ def export_saved_model(servable, export_dir):
         servable.predict_ids,
         input_signature=[tf.TensorSpec([None, None], tf.int32, name=n) for n in ID_INPUTS],
     )
+    for name, (function, input_signature) in servable.extra_signatures().items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
     archive.write_out(str(export_dir), verbose=False)
     return pathlib.Path(export_dir)
 
@@ -206,33 +216,35 @@ def export_for_serving(servable, base_dir, model_name, version=None, check_ops=T
         export_saved_model(servable, partial)
         if check_ops:
             check_serving_ops(partial)
-        write_warmup_requests(partial, model_name, servable.warmup_inputs())
+        write_warmup_requests(partial, model_name, servable.warmup_requests())
         partial.rename(final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return final
 
 
-def write_warmup_requests(export_dir, model_name, inputs, signature_name=DEFAULT_SIGNATURE):
-    """Writes `assets.extra/tf_serving_warmup_requests`: one `PredictionLog`.
+def write_warmup_requests(export_dir, model_name, requests):
+    """Writes `assets.extra/tf_serving_warmup_requests`: one `PredictionLog`
+    per `{signature name: inputs}` entry of `requests`.
 
-    TF Serving replays it at load time, which also surfaces a missing op
+    TF Serving replays them at load time, which also surfaces a missing op
     then instead of at the first real request.
     """
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
-    )
-    for name, value in inputs.items():
-        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request)
-    )
     path = pathlib.Path(export_dir) / "assets.extra" / WARMUP_FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        writer.write(log.SerializeToString())
+        for signature_name, inputs in requests.items():
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+            )
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
     return path
 
 
