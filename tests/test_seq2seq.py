@@ -167,6 +167,23 @@ def test_bad_inputs(copy_lm):
         copy_lm.generate(["w1"], max_length=100)
 
 
+def test_truncation_is_reported_for_tensor_and_dataset_inputs(copy_lm):
+    long, short = " ".join(WORDS), "w1"
+    preprocessor = copy_lm.preprocessor
+    assert preprocessor.count_truncated(long) == 1
+    assert preprocessor.count_truncated(tf.constant([long, short, long])) == 2
+    assert preprocessor.count_truncated([]) == 0
+    dataset = tf.data.Dataset.from_tensor_slices([long, short, long]).batch(2)
+    assert preprocessor.count_truncated(dataset) == 2
+    as_dicts = tf.data.Dataset.from_tensor_slices({"encoder_text": [long, short]}).batch(2)
+    assert preprocessor.count_truncated(as_dicts) == 1
+    copy_lm.compile(sampler="greedy")
+    with pytest.warns(UserWarning, match="1 source.* truncated"):
+        copy_lm.generate(tf.constant([long, short]), max_length=LENGTH)
+    with pytest.warns(UserWarning, match="2 source.* truncated"):
+        copy_lm.generate(dataset, max_length=LENGTH)
+
+
 def test_label_smoothing_loss():
     logits = np.log(np.array([[[0.7, 0.2, 0.1]]], "float32"))
     plain = SmoothedSparseCategoricalCrossentropy(label_smoothing=0.0)(np.array([[0]]), logits)
@@ -195,3 +212,12 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
     # The pre-trained vocabulary reads the sources; the decoder matches the encoder's size.
     assert lm.preprocessor.tokenizer.get_vocabulary() == VOCAB
     assert lm.backbone.num_decoder_layers == encoder.num_layers
+
+    # The cold-start baseline: same tokenizer and shape, fresh weights.
+    cold = generation.build_lm([("w1 w2", "w2 w1")] * 4, encoder=str(tmp_path),
+                               sequence_length=8, warm_start=False)
+    assert cold.preprocessor.tokenizer.get_vocabulary() == VOCAB
+    assert cold.backbone.encoder.get_config() == {**encoder.get_config(),
+                                                  "name": cold.backbone.encoder.name}
+    embedding = cold.backbone.encoder.token_embedding.embeddings.numpy()
+    assert not np.array_equal(embedding, encoder.token_embedding.embeddings.numpy())

@@ -167,6 +167,10 @@ class ImageCaptionPreprocessor(ElectraSeq2SeqLMPreprocessor):
                                         add_end_value=False)
         return {"images": images, "decoder_token_ids": ids, "decoder_padding_mask": mask}
 
+    def count_truncated(self, images):
+        """Images are never truncated."""
+        return 0
+
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ImageCaptioner(ElectraSeq2SeqLM):

@@ -58,14 +58,16 @@ model.fit(x_train, y_train, epochs=1, batch_size=32)
 ```
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
 from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
 from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
-from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.layers.transformer import electra_transformer_layers
 from electra_tf.models.seq2seq import join_cjk, make_encoder
 
 ENGLISH_VOCAB_SIZE = 30522  # google/electra-*-discriminator
@@ -108,17 +110,11 @@ def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, drop
         tokens + positions
     )
     x = keras.layers.Dropout(dropout_rate, name=f"{name}_embeddings_dropout")(x)
-    for i in range(num_layers):
-        x = TransformerDecoder(
-            intermediate_dim=4 * hidden_size,
-            num_heads=_num_heads(hidden_size),
-            dropout=dropout_rate,
-            activation=gelu_approximate,
-            layer_norm_epsilon=1e-12,
-            kernel_initializer=electra_kernel_initializer(),
-            name=f"{name}_layer_{i}",
-        )(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,
-          encoder_padding_mask=encoder_mask)
+    for layer in electra_transformer_layers(TransformerDecoder, num_layers,
+                                            _num_heads(hidden_size), 4 * hidden_size,
+                                            dropout_rate, name=f"{name}_layer"):
+        x = layer(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,
+                  encoder_padding_mask=encoder_mask)
     # Tied output projection: the transposed token embedding.
     return embedding(x, reverse=True)
 
@@ -196,10 +192,17 @@ def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2
 
 def _pack(tokenizer, texts, length, start=True, end=True):
     ids = np.zeros((len(texts), length), "int32")
+    room = length - int(start) - int(end)
+    truncated = 0
     for row, tokens in enumerate(tokenizer(list(texts))):
-        tokens = list(tokens)[: length - int(start) - int(end)]
+        truncated += len(tokens) > room
+        tokens = list(tokens)[:room]
         tokens = [tokenizer.start_token_id] * start + tokens + [tokenizer.end_token_id] * end
         ids[row, : len(tokens)] = tokens
+    if truncated:
+        warnings.warn(f"{truncated} text(s) longer than {room} tokens were truncated; build the "
+                      "model with a larger sequence_length / target_length to keep them.",
+                      stacklevel=3)
     return ids
 
 

@@ -48,10 +48,10 @@ from keras import ops
 from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
 from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
 from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
-from keras_hub.src.utils.keras_utils import gelu_approximate
 from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, strip_to_ragged
 
 from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.layers.transformer import electra_transformer_layers
 from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
 
 # Between two CJK characters or punctuation marks WordPiece detokenization
@@ -173,19 +173,10 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
         self.decoder_embeddings_dropout = keras.layers.Dropout(
             dropout, dtype=dtype, name="decoder_embeddings_dropout"
         )
-        self.decoder_transformer_layers = [
-            TransformerDecoder(
-                intermediate_dim=intermediate_dim,
-                num_heads=num_heads,
-                dropout=dropout,
-                activation=gelu_approximate,
-                layer_norm_epsilon=1e-12,
-                kernel_initializer=electra_kernel_initializer(),
-                dtype=dtype,
-                name=f"transformer_decoder_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
+        self.decoder_transformer_layers = electra_transformer_layers(
+            TransformerDecoder, num_layers, num_heads, intermediate_dim, dropout, dtype=dtype,
+            name="transformer_decoder_layer",
+        )
 
     def encode(self, inputs):
         """`(hidden_states, padding_mask)` of the source in `inputs`."""
@@ -337,10 +328,26 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
         return join_cjk(target.detokenize(token_ids))
 
     def count_truncated(self, sources):
-        """How many of `sources` (strings) exceed the encoder length."""
-        # Called eagerly, keras-hub tokenizers return Python lists.
-        token_lists = self.tokenizer(list(sources))
-        return sum(len(ids) > self.encoder_sequence_length - 2 for ids in token_lists)
+        """How many sources exceed the encoder's `encoder_sequence_length - 2` tokens.
+
+        `sources` is what `generate` takes: a string, a list or string tensor
+        of them, a dict holding them under `encoder_text`, or a `tf.data`
+        dataset of any of these (read once more, tokenizing only).
+        """
+        if isinstance(sources, tf.data.Dataset):
+            return sum(self.count_truncated(element) for element in sources)
+        if isinstance(sources, dict):
+            sources = sources.get("encoder_text")
+        if sources is None:  # already packed token ids: nothing to truncate here
+            return 0
+        sources = tf.reshape(tf.convert_to_tensor(sources, tf.string), [-1])
+        if not sources.shape[0]:
+            return 0
+        token_ids = self.tokenizer(sources)
+        lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
+                   else [len(ids) for ids in token_ids])
+        limit = self.encoder_sequence_length - 2
+        return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))
 
     def get_config(self):
         # keras-hub's base leaves the lengths out, so a preset would reload
@@ -580,16 +587,13 @@ class ElectraSeq2SeqLM(keras_hub.models.Seq2SeqLM):
         if use_cache != self.use_cache:
             self.use_cache = use_cache
             self.generate_function = None
-        sources = inputs.get("encoder_text") if isinstance(inputs, dict) else inputs
-        if self.preprocessor is not None and isinstance(sources, (str, list, tuple)):
-            sources = [sources] if isinstance(sources, str) else sources
-            truncated = self.preprocessor.count_truncated(sources) if sources else 0
-            if truncated:
-                warnings.warn(
-                    f"{truncated} source(s) longer than the encoder's "
-                    f"{self.preprocessor.encoder_sequence_length - 2} tokens were truncated.",
-                    stacklevel=2,
-                )
+        truncated = 0 if self.preprocessor is None else self.preprocessor.count_truncated(inputs)
+        if truncated:
+            warnings.warn(
+                f"{truncated} source(s) longer than the encoder's "
+                f"{self.preprocessor.encoder_sequence_length - 2} tokens were truncated.",
+                stacklevel=2,
+            )
         return super().generate(inputs, max_length=max_length, stop_token_ids=stop_token_ids,
                                 strip_prompt=strip_prompt)
 

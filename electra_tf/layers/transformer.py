@@ -1,0 +1,41 @@
+"""Stacks of keras-hub Transformer layers configured as ELECTRA's.
+
+ELECTRA's blocks are keras-hub's `TransformerEncoder` / `TransformerDecoder`
+with tanh-approximated GELU, LayerNorm epsilon 1e-12 and truncated-normal
+(0.02) kernels. Every tower built here (the seq2seq decoder, the document's
+`generator_decoder`; the pre-training generator can use it too) gets them
+from one place, so the recipe cannot drift between towers.
+
+Example:
+```python
+import keras_hub
+from electra_tf.layers.transformer import electra_transformer_layers
+
+layers = electra_transformer_layers(keras_hub.layers.TransformerDecoder, num_layers=2,
+                                    num_heads=2, intermediate_dim=64, dropout=0.1,
+                                    name="transformer_decoder_layer")
+[layer.name for layer in layers]  # ['transformer_decoder_layer_0', 'transformer_decoder_layer_1']
+```
+"""
+
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from electra_tf.layers.initializers import electra_kernel_initializer
+
+
+def electra_transformer_layers(layer_class, num_layers, num_heads, intermediate_dim, dropout,
+                               dtype=None, name="transformer_layer"):
+    """`num_layers` instances of `layer_class`, named `{name}_{i}`."""
+    return [
+        layer_class(
+            intermediate_dim=intermediate_dim,
+            num_heads=num_heads,
+            dropout=dropout,
+            activation=gelu_approximate,
+            layer_norm_epsilon=1e-12,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=dtype,
+            name=f"{name}_{i}",
+        )
+        for i in range(num_layers)
+    ]
