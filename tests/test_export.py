@@ -5,17 +5,10 @@ slow parts (TensorFlow in fresh processes) are batched into few subprocesses.
 """
 
 import concurrent.futures
-import pathlib
-import pickle
-import runpy
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags as absl_flags
 from google.protobuf import text_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,9 +23,9 @@ from electra_tf.export import (
     serving,
     serving_ops,
 )
+from export_helpers import as_strings, assert_same_outputs, call, run_export_script
+from export_helpers import fresh_process as ask_fresh_process
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-STANDALONE = ROOT / "electra_tf" / "export" / "standalone.py"
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("今天气很好明也差的") + [
     "nice", "##ly", "weather", "the", "a", ".", "!", "hello", "##s",
 ]
@@ -49,15 +42,6 @@ ODD_TEXTS = [
     "hello 今天 привет مرحبا नमस्ते",
     "the weather [MASK] nice",
 ]
-
-
-def call(signature, **inputs):
-    outputs = signature(**{k: tf.constant(v) for k, v in inputs.items()})
-    return {k: v.numpy() for k, v in outputs.items()}
-
-
-def as_strings(texts):
-    return np.array([t if isinstance(t, bytes) else t.encode() for t in texts], dtype=object)
 
 
 @pytest.fixture(scope="module")
@@ -89,19 +73,8 @@ def classifier():
 def exports(tmp_path_factory, pretrainer_dir, pretrainer, classifier):
     """`{kind: export dir}`; the discriminator through scripts/export.py."""
     base = tmp_path_factory.mktemp("serving")
-    # In this process: a fresh one would spend longer importing than exporting.
-    # The script's flags are removed again so no other test meets them.
-    before = set(absl_flags.FLAGS)
-    try:
-        script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
-        script["FLAGS"]([
-            "export.py", f"--model_dir={pretrainer_dir}", f"--export_dir={base}",
-            "--model_name=discriminator", "--version=3", "--nocheck_ops",
-        ])
-        script["main"]([])
-    finally:
-        for name in set(absl_flags.FLAGS) - before:
-            delattr(absl_flags.FLAGS, name)
+    run_export_script(f"--model_dir={pretrainer_dir}", f"--export_dir={base}",
+                      "--model_name=discriminator", "--version=3", "--nocheck_ops")
     servables = {
         "generator": GeneratorServable.from_pretrainer(*pretrainer),
         "classifier": ClassifierServable(classifier, pairs=True),
@@ -241,35 +214,6 @@ def test_ids_signature_gives_the_text_signature_answers(loaded, pretrainer):
             np.testing.assert_array_equal(value, text_out[key], err_msg=key)
 
 
-FRESH_PROCESS = textwrap.dedent("""
-    import contextlib, importlib.util, io, pickle, sys
-    spec = importlib.util.spec_from_file_location("standalone", {standalone!r})
-    standalone = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(standalone)
-    requests, cli_runs, predict_request = pickle.loads(bytes.fromhex(sys.stdin.readline()))
-    # Before TF Text's ops are registered: the registry holds core TF alone.
-    op_kinds = standalone.classify_ops(*sorted({{path for path, _, _ in requests.values()}}))
-    standalone.load_tf_text_ops()
-    import tensorflow as tf
-    from tensorflow.python.tools import saved_model_cli
-    answers = {{}}
-    for key, (path, signature, inputs) in requests.items():
-        function = tf.saved_model.load(path).signatures[signature]
-        answers[key] = {{k: v.numpy() for k, v in function(
-            **{{n: tf.constant(v) for n, v in inputs.items()}}).items()}}
-    predicted = standalone.predict(*predict_request)
-    cli = []
-    for argv in cli_runs:
-        sys.argv, out, code = ["saved_model_cli", *argv], io.StringIO(), 0
-        with contextlib.redirect_stdout(out):
-            try:
-                saved_model_cli.main()
-            except SystemExit as exit:
-                code = exit.code or 0
-        cli.append((code, out.getvalue()))
-    imported = [m for m in ("electra_tf", "keras_hub", "tensorflow_text") if m in sys.modules]
-    sys.stdout.write(pickle.dumps((op_kinds, answers, predicted, cli, imported)).hex())
-""")
 FRESH_TEXTS = ["今天天气很好", "hello [MASK] nice!", *ODD_TEXTS[3:]]
 
 
@@ -293,30 +237,14 @@ def fresh_process(exports):
     ]
     # The model folder, not a version: `predict` picks the latest.
     predict_request = (str(exports["classifier"].parent), ["今天天气很好\t明天也很好", "差\t"])
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS.format(standalone=str(STANDALONE))],
-        input=pickle.dumps((requests, cli_runs, predict_request)).hex() + "\n",
-        capture_output=True, text=True,
-        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    op_kinds, answers, predicted, cli, imported = pickle.loads(
-        bytes.fromhex(result.stdout.strip()))
-    return {"requests": requests, "op_kinds": op_kinds, "answers": answers, "cli": cli,
-            "predicted": predicted, "imported": imported}
+    return {"requests": requests, **ask_fresh_process(requests, cli_runs, predict_request)}
 
 
 def test_fresh_tensorflow_only_process_gives_the_same_answers(fresh_process, loaded):
     assert fresh_process["imported"] == []
     for kind, (_, signature, inputs) in fresh_process["requests"].items():
-        expected = call(loaded[kind].signatures[signature], **inputs)
-        answers = fresh_process["answers"][kind]
-        assert answers.keys() == expected.keys()
-        for key, value in expected.items():
-            if value.dtype.kind == "f":
-                np.testing.assert_allclose(answers[key], value, atol=1e-6, err_msg=key)
-            else:
-                np.testing.assert_array_equal(answers[key], value, err_msg=key)
+        assert_same_outputs(fresh_process["answers"][kind],
+                            call(loaded[kind].signatures[signature], **inputs))
 
 
 def test_standalone_predict_reads_pairs_and_the_latest_version(fresh_process, loaded):

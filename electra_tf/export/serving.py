@@ -129,7 +129,9 @@ class Servable:
 
     Subclasses set `text_inputs` and implement `trackables` (what
     `ExportArchive` must save) and `predict_ids` (the ids-in signature);
-    `predict_text` may add outputs that need the request text.
+    `predict_text` may add outputs that need the request text, and
+    `extra_signatures` / `warmup_requests` add signatures and their warm-up
+    records.
     """
 
     text_inputs = ("text",)
