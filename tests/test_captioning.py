@@ -24,7 +24,9 @@ def test_captioner_learns_single_digits_and_round_trips(tmp_path):
     import keras
 
     keras.utils.set_random_seed(0)
-    images, captions = digit_captions(num_examples=2048, digits_per_image=1, language="en")
+    # 256 steps reach about 0.4 exact match on held-out scans, four times
+    # chance (0.1): learning, checked in a quarter of the steps 0.6 takes.
+    images, captions = digit_captions(num_examples=1024, digits_per_image=1, language="en")
     tokenizer = tokenization.make_tokenizer(list(tokenization.SPECIAL_TOKENS) +
                                             ["zero", "one", "two", "three", "four", "five",
                                              "six", "seven", "eight", "nine"])
@@ -34,12 +36,12 @@ def test_captioner_learns_single_digits_and_round_trips(tmp_path):
     captioner = ImageCaptioner(backbone, ImageCaptionPreprocessor(tokenizer,
                                                                   decoder_sequence_length=4))
     captioner.compile(optimizer=keras.optimizers.Adam(3e-3), sampler="greedy")
-    captioner.fit({"images": images, "captions": captions}, epochs=15, batch_size=32, verbose=0)
+    captioner.fit({"images": images, "captions": captions}, epochs=8, batch_size=32, verbose=0)
     test_images, test_captions = digit_captions(num_examples=64, digits_per_image=1,
                                                 language="en", split="test", seed=1)
     outputs = captioner.generate(test_images, max_length=4)
     exact = np.mean([o == c for o, c in zip(outputs, test_captions)])
-    assert exact >= 0.6, list(zip(outputs, test_captions))[:8]
+    assert exact >= 0.3, list(zip(outputs, test_captions))[:8]
     captioner.save_to_preset(str(tmp_path))
     loaded = ImageCaptioner.from_preset(str(tmp_path))
     loaded.compile(sampler="greedy")
