@@ -1,16 +1,21 @@
-"""`ElectraConfig`: one validated description of a model size and its recipe.
+"""Validated configs: `ElectraConfig` (model sizes and pre-training recipe) and
+`FinetuneConfig` (the fine-tuning recipe).
 
 Presets live as JSON files in the repository's `configs/` folder (shipped in
 the package as `electra_tf/presets`): the paper's `small`, `base` and `large`,
-a `tiny` for tests and a Chinese `zh_small`.
+a `tiny` for tests and a Chinese `zh_small`; fine-tuning recipes in
+`configs/finetune/`.
 
 Example:
 ```python
 from electra_tf import ElectraConfig
+from electra_tf.config import FinetuneConfig
 
 config = ElectraConfig.from_preset("tiny")
 config = config.replace(train_steps=100, batch_size=8)
 config.generator_hidden_size  # width of the generator tower
+recipe = FinetuneConfig.from_preset("paper_small").replace(epochs=2)
+recipe.layer_decay  # 0.8
 ```
 """
 
@@ -28,8 +33,68 @@ class ConfigError(ValueError):
     """A configuration value or file is invalid; the message says how to fix it."""
 
 
+class _JsonConfig:
+    """Replace / dict / JSON file / preset conversions shared by the frozen config dataclasses.
+
+    Subclasses set `PRESETS` (their preset folder) and `KIND` (named in errors).
+    """
+
+    PRESETS = PRESET_DIR
+    KIND = "config"
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and validated); unknown keys raise."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config"):
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {unknown}. Valid keys: {sorted(known)}."
+            )
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+    def save(self, path) -> None:
+        pathlib.Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        path = pathlib.Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{cls.KIND} file {path} does not exist.")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{cls.KIND} file {path} is not valid JSON: {error}.") from None
+        return cls.from_dict(values, source=str(path))
+
+    @classmethod
+    def from_preset(cls, name_or_path: str):
+        """A preset name (see `preset_names`) or a JSON path."""
+        candidate = cls.PRESETS / f"{name_or_path}.json"
+        if candidate.is_file():
+            return cls.load(candidate)
+        path = pathlib.Path(name_or_path)
+        if path.suffix == ".json" or path.exists():
+            return cls.load(path)
+        raise ConfigError(
+            f"unknown {cls.KIND} {name_or_path!r}: give a JSON file or one of "
+            f"{preset_names(cls.PRESETS)}."
+        )
+
+
 @dataclasses.dataclass(frozen=True)
-class ElectraConfig:
+class ElectraConfig(_JsonConfig):
     """Model sizes, masking, loss weighting and optimisation recipe.
 
     Defaults are ELECTRA-Small's, as in the original `configure_pretraining.py`.
@@ -180,56 +245,101 @@ class ElectraConfig:
                 f"dtype_policy must be one of {DTYPE_POLICIES}, got {self.dtype_policy!r}."
             )
 
-    # ------------------------------------------------------------- conversions
-    def replace(self, **changes) -> "ElectraConfig":
-        """A copy with `changes` applied (and validated); unknown keys raise."""
-        return self.from_dict({**self.to_dict(), **changes})
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+HEADS = ("electra", "hf")
 
-    @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "ElectraConfig":
-        if not isinstance(values, dict):
-            raise ConfigError(f"{source}: expected a JSON object, got {type(values).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig(_JsonConfig):
+    """The fine-tuning recipe: optimiser, schedule, budget, head, multi-task mixing.
+
+    Defaults are ELECTRA-Small's GLUE recipe (`configure_finetuning.py`): LR 3e-4,
+    layer-wise decay 0.8, 10% warmup, 3 epochs of batch 32 at length 128, the
+    original head (dropout + one dense layer on `[CLS]`). Weight decay and
+    clipping come from the encoder's `ElectraConfig`. Presets are in
+    `configs/finetune/`; `scripts/finetune.py --recipe` loads one and its flags
+    override single values.
+
+    Example:
+    ```python
+    from electra_tf.config import FinetuneConfig
+
+    recipe = FinetuneConfig.from_preset("paper_small").replace(learning_rate=1e-4)
+    recipe.save("my_recipe.json")
+    ```
+    """
+
+    name: str = "paper_small"
+    learning_rate: float = 3e-4
+    # Layer i (0-based) of L gets decay^(L + 1 - i) of the rate, embeddings
+    # decay^(L + 2), heads the full rate; 1.0 turns it off.
+    layer_decay: float = 0.8
+    warmup_fraction: float = 0.1
+    epochs: int = 3
+    batch_size: int = 32
+    sequence_length: int = 128
+    # Head dropout (and the encoder's, when it starts from random weights);
+    # null keeps the encoder's rate.
+    dropout: float | None = None
+    head: str = "electra"
+    # Stop after this many epochs without a better dev score and keep the best
+    # weights; null trains every epoch.
+    early_stopping_patience: int | None = None
+    # A random subset of the training set (null: all of it), for small budgets.
+    max_train_examples: int | None = None
+    # Multi-task: static loss weight per task name (absent names weigh 1.0),
+    # Kendall et al.'s learned weighting on top, and the sampling temperature
+    # (1 proportional to task size, larger flatter).
+    task_weights: dict = dataclasses.field(default_factory=dict)
+    uncertainty_weighting: bool = False
+    sampling_temperature: float = 1.0
+
+    PRESETS = PRESET_DIR / "finetune"
+    KIND = "fine-tuning recipe"
+
+    def __post_init__(self):
+        for field in ("epochs", "batch_size", "sequence_length"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
+        for field in ("early_stopping_patience", "max_train_examples"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, int) or value <= 0):
+                raise ConfigError(f"{field} must be null or a positive integer, got {value!r}.")
+        if self.sequence_length < 3:
             raise ConfigError(
-                f"{source}: unknown key(s) {unknown}. Valid keys: {sorted(known)}."
+                f"sequence_length must be at least 3 ([CLS], a token, [SEP]), got "
+                f"{self.sequence_length}."
             )
-        try:
-            return cls(**values)
-        except ConfigError as error:
-            raise ConfigError(f"{source}: {error}") from None
+        for field in ("learning_rate", "sampling_temperature"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+                raise ConfigError(f"{field} must be a positive finite number, got {value!r}.")
+        if not isinstance(self.layer_decay, (int, float)) or not 0.0 < self.layer_decay <= 1.0:
+            raise ConfigError(
+                f"layer_decay must be in (0, 1] (1 turns it off; the paper uses 0.8), "
+                f"got {self.layer_decay!r}."
+            )
+        if not isinstance(self.warmup_fraction, (int, float)) or not 0.0 <= self.warmup_fraction < 1.0:
+            raise ConfigError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}.")
+        if self.dropout is not None and not (
+            isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0
+        ):
+            raise ConfigError(f"dropout must be null or in [0, 1), got {self.dropout!r}.")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {HEADS}, got {self.head!r}.")
+        if not isinstance(self.task_weights, dict) or not all(
+            isinstance(w, (int, float)) and w >= 0 for w in self.task_weights.values()
+        ):
+            raise ConfigError(
+                "task_weights must map task names to weights >= 0, e.g. "
+                f'{{"chinese_sentiment": 1.0, "peoples_daily_ner": 0.5}}, got {self.task_weights!r}.'
+            )
 
-    def save(self, path) -> None:
-        pathlib.Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path) -> "ElectraConfig":
-        path = pathlib.Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist.")
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"config file {path} is not valid JSON: {error}.") from None
-        return cls.from_dict(values, source=str(path))
-
-    @classmethod
-    def from_preset(cls, name_or_path: str) -> "ElectraConfig":
-        """A preset name (`tiny`, `small`, `base`, `large`, `zh_small`) or a JSON path."""
-        candidate = PRESET_DIR / f"{name_or_path}.json"
-        if candidate.is_file():
-            return cls.load(candidate)
-        path = pathlib.Path(name_or_path)
-        if path.suffix == ".json" or path.exists():
-            return cls.load(path)
-        raise ConfigError(
-            f"unknown config {name_or_path!r}: give a JSON file or one of {preset_names()}."
-        )
+    def task_weight(self, task: str) -> float:
+        return float(self.task_weights.get(task, 1.0))
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
+def preset_names(folder=PRESET_DIR) -> list[str]:
+    """Preset names in `folder` (default: the `ElectraConfig` presets)."""
+    return sorted(p.stem for p in pathlib.Path(folder).glob("*.json"))
