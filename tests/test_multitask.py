@@ -104,3 +104,24 @@ def test_mixed_training_beats_chance_with_per_task_logs():
     assert ner["ner_entity_f1"] > 0.8  # all-"O" scores 0
     with pytest.raises(ValueError, match="kind must be one of"):
         ElectraMultiTask(model.backbone, {"x": {"kind": "regression", "labels": ["a", "b"]}})
+
+
+def test_save_load_same_predictions(tmp_path):
+    keras.utils.set_random_seed(0)
+    backbone, tokenizer = encoders.random_encoder(CONFIG, VOCAB)
+    model = ElectraMultiTask(backbone, TASKS, tokenizer=tokenizer, sequence_length=12)
+    x, _ = next(iter(pipelines(model, tokenizer)["ner"]))
+    before = model(x)
+    model.save_to_model_dir(tmp_path / "multi")
+    loaded = ElectraMultiTask.from_model_dir(tmp_path / "multi")
+    after = loaded(x)
+    for name in TASKS:
+        np.testing.assert_allclose(before[name], after[name], atol=1e-5)
+    assert loaded.tasks == model.tasks and loaded.sequence_length == 12
+    assert loaded.tokenizer.get_vocabulary() == VOCAB
+    # The reloaded preprocessor turns raw text into the same ids.
+    text = tf.constant(["张三的好"])
+    np.testing.assert_array_equal(loaded.preprocessor("sentiment")(text)["token_ids"],
+                                  model.preprocessor("sentiment")(text)["token_ids"])
+    with pytest.raises(FileNotFoundError, match="not a multi-task model directory"):
+        ElectraMultiTask.from_model_dir(tmp_path)

@@ -28,13 +28,20 @@ classify = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=16)
 ```
 """
 
+import json
+import pathlib
+
 import keras
 import tensorflow as tf
 
+from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.models.tagger import EntityF1
+from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
 
 KINDS = ("classification", "tagging")
+MULTITASK_MODEL = "multitask.keras"
+MULTITASK_SETTINGS = "multitask.json"
 
 
 def sampling_probabilities(sizes, temperature=1.0):
@@ -73,12 +80,19 @@ class ElectraMultiTask(keras.Model):
         uncertainty_weighting: learn per-task log-variances (Kendall et al. 2018)
             on top of the static weights.
         dropout: head dropout; `None` means the backbone's rate.
+        tokenizer: the backbone's `ElectraTokenizer`, for `preprocessor(name)`
+            and `save_to_model_dir`.
+        sequence_length: tokens per example for the task preprocessors.
+
+    `save_to_model_dir(dir)` writes the model, its vocabulary and settings;
+    `ElectraMultiTask.from_model_dir(dir)` restores it with the same predictions.
 
     Logs hold `loss`, and per task `<name>_loss` plus `<name>_accuracy` or
     `<name>_entity_{precision,recall,f1}`.
     """
 
-    def __init__(self, backbone, tasks, uncertainty_weighting=False, dropout=None, **kwargs):
+    def __init__(self, backbone, tasks, uncertainty_weighting=False, dropout=None,
+                 tokenizer=None, sequence_length=128, **kwargs):
         super().__init__(**kwargs)
         for name, spec in tasks.items():
             if spec.get("kind") not in KINDS or len(spec.get("labels", ())) < 2:
@@ -95,6 +109,9 @@ class ElectraMultiTask(keras.Model):
         self.task_ids = {name: i for i, name in enumerate(self.tasks)}
         self.uncertainty_weighting = uncertainty_weighting
         self.dropout = backbone.dropout if dropout is None else dropout
+        # Saved as preset assets by save_to_model_dir, not in get_config.
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
         self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
         self.heads = {
             name: keras.layers.Dense(
@@ -124,6 +141,53 @@ class ElectraMultiTask(keras.Model):
             features = sequence[:, 0, :] if spec["kind"] == "classification" else sequence
             outputs[name] = self.heads[name](features)
         return outputs
+
+    def preprocessor(self, name):
+        """Raw inputs → encoder inputs for task `name` (sentences, or word lists for tagging)."""
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer; build it with tokenizer=... "
+                             "or load it with ElectraMultiTask.from_model_dir.")
+        if self.tasks[name]["kind"] == "classification":
+            return ElectraTextClassifierPreprocessor(self.tokenizer, self.sequence_length)
+        return ElectraTaggerPreprocessor(self.tokenizer, self.sequence_length)
+
+    def save_to_model_dir(self, model_dir):
+        """Writes `multitask.keras` (the whole model), `vocab.txt` and `multitask.json`.
+
+        The layout `electra_tf.export.load_multitask_dir` reads for serving.
+        """
+        if self.tokenizer is None:
+            raise ValueError("save_to_model_dir needs the tokenizer: build the model with "
+                             "tokenizer=... so the directory can be used on raw text.")
+        model_dir = pathlib.Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        self._build_once()
+        self.save(model_dir / MULTITASK_MODEL)
+        tokenization.save_vocabulary(self.tokenizer.get_vocabulary(), model_dir)
+        settings = {"sequence_length": int(self.sequence_length),
+                    "lowercase": bool(self.tokenizer.lowercase)}
+        (model_dir / MULTITASK_SETTINGS).write_text(json.dumps(settings, indent=2))
+
+    @classmethod
+    def from_model_dir(cls, model_dir):
+        """The model `save_to_model_dir` wrote, weights and tokenizer included."""
+        model_dir = pathlib.Path(model_dir)
+        missing = [n for n in (MULTITASK_MODEL, MULTITASK_SETTINGS) if not (model_dir / n).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{model_dir} lacks {missing}: it is not a multi-task model directory "
+                "(scripts/finetune.py --task multitask writes one).")
+        settings = json.loads((model_dir / MULTITASK_SETTINGS).read_text())
+        model = keras.saving.load_model(model_dir / MULTITASK_MODEL)
+        model.tokenizer = tokenization.make_tokenizer(model_dir, lowercase=settings["lowercase"])
+        model.sequence_length = settings["sequence_length"]
+        return model
+
+    def _build_once(self):
+        # A subclassed model has weights only after a call; padding builds them.
+        if not self.built:
+            zeros = tf.zeros([1, self.sequence_length], tf.int32)
+            self({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros})
 
     def task_batches(self, name, dataset):
         """Maps a task's preprocessed `(x, y[, sample_weight])` batches to the shared structure.
@@ -226,6 +290,7 @@ class ElectraMultiTask(keras.Model):
             "tasks": self.tasks,
             "uncertainty_weighting": self.uncertainty_weighting,
             "dropout": self.dropout,
+            "sequence_length": self.sequence_length,
         }
 
     @classmethod

@@ -218,6 +218,48 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         token_tags, _ = self.zero_packer(words.with_flat_values(token_tags).merge_dims(1, 2))
         return x, token_tags, tf.cast(weights, tf.float32)
 
+    def windows(self, sentences):
+        """Cuts word lists so each fits; returns `(window, sentence index, first word)`."""
+        budget = self.sequence_length - 2  # [CLS] and [SEP]
+        flat = [w for words in sentences for w in words]
+        counts = iter(self.piece_counts(flat))
+        windows = []
+        for index, words in enumerate(sentences):
+            start, used = 0, 0
+            for i in range(len(words)):
+                count = min(next(counts), budget)  # a giant word keeps its first pieces
+                if used + count > budget:
+                    windows.append((words[start:i], index, start))
+                    start, used = i, 0
+                used += count
+            windows.append((words[start:], index, start))
+        return windows
+
+    def piece_counts(self, words):
+        """WordPiece count of each word in a flat list."""
+        if not words:
+            return []
+        return self.graph_word_pieces(tf.constant(words)).row_lengths().numpy().tolist()
+
+    def tagging_dataset(self, sentences, tags, tag_names, batch_size=32, shuffle_seed=None):
+        """`tf.data` of raw `(words, tag ids)` ragged batches, long sentences cut into windows.
+
+        Map it through this preprocessor (as `fit` does for a tagger) to get
+        `(x, token tags, sample weights)`.
+        """
+        check_tagging_data(sentences, tags, tag_names)
+        ids = {name: i for i, name in enumerate(tag_names)}
+        words, tag_ids = [], []
+        for window, index, start in self.windows(sentences):
+            words.append(list(window))
+            tag_ids.append([ids[t] for t in tags[index][start:start + len(window)]])
+        ds = tf.data.Dataset.from_tensor_slices(
+            (tf.ragged.constant(words, dtype=tf.string), tf.ragged.constant(tag_ids, dtype=tf.int32))
+        )
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(words), seed=shuffle_seed, reshuffle_each_iteration=True)
+        return ds.ragged_batch(batch_size)
+
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length}
 
@@ -314,42 +356,13 @@ class ElectraTagger(keras_hub.models.Task):
 
     # ----------------------------------------------------------- data & decoding
     def windows(self, sentences):
-        """Cuts word lists so each fits the encoder; returns `(window, sentence index, first word)`."""
-        budget = self.preprocessor.sequence_length - 2  # [CLS] and [SEP]
-        flat = [w for words in sentences for w in words]
-        counts = iter(self._piece_counts(flat))
-        windows = []
-        for index, words in enumerate(sentences):
-            start, used = 0, 0
-            for i in range(len(words)):
-                count = min(next(counts), budget)  # a giant word keeps its first pieces
-                if used + count > budget:
-                    windows.append((words[start:i], index, start))
-                    start, used = i, 0
-                used += count
-            windows.append((words[start:], index, start))
-        return windows
-
-    def _piece_counts(self, words):
-        if not words:
-            return []
-        pieces = self.preprocessor.graph_word_pieces(tf.constant(words))
-        return pieces.row_lengths().numpy().tolist()
+        """Cuts word lists so each fits the encoder; see `ElectraTaggerPreprocessor.windows`."""
+        return self.preprocessor.windows(sentences)
 
     def dataset(self, sentences, tags, batch_size=32, shuffle_seed=None):
         """`tf.data` of `(words, tag ids)` ragged batches, long sentences cut into windows."""
-        check_tagging_data(sentences, tags, self.tag_names)
-        ids = {name: i for i, name in enumerate(self.tag_names)}
-        words, tag_ids = [], []
-        for window, index, start in self.windows(sentences):
-            words.append(list(window))
-            tag_ids.append([ids[t] for t in tags[index][start:start + len(window)]])
-        ds = tf.data.Dataset.from_tensor_slices(
-            (tf.ragged.constant(words, dtype=tf.string), tf.ragged.constant(tag_ids, dtype=tf.int32))
-        )
-        if shuffle_seed is not None:
-            ds = ds.shuffle(len(words), seed=shuffle_seed, reshuffle_each_iteration=True)
-        return ds.ragged_batch(batch_size)
+        return self.preprocessor.tagging_dataset(
+            sentences, tags, self.tag_names, batch_size=batch_size, shuffle_seed=shuffle_seed)
 
     def predict_tags(self, sentences, batch_size=32):
         """Word-level tag names for lists of words, however long."""
@@ -358,7 +371,7 @@ class ElectraTagger(keras_hub.models.Task):
             tf.ragged.constant([list(w) for w, _, _ in windows], dtype=tf.string)
         ).ragged_batch(batch_size)
         predicted = np.argmax(self.predict(ds, verbose=0), axis=-1)
-        counts = iter(self._piece_counts([w for window, _, _ in windows for w in window]))
+        counts = iter(self.preprocessor.piece_counts([w for window, _, _ in windows for w in window]))
         result = [[] for _ in sentences]
         for (window, index, _), row in zip(windows, predicted):
             position = 1  # after [CLS]
