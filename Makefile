@@ -39,18 +39,19 @@ $(FORTUNES_CACHE)/.done:
 fortunes: $(FORTUNES_CACHE)/.done
 
 # Pre-trains zh_small on the default Chinese corpus (300 steps of batch 32),
-# fine-tunes its discriminator on Chinese sentiment and People's Daily NER, exports the
+# fine-tunes its discriminator on Chinese sentiment and People's Daily NER with the
+# configs/finetune/zh_small.json recipe (2 epochs on 8,000 examples each), exports the
 # sentiment classifier for TF Serving and queries the export from a TensorFlow-only process.
 run: install
 	$(PY) scripts/pretrain.py --config zh_small --default_corpus --model_dir $(RUN_DIR) \
 	    --vocab_size 8000 --train_steps $(RUN_STEPS) --batch_size 32 --sequence_length 128 \
 	    --checkpoint_steps 100
 	$(PY) scripts/finetune.py --task classification --dataset chinese_sentiment \
-	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-sentiment --epochs 1 \
-	    --max_train_examples 2000 --learning_rate 3e-4 --sample_texts 这本书很好看,质量太差了
+	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-sentiment --recipe zh_small \
+	    --sample_texts 这本书很好看,质量太差了
 	$(PY) scripts/finetune.py --task ner --dataset peoples_daily_ner \
-	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-ner --epochs 1 \
-	    --max_train_examples 2000 --learning_rate 3e-4 --sample_texts 江泽民在北京会见克林顿
+	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-ner --recipe zh_small \
+	    --sample_texts 江泽民在北京会见克林顿
 	$(PY) scripts/export.py --model_dir $(RUN_DIR)-sentiment --export_dir $(RUN_DIR)-serving \
 	    --model_name sentiment
 	$(PY) electra_tf/export/standalone.py predict $(RUN_DIR)-serving/sentiment \

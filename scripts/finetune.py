@@ -1,4 +1,4 @@
-"""Fine-tunes a classifier or NER tagger and writes a model directory + metrics.json.
+"""Fine-tunes a classifier, an NER tagger or a multi-task model; writes a model dir + metrics.json.
 
 Examples:
   # Chinese sentiment from the discriminator `make run` pre-trained
@@ -9,12 +9,19 @@ Examples:
   python scripts/finetune.py --task ner --dataset peoples_daily_ner --config zh_small \
       --vocab_file runs/zh_small/vocab.txt --model_dir runs/ner_random
 
+  # one encoder, a sentiment head and an NER head, task batches mixed
+  python scripts/finetune.py --task multitask --dataset chinese_sentiment,peoples_daily_ner \
+      --init_from runs/zh_small --model_dir runs/multitask --task_weights peoples_daily_ner=0.5
+
   # your own files: label<TAB>text[<TAB>text_b] TSV, or token<TAB>tag CoNLL
   python scripts/finetune.py --task classification --train_file train.tsv \
       --dev_file dev.tsv --test_file test.tsv --init_from runs/zh_small --model_dir runs/mine
 
+The recipe (learning rate, layer decay, warmup, epochs, ...) comes from --recipe
+(`configs/finetune/*.json` or your JSON file); single flags override it.
 The model directory is a keras-hub preset: `ElectraClassifier.from_preset(dir)`
-(or `ElectraTagger.from_preset(dir)`) loads it, label names included.
+(or `ElectraTagger.from_preset(dir)`) loads it, label names included;
+a multi-task directory loads with `ElectraMultiTask.from_model_dir(dir)`.
 """
 
 import dataclasses
@@ -22,13 +29,17 @@ import json
 
 from absl import app, flags
 
+from electra_tf.config import FinetuneConfig, preset_names
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", None, ["classification", "ner", "multitask"], "What to fine-tune.")
-flags.DEFINE_enum("dataset", None, list(BUILTIN_DATASETS), "A built-in dataset (fixed splits).")
+flags.DEFINE_string(
+    "dataset", None,
+    f"A built-in dataset ({', '.join(BUILTIN_DATASETS)}; fixed splits). --task multitask: "
+    "comma-separated built-in datasets, all of them when absent.")
 flags.DEFINE_string("train_file", None, "Training data: TSV (classification) or CoNLL (ner).")
 flags.DEFINE_string("dev_file", None, "Development data, same format; labels must be known.")
 flags.DEFINE_string("test_file", None, "Optional test data, same format.")
@@ -37,34 +48,55 @@ flags.DEFINE_string(
     "An electra_tf model directory (its discriminator) or a keras-hub ElectraBackbone preset; "
     "random initialisation when absent.")
 flags.DEFINE_string("model_dir", None, "Where the fine-tuned model and metrics.json go.")
-flags.DEFINE_integer("epochs", 3, "Training epochs.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_string("config", "zh_small", "Sizes for random initialisation (preset or JSON).")
 flags.DEFINE_string("vocab_file", None, "Vocabulary for random initialisation.")
 flags.DEFINE_integer("vocab_size", 8000, "Random init without --vocab_file: learn this many pieces.")
-flags.DEFINE_integer("sequence_length", 128, "Tokens per example ([CLS] and [SEP] included).")
-flags.DEFINE_float("learning_rate", 1e-4, "Peak learning rate (paper: 3e-4 Small, 1e-4 Base).")
-flags.DEFINE_float("layer_decay", 0.8, "Layer-wise learning-rate decay; 1 turns it off.")
-flags.DEFINE_float("warmup_fraction", 0.1, "Share of the steps spent warming up.")
-flags.DEFINE_float("dropout", None, "Head dropout (and encoder dropout for random init).")
-flags.DEFINE_enum("head", "electra", ["electra", "hf"], "Classification head.")
-flags.DEFINE_integer("early_stopping_patience", None,
-                     "Stop after this many epochs without a better dev score; keep the best.")
-flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
 flags.DEFINE_integer("seed", 0, "Seed for initialisation, subsampling and data order.")
 flags.DEFINE_list("sample_texts", [],
                   "Texts to classify or tag with the saved model afterwards (comma-separated).")
+flags.DEFINE_string(
+    "recipe", "paper_small",
+    f"The fine-tuning recipe: a preset ({', '.join(preset_names(FinetuneConfig.PRESETS))}) or a "
+    "JSON file; the flags below override single values.")
+# Recipe overrides: None keeps the recipe's value.
+flags.DEFINE_float("learning_rate", None, "Peak learning rate.")
+flags.DEFINE_float("layer_decay", None, "Layer-wise learning-rate decay; 1 turns it off.")
+flags.DEFINE_float("warmup_fraction", None, "Share of the steps spent warming up.")
+flags.DEFINE_integer("epochs", None, "Training epochs.")
+flags.DEFINE_integer("batch_size", None, "Batch size.")
+flags.DEFINE_integer("sequence_length", None, "Tokens per example ([CLS] and [SEP] included).")
+flags.DEFINE_float("dropout", None, "Head dropout (and encoder dropout for random init).")
+flags.DEFINE_enum("head", None, ["electra", "hf"], "Classification head.")
+flags.DEFINE_integer("early_stopping_patience", None,
+                     "Stop after this many epochs without a better dev score; keep the best.")
+flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
+flags.DEFINE_list("task_weights", None, "Multi-task loss weights: name=weight,name=weight.")
+flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
+flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")
 flags.mark_flags_as_required(["task", "model_dir"])
+
+RECIPE_FLAGS = [f.name for f in dataclasses.fields(FinetuneConfig) if f.name != "name"]
+
+
+def recipe_from_flags():
+    """The --recipe preset with every flag the user set applied on top."""
+    recipe = FinetuneConfig.from_preset(FLAGS.recipe)
+    changes = {name: FLAGS[name].value for name in RECIPE_FLAGS if FLAGS[name].value is not None}
+    if "task_weights" in changes:
+        try:
+            changes["task_weights"] = {
+                name: float(weight) for name, weight in (w.split("=") for w in changes["task_weights"])}
+        except ValueError:
+            raise app.UsageError(
+                f"--task_weights takes name=weight pairs, e.g. chinese_sentiment=1,"
+                f"peoples_daily_ner=0.5; got {FLAGS.task_weights}.") from None
+    return recipe.replace(**changes)
 
 
 def main(argv):
     del argv
-    if FLAGS.task == "multitask":
-        raise app.UsageError(
-            "--task multitask is not wired into this script yet; use "
-            "electra_tf.models.multitask.ElectraMultiTask from Python.")
-    fields = {f.name for f in dataclasses.fields(FinetuneSpec)}
-    spec = FinetuneSpec(**{name: FLAGS[name].value for name in fields})
+    fields = {f.name for f in dataclasses.fields(FinetuneSpec)} - {"recipe"}
+    spec = FinetuneSpec(**{name: FLAGS[name].value for name in fields}, recipe=recipe_from_flags())
     metrics = run_finetuning(spec)
     print(json.dumps({split: metrics[split] for split in ("dev", "test") if split in metrics}, indent=2))
     if FLAGS.sample_texts:
@@ -72,8 +104,10 @@ def main(argv):
         if spec.task == "classification":
             model = ElectraClassifier.from_preset(spec.model_dir)
             predictions = model.predict_labels(FLAGS.sample_texts)
-        else:
+        elif spec.task == "ner":
             predictions = ElectraTagger.from_preset(spec.model_dir).tag(FLAGS.sample_texts)
+        else:
+            raise app.UsageError("--sample_texts works with --task classification or ner.")
         for text, prediction in zip(FLAGS.sample_texts, predictions):
             print(f"{text} -> {json.dumps(prediction, ensure_ascii=False)}")
 

@@ -2,9 +2,13 @@ import json
 
 import pytest
 
+import numpy as np
+
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf.config import FinetuneConfig
 from electra_tf.data import corpora, tasks
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.training import finetune
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("好差张三北京的了")
@@ -19,8 +23,8 @@ def test_results_table_compares_pretrained_and_random_with_one_budget(tmp_path, 
     pretrainer = ElectraPretrainer(config, vocabulary_size=len(VOCAB), special_token_ids=
                                    tokenization.special_token_ids(tokenization.make_tokenizer(VOCAB)))
     pretrainer.save_to_model_dir(tmp_path / "pretrained", tokenization.make_tokenizer(VOCAB))
-    rows = finetune.compare_initialisations(
-        tmp_path / "pretrained", tmp_path / "results", epochs=1, batch_size=4, sequence_length=16)
+    recipe = FinetuneConfig(epochs=1, batch_size=4, sequence_length=16)
+    rows = finetune.compare_initialisations(tmp_path / "pretrained", tmp_path / "results", recipe)
     assert [(r["dataset"], r["start"]) for r in rows] == [
         ("chinese_sentiment", "pre-trained"), ("chinese_sentiment", "random"),
     ]
@@ -29,6 +33,7 @@ def test_results_table_compares_pretrained_and_random_with_one_budget(tmp_path, 
     run = tmp_path / "results" / "chinese_sentiment-random"
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) >= {"dev", "test", "history", "spec"} and metrics["spec"]["init_from"] is None
+    assert metrics["spec"]["recipe"] == recipe.to_dict()
     loaded = ElectraClassifier.from_preset(str(run))
     assert loaded.label_names == ["neg", "pos"]
     assert loaded.preprocessor.tokenizer.get_vocabulary() == VOCAB  # same vocabulary as pre-trained
@@ -42,3 +47,35 @@ def test_data_choice_errors(tmp_path):
                                                    dataset="chinese_sentiment"))
     with pytest.raises(ValueError, match="--train_file and --dev_file"):
         finetune.load_splits(finetune.FinetuneSpec(task="ner", model_dir=str(tmp_path)))
+
+
+def test_multitask_mixes_built_in_datasets_with_per_task_metrics(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    filler = list("的了在是和有去看说")
+    sentiment_labels = rng.integers(2, size=48).tolist()
+    sentiment = tasks.ClassificationData(
+        ["".join(rng.choice(filler, 3)) + "差好"[label] for label in sentiment_labels],
+        sentiment_labels, ["neg", "pos"])
+    words = [list(rng.choice(filler, 2)) + list("张三") + list(rng.choice(filler, 2)) for _ in range(48)]
+    ner = tasks.TaggingData(words, [["O", "O", "B-PER", "I-PER", "O", "O"]] * 48, ["O", "B-PER", "I-PER"])
+    monkeypatch.setattr(corpora, "chinese_sentiment", lambda: {s: sentiment for s in ("train", "dev", "test")})
+    monkeypatch.setattr(corpora, "peoples_daily_ner", lambda: {s: ner for s in ("train", "dev", "test")})
+    recipe = FinetuneConfig(epochs=3, batch_size=8, sequence_length=12, learning_rate=3e-3,
+                            task_weights={"peoples_daily_ner": 0.5})
+    spec = finetune.FinetuneSpec(task="multitask", model_dir=str(tmp_path / "multi"), config="tiny",
+                                 vocab_size=40, recipe=recipe)
+    metrics = finetune.run_finetuning(spec)
+    assert {"chinese_sentiment_accuracy", "peoples_daily_ner_entity_f1", "chinese_sentiment_loss",
+            "peoples_daily_ner_loss"} <= set(metrics["history"]) & set(metrics["test"])
+    written = json.loads((tmp_path / "multi" / "metrics.json").read_text())
+    assert written["test"] == metrics["test"] and written["train_steps"] == 3 * (6 + 6)
+    # Above chance (0.5) on the keyword task after the mixed training.
+    assert metrics["test"]["chinese_sentiment_accuracy"] > 0.7
+    loaded = ElectraMultiTask.from_model_dir(tmp_path / "multi")
+    assert loaded.tasks["peoples_daily_ner"]["weight"] == 0.5
+    with pytest.raises(ValueError, match="at least two different built-in datasets"):
+        finetune.multitask_datasets(finetune.FinetuneSpec(
+            task="multitask", model_dir=str(tmp_path), dataset="chinese_sentiment"))
+    with pytest.raises(ValueError, match="built-in datasets only"):
+        finetune.multitask_datasets(finetune.FinetuneSpec(
+            task="multitask", model_dir=str(tmp_path), train_file="x.tsv"))

@@ -3,13 +3,19 @@
 `scripts/finetune.py` is a thin flag parser over `run_finetuning`, and
 `scripts/finetune_results.py` calls it for the README table.
 
+The recipe (learning rate, layer decay, warmup, epochs, batch size, sequence
+length, dropout, head, early stopping, multi-task weights) is a
+`FinetuneConfig`; the spec adds the data and the starting point.
+
 Example:
 ```python
+from electra_tf.config import FinetuneConfig
 from electra_tf.training.finetune import FinetuneSpec, run_finetuning
 
+recipe = FinetuneConfig.from_preset("zh_small").replace(max_train_examples=2000)
 metrics = run_finetuning(FinetuneSpec(
     task="classification", dataset="chinese_sentiment", init_from="runs/zh_small",
-    model_dir="runs/sentiment", epochs=1, max_train_examples=2000,
+    model_dir="runs/sentiment", recipe=recipe,
 ))
 metrics["test"]["accuracy"]
 ```
@@ -21,26 +27,32 @@ import pathlib
 import random
 
 import keras
+import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.config import ElectraConfig
+from electra_tf.config import ElectraConfig, FinetuneConfig
 from electra_tf.data import corpora, tasks
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.models.pretrainer import CONFIG_FILENAME
 from electra_tf.training.optimization import create_finetuning_optimizer, finetuning_callbacks
 
-TASKS = ("classification", "ner")
+TASKS = ("classification", "ner", "multitask")
 BUILTIN_DATASETS = {"chinese_sentiment": "classification", "peoples_daily_ner": "ner"}
 METRICS_FILENAME = "metrics.json"
 
 
 @dataclasses.dataclass
 class FinetuneSpec:
+    """What to fine-tune on, from where, into where; `recipe` says how."""
+
     task: str
     model_dir: str
-    dataset: str | None = None  # a built-in name, or give the files below
+    # A built-in name (multitask: comma-separated names, default all built-ins),
+    # or give the files below.
+    dataset: str | None = None
     train_file: str | None = None
     dev_file: str | None = None
     test_file: str | None = None
@@ -48,17 +60,8 @@ class FinetuneSpec:
     config: str = "zh_small"  # sizes for random init (ignored with init_from)
     vocab_file: str | None = None  # random init: the vocabulary (else learnt from train)
     vocab_size: int = 8000
-    sequence_length: int = 128
-    epochs: int = 3
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    layer_decay: float = 0.8
-    warmup_fraction: float = 0.1
-    dropout: float | None = None
-    head: str = "electra"
-    early_stopping_patience: int | None = None
-    max_train_examples: int | None = None  # a small budget for quick runs
     seed: int = 0
+    recipe: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
 
 
 def load_splits(spec):
@@ -79,8 +82,8 @@ def load_splits(spec):
         for split, path in (("dev", spec.dev_file), ("test", spec.test_file)):
             if path:
                 splits[split] = read(path, names)
-    if spec.max_train_examples:
-        splits["train"] = _subsample(splits["train"], spec.max_train_examples, spec.seed)
+    if spec.recipe.max_train_examples:
+        splits["train"] = _subsample(splits["train"], spec.recipe.max_train_examples, spec.seed)
     return splits
 
 
@@ -93,21 +96,28 @@ def _subsample(data, limit, seed):
 
 
 def build_model(spec, splits):
-    kwargs = {"sequence_length": spec.sequence_length, "dropout": spec.dropout}
+    recipe = spec.recipe
+    kwargs = {"sequence_length": recipe.sequence_length, "dropout": recipe.dropout}
     if spec.task == "classification":
         cls, kwargs = ElectraClassifier, {**kwargs, "label_names": splits["train"].label_names,
-                                          "head": spec.head}
+                                          "head": recipe.head}
     else:
         cls, kwargs = ElectraTagger, {**kwargs, "tag_names": splits["train"].tag_names}
     if spec.init_from:
         return cls.from_model_dir(spec.init_from, **kwargs), _encoder_config(spec.init_from, None)
-    config = ElectraConfig.from_preset(spec.config)
-    if spec.dropout is not None:
-        config = config.replace(dropout=spec.dropout)
-    vocabulary = tokenization.load_vocabulary(spec.vocab_file) if spec.vocab_file else (
-        tokenization.build_vocabulary(_texts(splits["train"]), spec.vocab_size, config.lowercase)
-    )
+    config, vocabulary = _random_encoder_recipe(spec, [splits["train"]])
     return cls.from_scratch(config, vocabulary, **kwargs), config
+
+
+def _random_encoder_recipe(spec, train_sets):
+    """`(ElectraConfig, vocabulary)` for random initialisation."""
+    config = ElectraConfig.from_preset(spec.config)
+    if spec.recipe.dropout is not None:
+        config = config.replace(dropout=spec.recipe.dropout)
+    if spec.vocab_file:
+        return config, tokenization.load_vocabulary(spec.vocab_file)
+    texts = [text for data in train_sets for text in _texts(data)]
+    return config, tokenization.build_vocabulary(texts, spec.vocab_size, config.lowercase)
 
 
 def _encoder_config(init_from, fallback):
@@ -132,33 +142,40 @@ def _steps(model, data, batch_size):
     return max(1, -(-size // batch_size))
 
 
+def _compile(model, spec, config, train_steps):
+    recipe = spec.recipe
+    # Depth for the layer-wise decay comes from the encoder itself.
+    depth_config = (config or ElectraConfig()).replace(num_layers=model.backbone.num_layers)
+    model.compile(optimizer=create_finetuning_optimizer(
+        depth_config, train_steps, learning_rate=recipe.learning_rate,
+        layer_decay=recipe.layer_decay, warmup_fraction=recipe.warmup_fraction,
+    ))
+
+
 def run_finetuning(spec: FinetuneSpec) -> dict:
     """Trains, evaluates on dev and test, saves the model dir with `metrics.json`."""
     if spec.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {spec.task!r}.")
     keras.utils.set_random_seed(spec.seed)
+    if spec.task == "multitask":
+        return run_multitask(spec)
+    recipe = spec.recipe
     splits = load_splits(spec)
     model, config = build_model(spec, splits)
-    train_steps = spec.epochs * _steps(model, splits["train"], spec.batch_size)
-    # Depth for the layer-wise decay comes from the encoder itself.
-    depth_config = (config or ElectraConfig()).replace(num_layers=model.backbone.num_layers)
-    model.compile(optimizer=create_finetuning_optimizer(
-        depth_config, train_steps, learning_rate=spec.learning_rate,
-        layer_decay=spec.layer_decay, warmup_fraction=spec.warmup_fraction,
-    ))
+    train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
+    _compile(model, spec, config, train_steps)
     monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
     history = model.fit(
-        _dataset(model, splits["train"], spec.batch_size, seed=spec.seed),
-        validation_data=_dataset(model, splits["dev"], spec.batch_size),
-        epochs=spec.epochs,
-        callbacks=finetuning_callbacks(spec.early_stopping_patience, monitor=monitor, mode="max"),
+        _dataset(model, splits["train"], recipe.batch_size, seed=spec.seed),
+        validation_data=_dataset(model, splits["dev"], recipe.batch_size),
+        epochs=recipe.epochs,
+        callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor, mode="max"),
         verbose=2,
     )
-    metrics = {"spec": dataclasses.asdict(spec), "train_steps": train_steps,
-               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    metrics = _metrics(spec, train_steps, history)
     for split in ("dev", "test"):
         if split in splits:
-            results = model.evaluate(_dataset(model, splits[split], spec.batch_size),
+            results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
                                      verbose=0, return_dict=True)
             metrics[split] = {_short(k): float(v) for k, v in results.items()}
     model_dir = pathlib.Path(spec.model_dir)
@@ -167,17 +184,123 @@ def run_finetuning(spec: FinetuneSpec) -> dict:
     return metrics
 
 
+def _metrics(spec, train_steps, history):
+    return {"spec": {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()},
+            "train_steps": train_steps,
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}
+            if history else {}}
+
+
+def multitask_datasets(spec):
+    """The built-in datasets a multi-task run mixes (`--dataset a,b`; default all)."""
+    if spec.train_file or spec.dev_file or spec.test_file:
+        raise ValueError(
+            "--task multitask reads built-in datasets only: give --dataset "
+            f"{','.join(BUILTIN_DATASETS)} (or a subset of two) instead of files."
+        )
+    names = spec.dataset.split(",") if spec.dataset else list(BUILTIN_DATASETS)
+    unknown = [n for n in names if n not in BUILTIN_DATASETS]
+    if unknown or len(set(names)) < 2:
+        raise ValueError(
+            f"--task multitask needs at least two different built-in datasets from "
+            f"{list(BUILTIN_DATASETS)}, comma-separated; got {spec.dataset!r}."
+        )
+    return names
+
+
+def run_multitask(spec: FinetuneSpec) -> dict:
+    """One shared encoder, one head per built-in dataset, task batches mixed by sampling.
+
+    Logs and `metrics.json` hold per-task numbers (`<dataset>_accuracy`,
+    `<dataset>_entity_f1`, ...). Each epoch draws as many batches as the
+    training sets hold together.
+    """
+    recipe = spec.recipe
+    names = multitask_datasets(spec)
+    splits = {name: load_splits(dataclasses.replace(spec, task=BUILTIN_DATASETS[name], dataset=name))
+              for name in names}
+    if spec.init_from:
+        (backbone, tokenizer), config = (encoders.pretrained_encoder(spec.init_from),
+                                         _encoder_config(spec.init_from, None))
+    else:
+        config, vocabulary = _random_encoder_recipe(spec, [s["train"] for s in splits.values()])
+        backbone, tokenizer = encoders.random_encoder(config, vocabulary)
+    model = ElectraMultiTask(backbone, {
+        name: {"kind": "classification" if BUILTIN_DATASETS[name] == "classification" else "tagging",
+               "labels": _names(splits[name]["train"]), "weight": recipe.task_weight(name)}
+        for name in names
+    }, uncertainty_weighting=recipe.uncertainty_weighting, dropout=recipe.dropout,
+       tokenizer=tokenizer, sequence_length=recipe.sequence_length)
+    batches = {name: _task_batches(model, name, splits[name], recipe.batch_size, spec.seed)
+               for name in names}
+    steps_per_epoch = sum(count for _, count in (b["train"] for b in batches.values()))
+    sizes = {name: _size(splits[name]["train"]) for name in names}
+    train = mix_tasks({name: b["train"][0] for name, b in batches.items()}, sizes,
+                      temperature=recipe.sampling_temperature, seed=spec.seed)
+    train_steps = recipe.epochs * steps_per_epoch
+    _compile(model, spec, config, train_steps)
+    history = model.fit(
+        train, steps_per_epoch=steps_per_epoch, epochs=recipe.epochs,
+        validation_data=_concatenate([b["dev"] for b in batches.values()]),
+        callbacks=finetuning_callbacks(recipe.early_stopping_patience), verbose=2,
+    )
+    metrics = _metrics(spec, train_steps, history)
+    for split in ("dev", "test"):
+        if all(split in b for b in batches.values()):
+            results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
+                                     verbose=0, return_dict=True)
+            metrics[split] = {k: float(v) for k, v in results.items()}
+    model.save_to_model_dir(spec.model_dir)
+    (pathlib.Path(spec.model_dir) / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def _names(data):
+    return data.label_names if isinstance(data, tasks.ClassificationData) else data.tag_names
+
+
+def _size(data):
+    return len(data.labels if isinstance(data, tasks.ClassificationData) else data.tokens)
+
+
+def _task_batches(model, name, splits, batch_size, seed):
+    """Per split: the task's preprocessed batches in the shared multi-task structure."""
+    preprocessor = model.preprocessor(name)
+    if model.tasks[name]["kind"] == "classification":
+        raw = {split: data.dataset(batch_size, shuffle_seed=seed if split == "train" else None)
+               for split, data in splits.items()}
+    else:
+        raw = {split: preprocessor.tagging_dataset(
+                   data.tokens, data.tags, model.tasks[name]["labels"], batch_size=batch_size,
+                   shuffle_seed=seed if split == "train" else None)
+               for split, data in splits.items()}
+    result = {split: model.task_batches(name, ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE))
+              for split, ds in raw.items()}
+    # The training pipeline repeats inside the mix; an epoch is one pass's batch count.
+    result["train"] = (result["train"], int(raw["train"].cardinality()))
+    return result
+
+
+def _concatenate(datasets):
+    combined = datasets[0]
+    for ds in datasets[1:]:
+        combined = combined.concatenate(ds)
+    return combined.prefetch(tf.data.AUTOTUNE)
+
+
 def _short(name):
     return {"sparse_categorical_accuracy": "accuracy"}.get(name, name)
 
 
-def compare_initialisations(pretrained_dir, output_dir, **budget):
-    """Pre-trained vs random init on both built-in Chinese tasks, with one budget.
+def compare_initialisations(pretrained_dir, output_dir, recipe=None, seed=0):
+    """Pre-trained vs random init on both built-in Chinese tasks, with one recipe.
 
     The random encoder has the pre-trained one's sizes and vocabulary, so the
-    weights are the only difference. `budget` sets `FinetuneSpec` fields
-    (epochs, max_train_examples, batch_size, ...). Returns table rows.
+    weights are the only difference. A run whose `metrics.json` already holds
+    the same spec is reused (so an interrupted comparison resumes, and runs
+    can be started separately with `scripts/finetune.py`). Returns table rows.
     """
+    recipe = recipe or FinetuneConfig()
     pretrained_dir, output_dir = pathlib.Path(pretrained_dir), pathlib.Path(output_dir)
     rows = []
     for dataset, task in BUILTIN_DATASETS.items():
@@ -187,14 +310,24 @@ def compare_initialisations(pretrained_dir, output_dir, **budget):
                 init_from=str(pretrained_dir) if start == "pre-trained" else None,
                 config=str(pretrained_dir / CONFIG_FILENAME),
                 vocab_file=str(pretrained_dir / tokenization.VOCAB_FILENAME),
-                **budget,
+                seed=seed, recipe=recipe,
             )
-            test = run_finetuning(spec)["test"]
+            test = _finished(spec) or run_finetuning(spec)["test"]
             score = test["accuracy"] if task == "classification" else test["entity_f1"]
             rows.append({"dataset": dataset, "start": start, "score": score,
                          "metric": "accuracy" if task == "classification" else "entity F1",
-                         "train_examples": spec.max_train_examples, "epochs": spec.epochs})
+                         "train_examples": recipe.max_train_examples, "epochs": recipe.epochs})
     return rows
+
+
+def _finished(spec):
+    """The test metrics of a finished run with exactly this spec, else None."""
+    path = pathlib.Path(spec.model_dir) / METRICS_FILENAME
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    same = metrics.get("spec") == json.loads(json.dumps(_metrics(spec, 0, None)["spec"]))
+    return metrics.get("test") if same else None
 
 
 def results_table(rows):
