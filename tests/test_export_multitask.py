@@ -84,7 +84,12 @@ def test_odd_input_the_ids_signature_and_warmup(export):
     np.testing.assert_allclose(by_ids["sentiment_probabilities"],
                                by_text["sentiment_probabilities"], atol=1e-6)
     assert by_ids["ner_token_tags"][0, 1:7].tolist() == by_text["ner_word_tags"][0, :6].tolist()
-    assert (export[0] / "assets.extra" / serving.WARMUP_FILENAME).is_file()
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    (record,) = tf.data.TFRecordDataset(
+        str(export[0] / "assets.extra" / serving.WARMUP_FILENAME)).as_numpy_iterator()
+    request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+    call(signature, **{k: tf.make_ndarray(v) for k, v in request.inputs.items()})  # answered
     assert "multitask" in (export[0].parents[1] / "models.config").read_text()
 
 

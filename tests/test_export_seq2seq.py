@@ -170,7 +170,10 @@ def test_tensorflow_only_process_and_warmup(export, loaded):
 
     records = list(tf.data.TFRecordDataset(
         str(path / "assets.extra" / serving.WARMUP_FILENAME)).as_numpy_iterator())
-    names = [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request.model_spec
-             .signature_name for r in records]
-    assert names == [DEFAULT_SIGNATURE, "generate_greedy", "generate_top_k", "generate_top_p",
-                     "generate_beam"]
+    warmup = [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request
+              for r in records]
+    assert [r.model_spec.signature_name for r in warmup] == [
+        DEFAULT_SIGNATURE, "generate_greedy", "generate_top_k", "generate_top_p", "generate_beam"]
+    for request in warmup:  # each is answered
+        call(loaded.signatures[request.model_spec.signature_name],
+             **{k: tf.make_ndarray(v) for k, v in request.inputs.items()})
