@@ -5,6 +5,10 @@ Examples:
   python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind discriminator
   python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind generator
 
+  # a fine-tuned task model: the kind is read from the directory (task.json, multitask.keras)
+  python scripts/export.py --model_dir runs/multi --export_dir exports --model_name multi
+  python scripts/export.py --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
+
   # then serve everything under exports/ (models.config is rewritten each time)
   docker run -p 8501:8501 -v "$PWD/exports:/models" tensorflow/serving \
       --model_config_file=/models/models.config
@@ -32,6 +36,8 @@ flags.DEFINE_string("model_name", None, "Name the server knows the model by; def
 flags.DEFINE_integer("version", None, "Version directory; default: one past the highest present.")
 flags.DEFINE_bool("pairs", False, "classifier: serve sentence pairs (inputs text, text_pair).")
 flags.DEFINE_integer("sequence_length", None, "Overrides the model's sequence length.")
+flags.DEFINE_integer("num_beams", 4, "seq2seq: beam width of the generate_beam signature.")
+flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
 flags.DEFINE_bool(
     "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
 flags.mark_flags_as_required(["model_dir", "export_dir"])
@@ -43,6 +49,8 @@ def main(argv):
     options = {"sequence_length": FLAGS.sequence_length}
     if kind == "classifier":
         options["pairs"] = FLAGS.pairs
+    if kind == "seq2seq":
+        options.update(num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty)
     servable = servables.load_servable(kind, FLAGS.model_dir, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,
