@@ -12,7 +12,7 @@ import time
 
 from absl import app, flags
 
-from electra_tf.training import generation
+from electra_tf.training import cli_generation, generation
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A trained model (default: a random one).")
@@ -21,7 +21,7 @@ flags.DEFINE_integer("max_length", 64, "Decoder positions, start token included.
 flags.DEFINE_integer("repeats", 5, "Timed calls per mode.")
 flags.DEFINE_integer("hidden_size", 256, "Width of the random model.")
 flags.DEFINE_integer("num_layers", 4, "Depth of the random model.")
-flags.DEFINE_enum("sampler", "greedy", ["greedy", "beam"], "Decoding strategy.")
+cli_generation.define_sampler_flags(samplers=("greedy", "beam"))
 
 
 def random_model():
@@ -35,7 +35,7 @@ def random_model():
 def main(argv):
     del argv
     lm = generation.load(FLAGS.model_dir) if FLAGS.model_dir else random_model()
-    lm.compile(sampler=generation.make_sampler(FLAGS.sampler))
+    lm.compile(sampler=cli_generation.sampler_from_flags(FLAGS))
     sources = [f"w{i} w{i + 1} w{i + 2}" for i in range(FLAGS.batch_size)]
     # stop_token_ids=None: every call generates exactly max_length - 1 tokens,
     # so both modes do the same work whatever the model predicts.

@@ -10,17 +10,7 @@ Examples:
       --sampler top_p --p 0.9 --temperature 0.8 --seed 1
 """
 
-from absl import app, flags
-
 from electra_tf.training import cli_generation
 
-cli_generation.define_flags(default_dataset=None, separate_vocabularies=False)
-
-
-def main(argv):
-    del argv
-    cli_generation.run(flags.FLAGS, metric="perplexity")
-
-
 if __name__ == "__main__":
-    app.run(main)
+    cli_generation.main(metric="perplexity", separate_vocabularies=False)

@@ -1,24 +1,44 @@
-"""Flags and the train-or-serve flow shared by scripts/translate.py and scripts/generate.py."""
+"""Flags and the train-or-serve flow shared by scripts/translate.py and scripts/generate.py.
+
+The flags come in groups so that other command lines reuse them rather than
+copy them: `define_sampler_flags` / `sampler_from_flags` also serve
+`benchmarks/decoding.py`.
+
+Example (a script's whole body):
+```python
+from electra_tf.training import cli_generation
+
+if __name__ == "__main__":
+    cli_generation.main(metric="bleu", separate_vocabularies=True)
+```
+"""
 
 import json
 import pathlib
 import sys
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 from electra_tf.data import parallel
 from electra_tf.training import generation
 
 
-def define_flags(default_dataset=None, separate_vocabularies=False):
-    flags.DEFINE_string("model_dir", None, "Where the model is saved (training) or read (inference).")
+def define_data_flags(default_dataset=None):
     flags.DEFINE_string("train_file", None, "TSV of source<TAB>target lines to train on.")
     flags.DEFINE_string("test_file", None, "TSV to evaluate on (default: the dataset's test split).")
     flags.DEFINE_string("dataset", default_dataset,
                         "Built-in data: gettext_en_zh, gettext_zh_en, poems, peoples_daily.")
     flags.DEFINE_string("fortunes_dir", None, "Directory holding fortunes-zh's tang300/song100.")
+    flags.DEFINE_integer("max_train_pairs", None, "Use only the first N training pairs.")
+    flags.DEFINE_integer("max_test_pairs", 1000, "Evaluate on at most N test pairs.")
+
+
+def define_model_flags(separate_vocabularies=False):
     flags.DEFINE_string("encoder", None,
                         "Warm-start the encoder: an electra_tf model dir or an ElectraBackbone preset.")
+    flags.DEFINE_bool("warm_start", True,
+                      "With --encoder: load its weights (false: its tokenizer and shape, random "
+                      "weights; the baseline a warm start is compared with).")
     flags.DEFINE_bool("separate_vocabularies", separate_vocabularies,
                       "Learn one vocabulary per side (translation) instead of a shared one.")
     flags.DEFINE_integer("vocab_size", 8000, "Size of each learned vocabulary.")
@@ -26,21 +46,45 @@ def define_flags(default_dataset=None, separate_vocabularies=False):
     flags.DEFINE_integer("num_layers", 4, "Encoder and decoder depth.")
     flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
     flags.DEFINE_integer("sequence_length", 64, "Source and target length in tokens.")
+
+
+def define_training_flags():
     flags.DEFINE_integer("epochs", 10, "Training epochs.")
     flags.DEFINE_integer("batch_size", 32, "Training batch size.")
     flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
     flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
-    flags.DEFINE_integer("max_train_pairs", None, "Use only the first N training pairs.")
-    flags.DEFINE_integer("max_test_pairs", 1000, "Evaluate on at most N test pairs.")
-    flags.DEFINE_enum("sampler", "greedy", ["greedy", "beam", "top_k", "top_p"], "Decoding.")
+
+
+def define_sampler_flags(samplers=("greedy", "beam", "top_k", "top_p")):
+    flags.DEFINE_enum("sampler", "greedy", list(samplers), "Decoding.")
     flags.DEFINE_integer("num_beams", 4, "Beam width.")
     flags.DEFINE_float("length_penalty", 0.6, "GNMT length penalty exponent for beam search.")
     flags.DEFINE_integer("k", 10, "top_k: candidates kept.")
     flags.DEFINE_float("p", 0.9, "top_p: probability mass kept.")
     flags.DEFINE_float("temperature", 1.0, "Sampling temperature.")
     flags.DEFINE_integer("seed", 0, "Seed for shuffling and sampling.")
+
+
+def sampler_from_flags(FLAGS):
+    return generation.make_sampler(FLAGS.sampler, FLAGS.num_beams, FLAGS.length_penalty,
+                                   FLAGS.k, FLAGS.p, FLAGS.temperature, FLAGS.seed)
+
+
+def define_flags(default_dataset=None, separate_vocabularies=False):
+    """Every flag of scripts/translate.py and scripts/generate.py."""
+    flags.DEFINE_string("model_dir", None, "Where the model is saved (training) or read (inference).")
+    define_data_flags(default_dataset)
+    define_model_flags(separate_vocabularies)
+    define_training_flags()
+    define_sampler_flags()
     flags.DEFINE_integer("max_length", None, "Longest output in tokens (default: sequence_length).")
     flags.mark_flag_as_required("model_dir")
+
+
+def main(metric, separate_vocabularies=False):
+    """A script's entry point: defines the flags, then `run`s with them."""
+    define_flags(separate_vocabularies=separate_vocabularies)
+    app.run(lambda argv: run(flags.FLAGS, metric))
 
 
 def _splits(FLAGS):
@@ -56,10 +100,7 @@ def _splits(FLAGS):
 def run(FLAGS, metric):
     """Trains when --train_file or --dataset is given, otherwise serves stdin."""
     model_dir = pathlib.Path(FLAGS.model_dir)
-    sampler = generation.make_sampler(
-        FLAGS.sampler, FLAGS.num_beams, FLAGS.length_penalty, FLAGS.k, FLAGS.p,
-        FLAGS.temperature, FLAGS.seed,
-    )
+    sampler = sampler_from_flags(FLAGS)
     if not (FLAGS.train_file or FLAGS.dataset):
         lm = generation.load(model_dir)
         lm.compile(sampler=sampler)
@@ -73,13 +114,14 @@ def run(FLAGS, metric):
         train, separate_vocabularies=FLAGS.separate_vocabularies, encoder=FLAGS.encoder,
         vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size, num_layers=FLAGS.num_layers,
         dropout=FLAGS.dropout, sequence_length=FLAGS.sequence_length,
+        warm_start=FLAGS.warm_start,
     )
     generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
                      FLAGS.label_smoothing, FLAGS.seed)
     lm.compile(sampler=sampler)
     generation.save(lm, model_dir)
     results = {"train_pairs": len(train), "test_pairs": len(test), "sampler": FLAGS.sampler,
-               "warm_start": FLAGS.encoder}
+               "warm_start": FLAGS.encoder if FLAGS.warm_start else None}
     if test:
         results["perplexity"] = generation.perplexity(lm, test)
         if metric == "bleu":

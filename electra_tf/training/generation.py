@@ -62,13 +62,16 @@ def builtin_dataset(name, fortunes_dir=None):
 
 
 def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
-             hidden_size=256, num_layers=4, dropout=0.1, sequence_length=64):
+             hidden_size=256, num_layers=4, dropout=0.1, sequence_length=64,
+             warm_start=True):
     """A fresh `ElectraSeq2SeqLM` with vocabularies learned from `pairs`.
 
     `encoder` (an electra_tf model directory or an `ElectraBackbone` preset)
     warm-starts the encoder; its own tokenizer then reads the sources (and
     the targets, unless `separate_vocabularies`), and the decoder copies its
-    width and depth.
+    width and depth. `warm_start=False` keeps that tokenizer and shape but
+    initialises the encoder randomly: the baseline a warm start is measured
+    against, differing from it in the encoder's weights alone.
     """
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if encoder is not None:
@@ -77,6 +80,8 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
             preset = preset / DISCRIMINATOR_DIRNAME
         source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset))
         electra = make_encoder(str(preset))
+        if not warm_start:
+            electra = keras_hub.models.ElectraBackbone.from_config(electra.get_config())
     else:
         texts = sources if separate_vocabularies else sources + targets
         source_tokenizer = tokenization.make_tokenizer(
@@ -155,23 +160,24 @@ def generate(lm, sources, max_length=None, batch_size=32):
     return outputs
 
 
-def score(lm, pairs, target_language=None, max_length=None, batch_size=32):
+def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lowercase=False):
     """Corpus BLEU and chrF (sacrebleu) of `lm`'s generations against the targets.
 
     Chinese targets (detected when `target_language` is None) use sacrebleu's
-    `zh` tokenization.
+    `zh` tokenization. `lowercase=True` scores case-insensitively: fair for a
+    lowercasing (uncased) target vocabulary, which cannot produce capitals.
     """
-    import sacrebleu  # an optional dependency: pip install electra_tf[generation]
+    from sacrebleu.metrics import BLEU, CHRF  # optional: pip install electra_tf[generation]
 
     references = [t for _, t in pairs]
     if target_language is None:
         chinese = sum(bool(_CJK.search(t)) for t in references) > len(references) / 2
         target_language = "zh" if chinese else "en"
     hypotheses = generate(lm, [s for s, _ in pairs], max_length, batch_size)
-    tokenize = "zh" if target_language == "zh" else "13a"
+    bleu = BLEU(tokenize="zh" if target_language == "zh" else "13a", lowercase=lowercase)
     return {
-        "bleu": sacrebleu.corpus_bleu(hypotheses, [references], tokenize=tokenize).score,
-        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+        "bleu": bleu.corpus_score(hypotheses, [references]).score,
+        "chrf": CHRF(lowercase=lowercase).corpus_score(hypotheses, [references]).score,
     }
 
 
