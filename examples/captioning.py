@@ -28,11 +28,13 @@ def main(argv=None):
     parser.add_argument("--digits", type=int, default=2, help="digits per image")
     parser.add_argument("--tiny", action="store_true", help="a tiny model on a tiny slice")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--train_images", type=int, default=20000)
+    parser.add_argument("--test_images", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(args.seed)
-    num_train, num_test = (256, 16) if args.tiny else (20000, 1000)
+    num_train, num_test = (256, 16) if args.tiny else (args.train_images, args.test_images)
     images, captions = digit_captions(num_train, args.digits, args.language, "train", args.seed)
     test_images, test_captions = digit_captions(num_test, args.digits, args.language, "test",
                                                 args.seed + 1)
