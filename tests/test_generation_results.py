@@ -39,3 +39,9 @@ def test_results_table_has_every_number(tmp_path):
     corpus = tmp_path / "corpus.txt"
     script.write_bilingual_corpus([("Open File", "打开文件")], corpus)
     assert corpus.read_text(encoding="utf-8") == "Open File\n打开文件\n\n"
+
+
+def test_a_subset_of_stages_gets_its_own_table():
+    table = load_script().markdown({"poems": {"test_poems": 20, "perplexity": 300.0},
+                                    "seconds": 60})
+    assert "| 300.0 |" in table and "BLEU" not in table and "captioning" not in table
