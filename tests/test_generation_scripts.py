@@ -56,3 +56,13 @@ def test_unknown_dataset_and_sampler_are_reported():
         generation.builtin_dataset("nope")
     with pytest.raises(ValueError, match="unknown sampler"):
         generation.make_sampler("nope")
+
+
+def test_perplexity_is_per_real_target_token():
+    # An untrained model is about uniform over the target vocabulary, so its
+    # perplexity is near the vocabulary size; dividing by padded positions
+    # too (Keras' loss reduction) would report far less.
+    lm = generation.build_lm(PAIRS, hidden_size=32, num_layers=1, sequence_length=32,
+                             vocab_size=100)
+    size = lm.backbone.target_vocabulary_size
+    assert 0.5 * size < generation.perplexity(lm, PAIRS, batch_size=2) < 2 * size

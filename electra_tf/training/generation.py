@@ -130,11 +130,21 @@ def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothi
 
 
 def perplexity(lm, pairs, batch_size=64):
-    """exp(mean negative log-likelihood per target token, `[SEP]` included)."""
-    lm.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-               sampler=lm.sampler)
-    loss = lm.evaluate(pairs_dataset(pairs, batch_size), return_dict=True, verbose=0)["loss"]
-    return math.exp(loss)
+    """exp(mean negative log-likelihood per target token, `[SEP]` included).
+
+    Summed over real tokens and divided by their count: Keras' loss
+    reductions divide by every position, padding included, which would
+    understate the perplexity of short targets.
+    """
+    total, count = 0.0, 0.0
+    for batch in pairs_dataset(pairs, batch_size):
+        x, y, weights = lm.preprocessor(batch)
+        logits = lm(x, training=False)
+        nll = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        weights = tf.cast(weights, nll.dtype)
+        total += float(tf.reduce_sum(nll * weights))
+        count += float(tf.reduce_sum(weights))
+    return math.exp(total / count)
 
 
 def make_sampler(name="greedy", num_beams=4, length_penalty=0.6, k=10, p=0.9,
