@@ -1,0 +1,45 @@
+"""How spread out an encoder's token vectors are: pre-trained vs random initialisation.
+
+A discriminator that has learned only the prior of replaced-token detection
+maps every token towards one direction; this prints, over a few Chinese
+sentences, the mean pairwise cosine of the real tokens' output vectors and the
+mean per-dimension standard deviation, for each model directory and for random
+weights of the first one's sizes and vocabulary.
+
+  python scripts/encoder_spread.py runs/zh_h128 runs/zh_small
+"""
+
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from electra_tf import ElectraConfig, tokenization
+from electra_tf.models import encoders
+from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.pretrainer import CONFIG_FILENAME
+
+TEXTS = ["这本书很好看，值得一读", "质量太差了，再也不买", "江泽民在北京会见克林顿", "物流很快，包装完好"]
+
+
+def spread(backbone, tokenizer):
+    """`(mean pairwise cosine, mean per-dimension std)` of the real tokens' vectors."""
+    x = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=32)(tf.constant(TEXTS))
+    vectors = backbone(x)["sequence_output"].numpy()[x["padding_mask"].numpy().astype(bool)]
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    return float(cosine[~np.eye(len(unit), dtype=bool)].mean()), float(vectors.std(0).mean())
+
+
+def main(model_dirs):
+    keras.utils.set_random_seed(0)
+    for model_dir in model_dirs:
+        print(model_dir, "cosine %.3f  std %.3f" % spread(*encoders.pretrained_encoder(model_dir)))
+    config = ElectraConfig.load(f"{model_dirs[0]}/{CONFIG_FILENAME}")
+    vocabulary = tokenization.load_vocabulary(model_dirs[0])
+    print("random init", "cosine %.3f  std %.3f" % spread(*encoders.random_encoder(config, vocabulary)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["runs/zh_small"])
