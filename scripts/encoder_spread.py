@@ -3,8 +3,10 @@
 A discriminator that has learned only the prior of replaced-token detection
 maps every token towards one direction; this prints, over a few Chinese
 sentences, the mean pairwise cosine of the real tokens' output vectors and the
-mean per-dimension standard deviation, for each model directory and for random
-weights of the first one's sizes and vocabulary.
+mean per-dimension standard deviation, and the per-dimension standard deviation
+of the first ([CLS]) vector across the sentences (what the classifier head
+sees), for each model directory and for random weights of the first one's
+sizes and vocabulary.
 
   python scripts/encoder_spread.py runs/zh_h128 runs/zh_small
 """
@@ -20,25 +22,28 @@ from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.pretrainer import CONFIG_FILENAME
 
+FORMAT = "cosine %.3f  std %.3f  [CLS] std across sentences %.3f"
 TEXTS = ["这本书很好看，值得一读", "质量太差了，再也不买", "江泽民在北京会见克林顿", "物流很快，包装完好"]
 
 
 def spread(backbone, tokenizer):
-    """`(mean pairwise cosine, mean per-dimension std)` of the real tokens' vectors."""
+    """`(mean pairwise cosine, mean per-dimension std, [CLS] std across sentences)`."""
     x = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=32)(tf.constant(TEXTS))
-    vectors = backbone(x)["sequence_output"].numpy()[x["padding_mask"].numpy().astype(bool)]
+    sequence_output = backbone(x)["sequence_output"].numpy()
+    vectors = sequence_output[x["padding_mask"].numpy().astype(bool)]
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     cosine = unit @ unit.T
-    return float(cosine[~np.eye(len(unit), dtype=bool)].mean()), float(vectors.std(0).mean())
+    return (float(cosine[~np.eye(len(unit), dtype=bool)].mean()), float(vectors.std(0).mean()),
+            float(sequence_output[:, 0].std(0).mean()))
 
 
 def main(model_dirs):
     keras.utils.set_random_seed(0)
     for model_dir in model_dirs:
-        print(model_dir, "cosine %.3f  std %.3f" % spread(*encoders.pretrained_encoder(model_dir)))
+        print(model_dir, FORMAT % spread(*encoders.pretrained_encoder(model_dir)))
     config = ElectraConfig.load(f"{model_dirs[0]}/{CONFIG_FILENAME}")
     vocabulary = tokenization.load_vocabulary(model_dirs[0])
-    print("random init", "cosine %.3f  std %.3f" % spread(*encoders.random_encoder(config, vocabulary)))
+    print("random init", FORMAT % spread(*encoders.random_encoder(config, vocabulary)))
 
 
 if __name__ == "__main__":
