@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, save_multitask_dir, serving, serving_ops
+from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, serving, serving_ops
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.multitask import ElectraMultiTask
@@ -30,13 +30,15 @@ def parts():
     keras.utils.set_random_seed(0)
     backbone, tokenizer = encoders.random_encoder(
         ElectraConfig.from_preset("tiny").replace(num_layers=1), VOCAB)
-    return ElectraMultiTask(backbone, TASKS), tokenizer
+    return ElectraMultiTask(backbone, TASKS, tokenizer=tokenizer, sequence_length=LENGTH), tokenizer
 
 
 @pytest.fixture(scope="module")
 def export(parts, tmp_path_factory):
-    model, tokenizer = parts
-    model_dir = save_multitask_dir(model, tokenizer, LENGTH, tmp_path_factory.mktemp("multi"))
+    """Saved by the model, exported by the script: the export serves the reloaded model."""
+    model, _ = parts
+    model_dir = tmp_path_factory.mktemp("multi")
+    model.save_to_model_dir(model_dir)
     base = tmp_path_factory.mktemp("serving")
     run_export_script(f"--model_dir={model_dir}", f"--export_dir={base}", "--nocheck_ops")
     path = base / "multitask" / "1"

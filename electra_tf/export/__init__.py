@@ -26,11 +26,7 @@ from electra_tf.export.serving import (
     write_models_config,
     write_warmup_requests,
 )
-from electra_tf.export.multitask import (
-    MultiTaskServable,
-    load_multitask_dir,
-    save_multitask_dir,
-)
+from electra_tf.export.multitask import MultiTaskServable, load_multitask_dir
 from electra_tf.export.tagging import TaggerServable
 
 __all__ = [
@@ -50,7 +46,6 @@ __all__ = [
     "export_saved_model",
     "load_multitask_dir",
     "load_servable",
-    "save_multitask_dir",
     "repair_text",
     "write_models_config",
     "write_warmup_requests",

@@ -1,10 +1,8 @@
 """The multi-task servable: every head of an `ElectraMultiTask`, from one request.
 
-`ElectraMultiTask` has no preprocessor and no save format of its own yet, so
-the servable takes the tokenizer and sequence length, and
-`save_multitask_dir` / `load_multitask_dir` define the directory that
-`scripts/export.py` reads: `multitask.keras` (`model.save`), `vocab.txt` and
-`multitask.json` (`sequence_length`, `lowercase`).
+The servable takes the tokenizer and sequence length next to the model;
+`load_multitask_dir` reads all three from the directory
+`ElectraMultiTask.save_to_model_dir` writes (what `scripts/export.py` exports).
 
 Example:
 ```python
@@ -16,18 +14,10 @@ export_for_serving(MultiTaskServable(model, tokenizer, sequence_length=128), "ex
 ```
 """
 
-import json
-import pathlib
-
-import keras
 import tensorflow as tf
 
-from electra_tf import tokenization
 from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import DEFAULT_MAX_WINDOWS, WindowedTagging
-
-MODEL_FILENAME = "multitask.keras"
-SETTINGS_FILENAME = "multitask.json"
 
 
 class MultiTaskServable(Servable):
@@ -108,31 +98,15 @@ class MultiTaskServable(Servable):
 
 def build(model, sequence_length):
     """Creates the weights of a subclassed model that has not been called yet
-    (`ExportArchive` and `model.save` need them)."""
+    (`ExportArchive` needs them)."""
     if not model.built:
         ids = tf.zeros([1, sequence_length], tf.int32)
         model({"token_ids": ids, "segment_ids": ids, "padding_mask": ids})
 
 
-def save_multitask_dir(model, tokenizer, sequence_length, directory):
-    """Writes what `load_multitask_dir` (and `scripts/export.py`) read."""
-    build(model, sequence_length)
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / MODEL_FILENAME)
-    tokenization.save_vocabulary(tokenizer.get_vocabulary(), directory)
-    settings = {"sequence_length": int(sequence_length), "lowercase": bool(tokenizer.lowercase)}
-    (directory / SETTINGS_FILENAME).write_text(json.dumps(settings, indent=2))
-    return directory
-
-
 def load_multitask_dir(directory):
-    """`(model, tokenizer, sequence_length)` from a `save_multitask_dir` directory."""
-    from electra_tf.models.multitask import ElectraMultiTask  # registers the class
+    """`(model, tokenizer, sequence_length)` from an `ElectraMultiTask.save_to_model_dir` directory."""
+    from electra_tf.models.multitask import ElectraMultiTask
 
-    directory = pathlib.Path(directory)
-    settings = json.loads((directory / SETTINGS_FILENAME).read_text())
-    model = keras.saving.load_model(
-        directory / MODEL_FILENAME, custom_objects={"ElectraMultiTask": ElectraMultiTask})
-    tokenizer = tokenization.make_tokenizer(directory, lowercase=settings["lowercase"])
-    return model, tokenizer, settings["sequence_length"]
+    model = ElectraMultiTask.from_model_dir(directory)
+    return model, model.tokenizer, model.sequence_length

@@ -381,7 +381,7 @@ _TASK_KINDS = {
 
 def detect_kind(model_dir):
     """The default export of a model directory: a pre-training run's
-    discriminator, a `save_multitask_dir` multi-task model, or the task of a
+    discriminator, an `ElectraMultiTask.save_to_model_dir` directory, or the task of a
     keras-hub task preset."""
     model_dir = pathlib.Path(model_dir)
     if (model_dir / "electra_config.json").is_file():
