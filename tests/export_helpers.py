@@ -55,9 +55,12 @@ _FRESH_PROCESS = textwrap.dedent("""
     standalone.load_tf_text_ops()
     import tensorflow as tf
     from tensorflow.python.tools import saved_model_cli
-    answers = {{}}
+    answers, exports = {{}}, {{}}
     for key, (path, signature, inputs) in requests.items():
-        function = tf.saved_model.load(path).signatures[signature]
+        # Loading is the slow part: each export once, however many requests it gets.
+        if path not in exports:
+            exports[path] = tf.saved_model.load(path)
+        function = exports[path].signatures[signature]
         answers[key] = {{k: v.numpy() for k, v in function(
             **{{n: tf.constant(v) for n, v in inputs.items()}}).items()}}
     predicted = standalone.predict(*predict_request) if predict_request else None
@@ -96,6 +99,16 @@ def fresh_process(requests, cli_runs=(), predict_request=None):
         bytes.fromhex(result.stdout.strip()))
     return {"op_kinds": op_kinds, "answers": answers, "predicted": predicted, "cli": cli,
             "imported": imported}
+
+
+def show_signatures(export_dir, *signatures):
+    """`saved_model_cli show` runs: the signature keys, then each signature's inputs and outputs.
+
+    Unlike `show --all`, these read `saved_model.pb` alone; `--all` also loads
+    the whole model, which the fresh process has done already.
+    """
+    show = ["show", "--dir", str(export_dir), "--tag_set", "serve"]
+    return [show] + [[*show, "--signature_def", name] for name in signatures]
 
 
 def run_export_script(*args):

@@ -12,7 +12,7 @@ from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
 from export_helpers import (
-    as_strings, assert_same_outputs, call, fresh_process, run_export_script)
+    as_strings, assert_same_outputs, call, fresh_process, run_export_script, show_signatures)
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("江泽民在北京克林顿华盛很好差") + [
     "hello", "world", ",", "!", "##s"]
@@ -100,7 +100,7 @@ def test_tensorflow_only_process_ops_and_saved_model_cli(export):
     inputs = {"text": as_strings(TEXTS + ODD[1:])}
     result = fresh_process(
         {"text": (str(path), DEFAULT_SIGNATURE, inputs)},
-        cli_runs=[["show", "--dir", str(path), "--all"],
+        cli_runs=[*show_signatures(path, DEFAULT_SIGNATURE),
                   ["run", "--dir", str(path), "--tag_set", "serve", "--signature_def",
                    DEFAULT_SIGNATURE, "--input_exprs", "text=[b'hello world', b'\\xff']"]],
     )
@@ -108,7 +108,8 @@ def test_tensorflow_only_process_ops_and_saved_model_cli(export):
     assert serving_ops.unservable_ops(result["op_kinds"]) == []
     assert_same_outputs(result["answers"]["text"],
                         call(loaded.signatures[DEFAULT_SIGNATURE], **inputs))
-    (show_code, shown), (run_code, ran) = result["cli"]
-    assert show_code == 0 and run_code == 0
+    (keys_code, keys), (show_code, shown), (run_code, ran) = result["cli"]
+    assert keys_code == show_code == run_code == 0
+    assert DEFAULT_SIGNATURE in keys and IDS_SIGNATURE in keys
     assert "ner_entity_text" in shown and "sentiment_probabilities" in shown
     assert "ner_word_tags" in ran
