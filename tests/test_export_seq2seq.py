@@ -1,5 +1,10 @@
 """The seq2seq export: generated text equals `ElectraSeq2SeqLM.generate` for every
-decoding signature, options are clamped, any input answered."""
+decoding signature, options are clamped, any input answered.
+
+The model is exported once, through scripts/export.py with `--num_beams` and
+`--length_penalty`: exporting its six decoding signatures is most of this
+module's time.
+"""
 
 import keras
 import numpy as np
@@ -7,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, Seq2SeqServable, serving, serving_ops
+from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, serving, serving_ops
 from electra_tf.models.seq2seq import (
     ElectraSeq2SeqBackbone,
     ElectraSeq2SeqLM,
@@ -15,11 +20,14 @@ from electra_tf.models.seq2seq import (
     LengthPenaltyBeamSampler,
     make_encoder,
 )
-from export_helpers import as_strings, assert_same_outputs, call, export_and_load, fresh_process
+from export_helpers import (
+    as_strings, assert_same_outputs, call, fresh_process, run_export_script, show_signatures)
 
 WORDS = [f"w{i}" for i in range(10)] + list("床前明月光")
 VOCAB = list(tokenization.SPECIAL_TOKENS) + WORDS
 LENGTH = 8
+# generate_beam's settings, given to scripts/export.py: not its defaults (4 and 0).
+NUM_BEAMS, LENGTH_PENALTY = 3, 1.5
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +54,16 @@ def lm():
 
 @pytest.fixture(scope="module")
 def export(lm, tmp_path_factory):
-    return export_and_load(Seq2SeqServable(lm, num_beams=3), tmp_path_factory.mktemp("s2s"),
-                           "seq2seq")
+    """`(export dir, loaded export)` of the preset `lm` saves, exported by scripts/export.py."""
+    model_dir = tmp_path_factory.mktemp("s2s_preset")
+    lm.save_to_preset(str(model_dir))
+    base = tmp_path_factory.mktemp("s2s_serving")
+    # Ops are checked in the TensorFlow-only process instead.
+    run_export_script(f"--model_dir={model_dir}", f"--export_dir={base}",
+                      f"--num_beams={NUM_BEAMS}", f"--length_penalty={LENGTH_PENALTY}",
+                      "--nocheck_ops")
+    path = base / "seq2seq" / "1"
+    return path, tf.saved_model.load(str(path))
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +157,7 @@ def test_bad_options_are_clamped_not_errors(loaded):
 
 def test_beam_signature_matches_generate_with_the_beam_sampler(loaded, lm):
     out = call(loaded.signatures["generate_beam"], text=as_strings(SOURCES))
-    lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=3))
+    lm.compile(sampler=LengthPenaltyBeamSampler(NUM_BEAMS, LENGTH_PENALTY))
     try:
         expected = lm.generate(SOURCES, max_length=LENGTH)
     finally:
@@ -159,13 +175,14 @@ def test_tensorflow_only_process_and_warmup(export, loaded):
         "top_k": (str(path), "generate_top_k", {"text": as_strings(SOURCES), **{
             k: v for k, v in options(4, k=10, seed=2).items() if k != "p"}}),
     }
-    result = fresh_process(requests, cli_runs=[["show", "--dir", str(path), "--all"]])
+    result = fresh_process(requests, cli_runs=show_signatures(path, "generate_top_k"))
     assert result["imported"] == [] and serving_ops.unservable_ops(result["op_kinds"]) == []
     for key, (_, signature, inputs) in requests.items():
         assert_same_outputs(result["answers"][key], call(loaded.signatures[signature], **inputs))
-    code, shown = result["cli"][0]
-    assert code == 0 and all(name in shown for name in (
-        "generate_greedy", "generate_top_k", "generate_top_p", "generate_beam", "temperature"))
+    (keys_code, keys), (show_code, shown) = result["cli"]
+    assert keys_code == show_code == 0 and all(name in keys for name in (
+        "generate_greedy", "generate_top_k", "generate_top_p", "generate_beam"))
+    assert "temperature" in shown and "generated_text" in shown
     from tensorflow_serving.apis import prediction_log_pb2
 
     records = list(tf.data.TFRecordDataset(
