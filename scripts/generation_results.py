@@ -1,6 +1,6 @@
 """Measures the generation results the README reports, on a fixed CPU budget.
 
-    python scripts/generation_results.py --out runs/generation_results   # ~35 min, 2 shared CPU cores
+    python scripts/generation_results.py --out runs/generation_results   # ~60 min on 2 busy CPU cores
     python scripts/generation_results.py --out /tmp/smoke --quick        # a smoke run
     python scripts/generation_results.py --stages poems,captioning      # some stages only
 
@@ -12,8 +12,8 @@ Writes `results.json` and `results.md` (the README's table) to `--out`:
    both directions are then trained twice with its tokenizer and shape: once
    with its pre-trained discriminator as the encoder (warm), once with the
    same encoder randomly initialised (cold). Same seed, data, steps and
-   decoder initialisation, so the two rows differ in the encoder's starting
-   weights alone. One bilingual pre-training serves both directions because
+   learning rate (the decoder's random weights are drawn after the encoder
+   is built, so they are not bit-identical between the rows). One bilingual pre-training serves both directions because
    warm-starting en→zh needs an encoder that has read English, and zh→en one
    that has read Chinese. The vocabulary is the pre-trained model's (uncased),
    so BLEU / chrF are case-insensitive; Chinese targets use sacrebleu's `zh`
@@ -43,9 +43,8 @@ from electra_tf.training.pretrain import run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# (full run, --quick): sizes chosen so the full run takes about 35 minutes on
-# two CPU cores shared with other jobs (load around 10): a smoke-sized budget
-# for translation, stated with the numbers.
+# (full run, --quick): a smoke-sized budget, chosen for two CPU cores shared
+# with other jobs (about an hour there at a load of 10).
 BUDGETS = {
     "train_pairs": (4000, 64),
     "test_pairs": (300, 16),
