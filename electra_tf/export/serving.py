@@ -43,7 +43,6 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.export.serving_ops import check_serving_ops
-
 DEFAULT_SIGNATURE = "serving_default"
 IDS_SIGNATURE = "serve_token_ids"
 ID_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -176,42 +175,25 @@ class Servable:
         """`{signature: inputs}` replayed at load time: every text-in signature."""
         return {DEFAULT_SIGNATURE: self.warmup_inputs()}
 
-
 def export_saved_model(servable, export_dir):
     """Writes `servable` as a SavedModel with the text and ids signatures."""
     archive = keras.export.ExportArchive()
     for trackable in servable.trackables():
         archive.track(trackable)
-    endpoints = {
-        DEFAULT_SIGNATURE: (
-            servable.predict_text,
-            [tf.TensorSpec([None], tf.string, name=n) for n in servable.text_inputs],
-        ),
-        IDS_SIGNATURE: (
-            servable.predict_ids,
-            [tf.TensorSpec([None, None], tf.int32, name=n) for n in ID_INPUTS],
-        ),
-        **servable.extra_signatures(),
-    }
-    for name, (function, input_signature) in endpoints.items():
-        archive.add_endpoint(name, traced_once(function, input_signature))
+    archive.add_endpoint(
+        DEFAULT_SIGNATURE,
+        servable.predict_text,
+        input_signature=[tf.TensorSpec([None], tf.string, name=n) for n in servable.text_inputs],
+    )
+    archive.add_endpoint(
+        IDS_SIGNATURE,
+        servable.predict_ids,
+        input_signature=[tf.TensorSpec([None, None], tf.int32, name=n) for n in ID_INPUTS],
+    )
+    for name, (function, input_signature) in servable.extra_signatures().items():
+        archive.add_endpoint(name, function, input_signature=input_signature)
     archive.write_out(str(export_dir), verbose=False)
     return pathlib.Path(export_dir)
-
-
-def traced_once(function, input_signature):
-    """`function` as a `tf.function` already traced for `input_signature`.
-
-    Given an `input_signature`, `ExportArchive.write_out` traces each endpoint
-    twice: once to list its variables, and again inside
-    `tf.saved_model.save`, whose save context is part of `tf.function`'s
-    cache key. A function traced beforehand, without a fixed signature, is
-    listed and saved with the trace it has: tracing is most of an export's
-    time, and this skips the second one.
-    """
-    traced = tf.function(function, autograph=False)
-    traced.get_concrete_function(*input_signature)
-    return traced
 
 
 def export_for_serving(servable, base_dir, model_name, version=None, check_ops=True):
