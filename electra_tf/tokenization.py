@@ -20,6 +20,7 @@ tokenizer(["天气 nice"])  # ragged ids; each Chinese character is one token
 import pathlib
 
 import re
+import unicodedata
 
 import keras_hub
 import tensorflow as tf
@@ -73,10 +74,20 @@ def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str
         include_joiner_token=True,
         joiner="##",
     )
-    vocabulary = [t for t in vocabulary if not _is_cjk_continuation(t)][:vocab_size]
+    vocabulary = [
+        t for t in vocabulary if not _is_cjk_continuation(t) and _fits_a_vocabulary_line(t)
+    ][:vocab_size]
     if len(vocabulary) <= len(SPECIAL_TOKENS):
         raise ValueError("the corpus produced no word pieces: is every line empty?")
     return vocabulary
+
+
+def _fits_a_vocabulary_line(token: str) -> bool:
+    # The learner can return whitespace the pre-tokenizer did not split on (an
+    # ideographic space becomes " " under NFKC). Such a token cannot be
+    # produced by the tokenizer and does not survive a vocab.txt round trip,
+    # which would shift every id after it.
+    return bool(token) and not any(c.isspace() or unicodedata.category(c) == "Cc" for c in token)
 
 
 def _is_cjk_continuation(token: str) -> bool:

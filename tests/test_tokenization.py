@@ -52,3 +52,14 @@ def test_vocabulary_round_trip_and_errors(tmp_path, vocabulary):
         tokenization.make_tokenizer(tmp_path / "bad.txt")
     with pytest.raises(ValueError, match="at least 6"):
         tokenization.build_vocabulary(["x"], vocab_size=3)
+
+
+def test_whitespace_the_pre_tokenizer_keeps_never_becomes_a_token(tmp_path):
+    # An ideographic space (U+3000) between Chinese characters became the
+    # token " " under NFKC, which vocab.txt cannot hold: reloading lost it and
+    # every later id shifted, so the model directory no longer loaded.
+    texts = ["今天\u3000天气很好", "明天\u3000也很好", "好\u00a0的 ok\tyes"] * 5
+    vocabulary = tokenization.build_vocabulary(texts, 60)
+    assert all(t.strip() == t and t for t in vocabulary)
+    tokenization.save_vocabulary(vocabulary, tmp_path)
+    assert tokenization.load_vocabulary(tmp_path) == vocabulary
