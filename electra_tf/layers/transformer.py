@@ -3,7 +3,7 @@
 ELECTRA's blocks are keras-hub's `TransformerEncoder` / `TransformerDecoder`
 with tanh-approximated GELU, LayerNorm epsilon 1e-12 and truncated-normal
 (0.02) kernels. Every tower built here (the seq2seq decoder, the document's
-`generator_decoder`; the pre-training generator can use it too) gets them
+`generator_decoder`; the pre-training generator) gets them
 from one place, so the recipe cannot drift between towers.
 
 Example:

@@ -5,6 +5,7 @@ import keras_hub
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.layers.transformer import electra_transformer_layers
 
 
 class ElectraGenerator(keras.Model):
@@ -56,19 +57,10 @@ class ElectraGenerator(keras.Model):
             )
         else:
             projection = None
-        transformer_layers = [
-            keras_hub.layers.TransformerEncoder(
-                num_heads=num_heads,
-                intermediate_dim=intermediate_dim,
-                activation=gelu_approximate,
-                dropout=dropout,
-                layer_norm_epsilon=1e-12,
-                kernel_initializer=electra_kernel_initializer(),
-                dtype=dtype,
-                name=f"transformer_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
+        transformer_layers = electra_transformer_layers(
+            keras_hub.layers.TransformerEncoder, num_layers, num_heads, intermediate_dim, dropout,
+            dtype=dtype, name="transformer_layer",
+        )
         mlm_head = keras_hub.layers.MaskedLMHead(
             token_embedding=discriminator.token_embedding,
             intermediate_activation=gelu_approximate,
