@@ -22,12 +22,12 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data import corpora, pretraining
+from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "small", "Preset name or JSON path.")
@@ -41,12 +41,6 @@ flags.DEFINE_float("dropout", 0.1, "Dropout rate (the recipe's 0.1; 0 isolates t
                    "dropout's random numbers, which dominates XLA on CPU).")
 flags.DEFINE_bool("pipeline", True, "Also time the input pipeline alone.")
 flags.DEFINE_string("output", None, "Write the results as JSON here too.")
-
-
-def synthetic_batch(vocab_size, batch_size, length, seed=0):
-    ids = np.random.default_rng(seed).integers(5, vocab_size, (batch_size, length)).astype("int32")
-    ids[:, 0], ids[:, -1] = 2, 3
-    return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
 
 
 class KerasStep:
@@ -149,7 +143,7 @@ def main(argv):
     del argv
     config = ElectraConfig.from_preset(FLAGS.config).replace(
         sequence_length=FLAGS.sequence_length, batch_size=FLAGS.batch_size, dropout=FLAGS.dropout)
-    vocabulary = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(FLAGS.vocab_size - 5)]
+    vocabulary = synthetic_vocabulary(FLAGS.vocab_size)
     runners = {}
     for mode in FLAGS.modes:
         if mode == "torch":

@@ -16,12 +16,12 @@ import pathlib
 import re
 import tempfile
 
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "small", "Preset name or JSON path.")
@@ -37,10 +37,7 @@ def traced_xspace(config, vocabulary, steps):
     special = tokenization.special_token_ids(tokenization.make_tokenizer(vocabulary))
     model = ElectraPretrainer(config, len(vocabulary), special, seed=0)
     model.compile()
-    ids = np.random.default_rng(0).integers(5, len(vocabulary), (FLAGS.batch_size, config.sequence_length))
-    ids[:, 0], ids[:, -1] = 2, 3
-    ids = ids.astype("int32")
-    batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    batch = synthetic_batch(len(vocabulary), FLAGS.batch_size, config.sequence_length)
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0)
     train_function, iterator = model.make_train_function(), iter(dataset)
@@ -79,7 +76,7 @@ def main(argv):
     del argv
     config = ElectraConfig.from_preset(FLAGS.config).replace(
         sequence_length=FLAGS.sequence_length, batch_size=FLAGS.batch_size, dropout=FLAGS.dropout)
-    vocabulary = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(FLAGS.vocab_size - 5)]
+    vocabulary = synthetic_vocabulary(FLAGS.vocab_size)
     by_type, by_pattern = op_times(traced_xspace(config, vocabulary, FLAGS.steps), FLAGS.steps)
     total = sum(by_type.values())
     print(f"{config.name}, batch {FLAGS.batch_size} x {config.sequence_length}, dropout "
