@@ -57,8 +57,11 @@ run: install
 	$(PY) electra_tf/export/standalone.py predict $(RUN_DIR)-serving/sentiment \
 	    这本书很好看 质量太差了 物流很快，包装完好
 
+# Two pytest workers, one per core: most of a test's time is single-threaded
+# tf.function tracing. `loadfile` keeps each module's fixtures in one worker.
+TEST_WORKERS ?= 2
 test: install-test fortunes
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 benchmark: install
 	$(PY) benchmarks/pretrain_step.py
