@@ -150,3 +150,32 @@ def oov_rate(tokenizer, texts) -> float:
 
 def special_token_ids(tokenizer) -> dict[str, int]:
     return {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
+
+
+def segment_packer(tokenizer, sequence_length: int) -> keras_hub.layers.MultiSegmentPacker:
+    """keras-hub's packer with ELECTRA's layout: `[CLS] A [SEP] (B [SEP]) [PAD]...`.
+
+    Truncation is "waterfall" (the first segment keeps its tokens first), as
+    every preprocessor and export in this package expects.
+    """
+    return keras_hub.layers.MultiSegmentPacker(
+        sequence_length=int(sequence_length),
+        start_value=tokenizer.token_to_id(CLS),
+        end_value=tokenizer.token_to_id(SEP),
+        pad_value=tokenizer.token_to_id(PAD),
+        truncate="waterfall",
+    )
+
+
+def word_pieces(tokenizer, words):
+    """Token ids per word of a flat string tensor: `[num_words, (pieces)]`.
+
+    A word the tokenizer turns into nothing (a lone control character, say)
+    becomes one `[UNK]`, so every word keeps a first piece to carry its tag.
+    Must run in a graph (keras-hub tokenizers return lists eagerly).
+    """
+    pieces = tokenizer(words)
+    unknown = tf.fill([tf.shape(words)[0], 1], tokenizer.token_to_id(UNK))
+    padded = tf.concat([pieces, tf.RaggedTensor.from_tensor(unknown)], axis=1)
+    keep = tf.maximum(pieces.row_lengths(), 1)
+    return tf.ragged.boolean_mask(padded, tf.ragged.range(padded.row_lengths()) < keep[:, None])

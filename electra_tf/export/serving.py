@@ -37,7 +37,6 @@ import shutil
 import uuid
 
 import keras
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
@@ -90,13 +89,7 @@ class TextEncoder:
         self.sequence_length = int(sequence_length)
         self.num_segments = int(num_segments)
         self.max_chars = int(max_chars or CHARS_PER_TOKEN * sequence_length)
-        self.packer = keras_hub.layers.MultiSegmentPacker(
-            sequence_length=self.sequence_length,
-            start_value=tokenizer.token_to_id(tokenization.CLS),
-            end_value=tokenizer.token_to_id(tokenization.SEP),
-            pad_value=tokenizer.token_to_id(tokenization.PAD),
-            truncate="waterfall",
-        )
+        self.packer = tokenization.segment_packer(tokenizer, self.sequence_length)
 
     # A graph even when called eagerly: keras-hub tokenizers return Python
     # lists outside one.

@@ -48,8 +48,6 @@ class WindowedTagging:
 
     def __init__(self, tokenizer, sequence_length, max_windows=DEFAULT_MAX_WINDOWS,
                  max_chars=None):
-        import keras_hub
-
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
         self.budget = self.sequence_length - 2  # [CLS] and [SEP]
@@ -57,22 +55,10 @@ class WindowedTagging:
         # Every word takes at least one piece, so later words can never fit.
         self.max_words = self.max_windows * self.budget
         self.max_chars = int(max_chars or CHARS_PER_TOKEN * self.sequence_length * max_windows)
-        self.packer = keras_hub.layers.MultiSegmentPacker(
-            sequence_length=self.sequence_length,
-            start_value=tokenizer.token_to_id(tokenization.CLS),
-            end_value=tokenizer.token_to_id(tokenization.SEP),
-            pad_value=tokenizer.token_to_id(tokenization.PAD),
-            truncate="waterfall",
-        )
-        self.unknown_id = tokenizer.token_to_id(tokenization.UNK)
+        self.packer = tokenization.segment_packer(tokenizer, self.sequence_length)
 
     def word_pieces(self, words):
-        """Token ids per word; as in `ElectraTaggerPreprocessor`, never empty ([UNK])."""
-        pieces = self.tokenizer(words)
-        unknown = tf.RaggedTensor.from_tensor(tf.fill([tf.shape(words)[0], 1], self.unknown_id))
-        padded = tf.concat([pieces, unknown], axis=1)
-        keep = tf.maximum(pieces.row_lengths(), 1)
-        return tf.ragged.boolean_mask(padded, tf.ragged.range(padded.row_lengths()) < keep[:, None])
+        return tokenization.word_pieces(self.tokenizer, words)
 
     def __call__(self, text, logits_fn, heads):
         """Tags `text` (`string [batch]`) with each head of `logits_fn`.

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 from keras_hub.src.layers.preprocessing.multi_segment_packer import MultiSegmentPacker
 
+from electra_tf import tokenization
 from electra_tf.data.tasks import check_tagging_data
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
@@ -173,12 +174,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
     def build(self, input_shape):
         super().build(input_shape)
         # Built late so the tokenizer's vocabulary is loaded when restoring.
-        self.packer = MultiSegmentPacker(
-            start_value=self.tokenizer.start_token_id,
-            end_value=self.tokenizer.end_token_id,
-            pad_value=self.tokenizer.pad_token_id,
-            sequence_length=self.sequence_length,
-        )
+        self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length)
         # Tags and weights share the token layout; 0 at [CLS], [SEP], padding.
         self.zero_packer = MultiSegmentPacker(
             start_value=0, end_value=0, pad_value=0, sequence_length=self.sequence_length
@@ -186,12 +182,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
 
     def word_pieces(self, words):
         """`[num_words, (pieces)]` token ids of a flat string tensor, never empty."""
-        pieces = self.tokenizer(words)
-        unknown = tf.fill([tf.shape(words)[0], 1], self.tokenizer.token_to_id("[UNK]"))
-        padded = tf.concat([pieces, tf.RaggedTensor.from_tensor(unknown)], axis=1)
-        keep = tf.maximum(pieces.row_lengths(), 1)
-        position = tf.ragged.range(padded.row_lengths())
-        return tf.ragged.boolean_mask(padded, position < keep[:, None])
+        return tokenization.word_pieces(self.tokenizer, words)
 
     def call(self, x, y=None, sample_weight=None):
         if tf.executing_eagerly():
