@@ -205,6 +205,7 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
     pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), vocabulary_size=len(VOCAB),
                                    special_token_ids=tokenization.special_token_ids(tokenizer))
     pretrainer.save_to_model_dir(tmp_path, tokenizer)
+    keras.utils.set_random_seed(7)
     lm = generation.build_lm([("w1 w2", "w2 w1")] * 4, encoder=str(tmp_path), sequence_length=8)
     encoder = lm.backbone.encoder
     for mine, theirs in zip(encoder.weights, pretrainer.discriminator.weights):
@@ -214,6 +215,7 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
     assert lm.backbone.num_decoder_layers == encoder.num_layers
 
     # The cold-start baseline: same tokenizer and shape, fresh weights.
+    keras.utils.set_random_seed(7)
     cold = generation.build_lm([("w1 w2", "w2 w1")] * 4, encoder=str(tmp_path),
                                sequence_length=8, warm_start=False)
     assert cold.preprocessor.tokenizer.get_vocabulary() == VOCAB
@@ -221,3 +223,12 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
                                                   "name": cold.backbone.encoder.name}
     embedding = cold.backbone.encoder.token_embedding.embeddings.numpy()
     assert not np.array_equal(embedding, encoder.token_embedding.embeddings.numpy())
+    # ... and the very same decoder, so the comparison isolates the encoder.
+    def decoder_weights(model):
+        encoder_weights = {id(w) for w in model.backbone.encoder.weights}
+        return [w for w in model.backbone.weights if id(w) not in encoder_weights]
+
+    warm_decoder, cold_decoder = decoder_weights(lm), decoder_weights(cold)
+    assert len(warm_decoder) == len(cold_decoder) > 0
+    for mine, theirs in zip(warm_decoder, cold_decoder):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

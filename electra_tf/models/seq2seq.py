@@ -59,14 +59,15 @@ from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
 _CJK_CLASS = r"[\p{Han}\x{3000}-\x{303f}\x{ff00}-\x{ffef}]"
 
 
-def make_encoder(source=None, **config):
+def make_encoder(source=None, load_weights=True, **config):
     """An `ElectraBackbone` to serve as the encoder.
 
     `source` is `None` (random, built from `config`: `vocabulary_size`,
     `hidden_dim`, `num_layers`, `num_heads`, `intermediate_dim`, optional
     `embedding_dim`, `dropout`, `max_sequence_length`), an electra_tf model
     directory (its `discriminator/` preset is loaded), a keras-hub preset name
-    or directory, or an `ElectraBackbone` (returned as is).
+    or directory, or an `ElectraBackbone` (returned as is). With
+    `load_weights=False` a preset gives its shape with fresh weights.
     """
     if isinstance(source, keras_hub.models.ElectraBackbone):
         return source
@@ -78,7 +79,9 @@ def make_encoder(source=None, **config):
     path = pathlib.Path(str(source))
     if (path / DISCRIMINATOR_DIRNAME).is_dir():
         path = path / DISCRIMINATOR_DIRNAME
-    return keras_hub.models.ElectraBackbone.from_preset(str(path) if path.exists() else source)
+    return keras_hub.models.ElectraBackbone.from_preset(
+        str(path) if path.exists() else source, load_weights=load_weights
+    )
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

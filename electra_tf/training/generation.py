@@ -71,7 +71,8 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     the targets, unless `separate_vocabularies`), and the decoder copies its
     width and depth. `warm_start=False` keeps that tokenizer and shape but
     initialises the encoder randomly: the baseline a warm start is measured
-    against, differing from it in the encoder's weights alone.
+    against, differing from it in the encoder's weights alone (after the same
+    `keras.utils.set_random_seed`, both decoders start from the same weights).
     """
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if encoder is not None:
@@ -79,9 +80,9 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
         if (preset / DISCRIMINATOR_DIRNAME).is_dir():
             preset = preset / DISCRIMINATOR_DIRNAME
         source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset))
-        electra = make_encoder(str(preset))
-        if not warm_start:
-            electra = keras_hub.models.ElectraBackbone.from_config(electra.get_config())
+        # Warm and cold build the encoder the same way (only loading differs), so
+        # both draw the same random numbers and their decoders start equal.
+        electra = make_encoder(str(preset), load_weights=warm_start)
     else:
         texts = sources if separate_vocabularies else sources + targets
         source_tokenizer = tokenization.make_tokenizer(
