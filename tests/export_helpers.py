@@ -105,7 +105,8 @@ def show_signatures(export_dir, *signatures):
     """`saved_model_cli show` runs: the signature keys, then each signature's inputs and outputs.
 
     Unlike `show --all`, these read `saved_model.pb` alone; `--all` also loads
-    the whole model, which the fresh process has done already.
+    the whole model, so the classifier's test asks for it once and the other
+    exports use these.
     """
     show = ["show", "--dir", str(export_dir), "--tag_set", "serve"]
     return [show] + [[*show, "--signature_def", name] for name in signatures]

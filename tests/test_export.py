@@ -231,6 +231,7 @@ def fresh_process(exports):
     }
     cli_runs = [
         *show_signatures(exports["classifier"], DEFAULT_SIGNATURE, IDS_SIGNATURE),
+        ["show", "--dir", str(exports["classifier"]), "--all"],
         ["run", "--dir", str(exports["discriminator"]), "--tag_set", "serve",
          "--signature_def", DEFAULT_SIGNATURE,
          "--input_exprs", "text=[b'hello nice', b'', b'\\xff\\x00']"],
@@ -258,11 +259,13 @@ def test_standalone_predict_reads_pairs_and_the_latest_version(fresh_process, lo
 
 
 def test_saved_model_cli_show_and_run(fresh_process):
-    *shows, (run_code, ran) = fresh_process["cli"]
-    assert [code for code, _ in shows] == [0, 0, 0] and run_code == 0
+    *shows, (all_code, shown_all), (run_code, ran) = fresh_process["cli"]
+    assert [code for code, _ in shows] == [0, 0, 0] and all_code == 0 and run_code == 0
     shown = "".join(output for _, output in shows)
     for name in (DEFAULT_SIGNATURE, IDS_SIGNATURE, "text_pair", "probabilities", "label"):
         assert name in shown
+        assert name in shown_all  # `show --all`: every signature's inputs and outputs
+    assert "DT_STRING" in shown_all
     assert "replaced_probability" in ran and "[CLS]" in ran
 
 
