@@ -11,9 +11,9 @@ Writes `results.json` and `results.md` (the README's table) to `--out`:
    only (the test catalogs are never seen, not even as unlabelled text), and
    both directions are then trained twice with its tokenizer and shape: once
    with its pre-trained discriminator as the encoder (warm), once with the
-   same encoder randomly initialised (cold). Same seed, data, steps and
-   learning rate (the decoder's random weights are drawn after the encoder
-   is built, so they are not bit-identical between the rows). One bilingual pre-training serves both directions because
+   same encoder randomly initialised (cold). Same seed, data, steps,
+   learning rate and initial decoder weights, so the encoder's weights are the
+   only difference. One bilingual pre-training serves both directions because
    warm-starting en→zh needs an encoder that has read English, and zh→en one
    that has read Chinese. The vocabulary is the pre-trained model's (uncased),
    so BLEU / chrF are case-insensitive; Chinese targets use sacrebleu's `zh`
@@ -24,7 +24,7 @@ Writes `results.json` and `results.md` (the README's table) to `--out`:
    `load_digits` scans, English and Chinese captions (`examples/captioning.py`).
 
 Decoding speed is not measured here: time `benchmarks/decoding.py` on an idle
-machine (docs/generation.md has the command).
+machine (figures in benchmarks/README.md).
 """
 
 import argparse

@@ -195,6 +195,9 @@ def test_label_smoothing_loss():
 
 def test_chinese_output_has_no_spaces_between_characters():
     assert join_cjk(tf.constant("床 前 明 月 光 ， 疑 是 a b")).numpy().decode() == "床前明月光，疑是 a b"
+    # An uncased vocabulary's NFKC made "，" and "？" ASCII; after Han characters they return.
+    assert (join_cjk(tf.constant("床 前 明 月 光 , 疑 是 地 上 霜 ? a , b : c")).numpy().decode()
+            == "床前明月光，疑是地上霜？ a , b : c")
 
 
 def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):

@@ -39,6 +39,7 @@ lm.generate("床前明月光", max_length=8)
 """
 
 import pathlib
+import re
 import warnings
 
 import keras
@@ -57,6 +58,9 @@ from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
 # Between two CJK characters or punctuation marks WordPiece detokenization
 # puts a space that Chinese text does not have.
 _CJK_CLASS = r"[\p{Han}\x{3000}-\x{303f}\x{ff00}-\x{ffef}]"
+# Lower-casing applies NFKC, which maps Chinese full-width marks to ASCII
+# ("，" to ","); after a Han character such a mark was full-width.
+_FULL_WIDTH_MARKS = {",": "，", "!": "！", "?": "？", ";": "；", ":": "："}
 
 
 def make_encoder(source=None, load_weights=True, **config):
@@ -366,7 +370,13 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
 
 
 def join_cjk(text):
-    """Removes the spaces WordPiece detokenization puts between CJK characters."""
+    """Removes the spaces WordPiece detokenization puts between CJK characters.
+
+    ASCII `, ! ? ; :` right after a Han character become full-width again
+    (undoing the NFKC of an uncased vocabulary), so Chinese output reads "，".
+    """
+    for mark, full_width in _FULL_WIDTH_MARKS.items():
+        text = tf.strings.regex_replace(text, rf"(\p{{Han}}) {re.escape(mark)}", rf"\1 {full_width}")
     pattern = f"({_CJK_CLASS}) ({_CJK_CLASS})"
     # Matches cannot overlap, so one pass joins every other gap; two join all.
     for _ in range(2):
