@@ -8,7 +8,7 @@ of the first ([CLS]) vector across the sentences (what the classifier head
 sees), for each model directory and for random weights of the first one's
 sizes and vocabulary.
 
-  python scripts/encoder_spread.py runs/zh_h128 runs/zh_small
+  python scripts/encoder_spread.py runs/zh_mini_2500 runs/zh_small
 """
 
 import sys
