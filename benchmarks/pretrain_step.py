@@ -27,6 +27,7 @@ from absl import app, flags
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data import corpora, pretraining
+from hf_reference import hf_electra
 from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
@@ -69,23 +70,10 @@ class TorchStep:
 
     def __init__(self, config, vocabulary):
         import torch
-        import transformers
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
-        common = dict(vocab_size=len(vocabulary), embedding_size=config.embedding_size,
-                      num_hidden_layers=config.num_layers,
-                      max_position_embeddings=config.max_position_embeddings)
-        generator_config = transformers.ElectraConfig(
-            hidden_size=config.generator_hidden_size,
-            num_attention_heads=config.generator_num_heads,
-            intermediate_size=config.generator_intermediate_size, **common)
-        discriminator_config = transformers.ElectraConfig(
-            hidden_size=config.hidden_size, num_attention_heads=config.num_heads,
-            intermediate_size=config.intermediate_size, **common)
         self.torch = torch
-        self.generator = transformers.ElectraForMaskedLM(generator_config)
-        self.discriminator = transformers.ElectraForPreTraining(discriminator_config)
-        self.discriminator.electra.embeddings = self.generator.electra.embeddings  # shared
+        self.generator, self.discriminator = hf_electra(config, len(vocabulary))
         parameters = {id(p): p for p in [*self.generator.parameters(), *self.discriminator.parameters()]}
         self.optimizer = torch.optim.AdamW(parameters.values(), lr=1e-4, eps=1e-6, weight_decay=0.01)
         batch = synthetic_batch(len(vocabulary), FLAGS.batch_size, config.sequence_length)

@@ -1,7 +1,8 @@
 """Does Hugging Face's ELECTRA learn replaced-token detection faster on the same data?
 
-Trains the PyTorch reference of `pretrain_step.py` (`ElectraForMaskedLM` generator +
-`ElectraForPreTraining` discriminator, shared embeddings) on the batches of an
+Trains the PyTorch reference of `pretrain_step.py` (`hf_reference.hf_electra`:
+`ElectraForMaskedLM` generator + `ElectraForPreTraining` discriminator, shared
+embeddings) on the batches of an
 electra_tf model directory's own corpus, masked by electra_tf's `DynamicMasking`,
 with that directory's config and recipe (AdamW, weight decay skipping LayerNorm
 and biases, warmup then linear decay, global-norm clipping, loss = MLM + weight
@@ -20,11 +21,13 @@ import math
 import os
 import pathlib
 
+import numpy as np
 from absl import app, flags
 
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.data.pretraining import pretraining_dataset
+from hf_reference import hf_electra
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "An electra_tf model directory (config, vocab, corpus/).")
@@ -35,33 +38,16 @@ flags.DEFINE_integer("seed", 0, "Seed for data order, masks, samples and weights
 flags.mark_flag_as_required("model_dir")
 
 
-def build_reference(config, vocabulary_size, torch, transformers):
-    common = dict(vocab_size=vocabulary_size, embedding_size=config.embedding_size,
-                  num_hidden_layers=config.num_layers,
-                  max_position_embeddings=config.max_position_embeddings,
-                  hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout)
-    generator = transformers.ElectraForMaskedLM(transformers.ElectraConfig(
-        hidden_size=config.generator_hidden_size, num_attention_heads=config.generator_num_heads,
-        intermediate_size=config.generator_intermediate_size, **common))
-    discriminator = transformers.ElectraForPreTraining(transformers.ElectraConfig(
-        hidden_size=config.hidden_size, num_attention_heads=config.num_heads,
-        intermediate_size=config.intermediate_size, **common))
-    discriminator.electra.embeddings = generator.electra.embeddings  # shared, as in ELECTRA
-    return generator, discriminator
-
-
 def torch_batch(batch, masking, torch):
     masked = masking(batch)
-    ids = torch.tensor(batch["token_ids"].numpy(), dtype=torch.long)
-    positions = masked["mask_positions"].numpy()
-    weights = masked["mask_weights"].numpy() > 0
-    is_masked = torch.zeros_like(ids, dtype=torch.bool)
-    for row in range(ids.shape[0]):
-        is_masked[row, positions[row][weights[row]]] = True
+    ids = batch["token_ids"].numpy()
+    rows, slots = np.nonzero(masked["mask_weights"].numpy() > 0)
+    is_masked = np.zeros(ids.shape, bool)
+    is_masked[rows, masked["mask_positions"].numpy()[rows, slots]] = True
     return {
-        "ids": ids,
+        "ids": torch.tensor(ids, dtype=torch.long),
         "masked_ids": torch.tensor(masked["token_ids"].numpy(), dtype=torch.long),
-        "is_masked": is_masked,
+        "is_masked": torch.tensor(is_masked),
         "segments": torch.tensor(batch["segment_ids"].numpy(), dtype=torch.long),
         "attention": torch.tensor(batch["padding_mask"].numpy(), dtype=torch.long),
     }
@@ -86,7 +72,6 @@ def main(argv):
     del argv
     import tensorflow as tf
     import torch
-    import transformers
 
     torch.manual_seed(FLAGS.seed)
     tf.random.set_seed(FLAGS.seed)
@@ -100,8 +85,7 @@ def main(argv):
         vocab_size=tokenizer.vocabulary_size(), max_predictions=config.num_masked_predictions,
         mask_probability=config.mask_probability, mask_token_rate=config.mask_token_rate,
         random_token_rate=config.random_token_rate, seed=FLAGS.seed)
-    generator, discriminator = build_reference(
-        config, tokenizer.vocabulary_size(), torch, transformers)
+    generator, discriminator = hf_electra(config, tokenizer.vocabulary_size())
 
     parameters = {}
     for model in (generator, discriminator):
@@ -120,7 +104,8 @@ def main(argv):
     train = pretraining_dataset(
         sorted(str(p) for p in (model_dir / "corpus").glob("train-*.txt")), tokenizer,
         sequence_length=config.sequence_length, batch_size=config.batch_size, seed=FLAGS.seed)
-    generator.train(), discriminator.train()
+    generator.train()
+    discriminator.train()
     for step, batch in enumerate(train.take(steps), 1):
         loss, _, _ = forward(generator, discriminator, torch_batch(batch, masking, torch),
                              config.discriminator_loss_weight, torch)
@@ -136,7 +121,8 @@ def main(argv):
         [str(model_dir / "corpus" / "heldout.txt")], tokenizer,
         sequence_length=config.sequence_length, batch_size=config.batch_size, seed=FLAGS.seed,
         repeat=False, drop_remainder=False)
-    generator.eval(), discriminator.eval()
+    generator.eval()
+    discriminator.eval()
     totals = dict(loss=0.0, tokens=0, replaced=0, true_positive=0, predicted=0)
     with torch.no_grad():
         for batch in heldout.take(FLAGS.eval_steps):
