@@ -207,6 +207,10 @@ class ElectraPretrainer(keras.Model):
         if jit_compile == "auto":
             jit_compile = self.electra_config.jit_compile
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        # Create the optimizer's slots now, as Keras itself does under a
+        # distribution strategy: created inside the first traced step instead,
+        # they make tf.function trace the whole step a second time.
+        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
