@@ -36,8 +36,12 @@ def test_three_classes_on_raw_strings_beat_chance():
     # The fine-tuning recipe (layer-wise decay, warmup) inside a compiled fit.
     classifier.compile(optimizer=create_finetuning_optimizer(
         CONFIG, train_steps=60, learning_rate=3e-3, layer_decay=0.8))
+    traced = []
+    train_step = classifier.train_step
+    classifier.train_step = lambda data: traced.append(1) or train_step(data)
     texts, labels = keyword_texts(320)
     classifier.fit(texts, labels, batch_size=16, epochs=3, verbose=0)
+    assert len(traced) == 1  # the optimizer is built in compile, not while tracing
     test_texts, test_labels = keyword_texts(90, seed=1)
     accuracy = classifier.evaluate(test_texts, test_labels, verbose=0, return_dict=True)
     assert accuracy["sparse_categorical_accuracy"] > 0.75  # chance is 1/3
@@ -111,7 +115,7 @@ def test_starts_from_a_pretraining_model_dir(tmp_path):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     # A plain keras-hub preset (the discriminator/ folder) works the same way.
     preset = ElectraClassifier.from_model_dir(tmp_path / "discriminator", num_classes=2)
-    assert preset.preprocessor.sequence_length == 128
+    assert preset.preprocessor.sequence_length == 64  # 128, capped at the tiny encoder's positions
 
 
 def test_bad_arguments_are_reported():
@@ -123,3 +127,6 @@ def test_bad_arguments_are_reported():
         make_classifier(head="pooler")
     with pytest.raises(ValueError, match="num_classes >= 2"):
         make_classifier(label_names=None)
+    # The tiny config has 64 positions.
+    with pytest.raises(ValueError, match="sequence_length=128 exceeds the encoder's 64 position"):
+        ElectraClassifier.from_scratch(CONFIG, VOCAB, label_names=LABELS, sequence_length=128)

@@ -21,7 +21,7 @@ TASKS = {
 def make_model(**kwargs):
     keras.utils.set_random_seed(0)
     backbone, tokenizer = encoders.random_encoder(CONFIG, VOCAB)
-    return ElectraMultiTask(backbone, TASKS, **kwargs), tokenizer
+    return ElectraMultiTask(backbone, TASKS, sequence_length=12, **kwargs), tokenizer
 
 
 def pipelines(model, tokenizer, num=64, seed=0):
@@ -94,8 +94,12 @@ def test_uncertainty_weighting_learns_log_variances():
 def test_mixed_training_beats_chance_with_per_task_logs():
     model, tokenizer = make_model()
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda data: traced.append(1) or train_step(data)
     train = mix_tasks(pipelines(model, tokenizer), {"sentiment": 64, "ner": 64}, seed=0)
     history = model.fit(train, steps_per_epoch=40, epochs=2, verbose=0).history
+    assert len(traced) == 1  # compile built the heads and the optimizer
     assert {"sentiment_loss", "sentiment_accuracy", "ner_loss", "ner_entity_f1"} <= set(history)
     dev = pipelines(model, tokenizer, num=32, seed=1)
     sentiment = model.evaluate(dev["sentiment"], verbose=0, return_dict=True)
@@ -104,6 +108,8 @@ def test_mixed_training_beats_chance_with_per_task_logs():
     assert ner["ner_entity_f1"] > 0.8  # all-"O" scores 0
     with pytest.raises(ValueError, match="kind must be one of"):
         ElectraMultiTask(model.backbone, {"x": {"kind": "regression", "labels": ["a", "b"]}})
+    with pytest.raises(ValueError, match="sequence_length=128 exceeds the encoder's 64 position"):
+        ElectraMultiTask(model.backbone, TASKS)  # the default length, a tiny encoder
 
 
 def test_save_load_same_predictions(tmp_path):

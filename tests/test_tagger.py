@@ -146,6 +146,8 @@ def test_bad_tags_are_reported():
         make_tagger(tag_names=["O", "PER"])
     with pytest.raises(ValueError, match="must hold 'O'"):
         make_tagger(tag_names=["B-PER", "I-PER"])
+    with pytest.raises(ValueError, match="sequence_length=65 exceeds the encoder's 64 position"):
+        make_tagger(sequence_length=65)
     tagger = make_tagger()
     with pytest.raises(DataFormatError, match="sentence 0 has 2 tokens but 1 tags"):
         tagger.dataset([["john", "x"]], [["O"]])

@@ -23,6 +23,7 @@ from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
+from electra_tf.models.tracing import BuildOptimizerAtCompile
 
 HEADS = ("electra", "hf")
 
@@ -55,7 +56,7 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraClassifier(keras_hub.models.TextClassifier):
+class ElectraClassifier(BuildOptimizerAtCompile, keras_hub.models.TextClassifier):
     """An `ElectraBackbone` with a classification head on the first token.
 
     `head="electra"` is the original fine-tuning head: dropout and one dense
@@ -89,6 +90,8 @@ class ElectraClassifier(keras_hub.models.TextClassifier):
         num_classes = _check_classes(num_classes, label_names)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+        if preprocessor is not None:
+            encoders.check_sequence_length(backbone, preprocessor.sequence_length)
         dropout = backbone.dropout if dropout is None else dropout
         backbone.pooled_dense.trainable = False
 
@@ -148,11 +151,12 @@ class ElectraClassifier(keras_hub.models.TextClassifier):
         """Starts from pre-trained weights: an `electra_tf` model dir or a keras-hub preset.
 
         A pre-training directory contributes its discriminator; `sequence_length`
-        defaults to its pre-training length (128 for other presets). `kwargs`
+        defaults to its pre-training length (for other presets 128, or their
+        number of positions if smaller). `kwargs`
         go to the constructor (`label_names`, `head`, ...).
         """
         backbone, tokenizer = encoders.pretrained_encoder(init_from)
-        sequence_length = sequence_length or encoders.default_sequence_length(init_from)
+        sequence_length = sequence_length or encoders.default_sequence_length(init_from, backbone)
         return cls(backbone, preprocessor=ElectraTextClassifierPreprocessor(
             tokenizer, sequence_length=sequence_length), **kwargs)
 

@@ -43,12 +43,27 @@ def resolve_preset(init_from) -> str:
     return str(init_from)
 
 
-def default_sequence_length(init_from, fallback=128) -> int:
-    """The pre-training sequence length of an `electra_tf` model directory, else `fallback`."""
+def default_sequence_length(init_from, backbone, fallback=128) -> int:
+    """The pre-training length of an `electra_tf` model directory, else `fallback`
+    capped at the number of positions `backbone` has."""
     config_path = pathlib.Path(init_from) / CONFIG_FILENAME
     if config_path.is_file():
         return ElectraConfig.load(config_path).sequence_length
-    return fallback
+    return min(fallback, backbone.max_sequence_length)
+
+
+def check_sequence_length(backbone, sequence_length):
+    """Raises if examples of `sequence_length` tokens need more positions than `backbone` has.
+
+    Without this check the first batch fails deep inside the position embedding.
+    """
+    positions = backbone.max_sequence_length
+    if sequence_length is not None and sequence_length > positions:
+        raise ValueError(
+            f"sequence_length={sequence_length} exceeds the encoder's {positions} position "
+            f"embeddings (max_position_embeddings in its config): use a sequence_length of at "
+            f"most {positions}, or an encoder with more positions."
+        )
 
 
 def pretrained_encoder(init_from):

@@ -36,8 +36,10 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
+from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
+from electra_tf.models.tracing import BuildOptimizerAtCompile
 
 KINDS = ("classification", "tagging")
 MULTITASK_MODEL = "multitask.keras"
@@ -69,7 +71,7 @@ def mix_tasks(datasets, sizes, temperature=1.0, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraMultiTask(keras.Model):
+class ElectraMultiTask(BuildOptimizerAtCompile, keras.Model):
     """A shared `ElectraBackbone` with named heads, trained on mixed task batches.
 
     Args:
@@ -100,6 +102,7 @@ class ElectraMultiTask(keras.Model):
                     f"task {name!r}: kind must be one of {KINDS} and labels a list of at "
                     f"least two names, got {spec}."
                 )
+        encoders.check_sequence_length(backbone, sequence_length)
         self.backbone = backbone
         backbone.pooled_dense.trainable = False
         self.tasks = {
@@ -132,6 +135,11 @@ class ElectraMultiTask(keras.Model):
             else:
                 tracked.append(EntityF1(spec["labels"], name=f"{name}_entity"))
             self.task_metrics[name] = tracked
+
+    def compile(self, *args, **kwargs):
+        # The heads' variables must exist for BuildOptimizerAtCompile to see them.
+        self._build_once()
+        super().compile(*args, **kwargs)
 
     def call(self, inputs, training=False):
         sequence = self.backbone(inputs, training=training)["sequence_output"]
@@ -186,7 +194,7 @@ class ElectraMultiTask(keras.Model):
     def _build_once(self):
         # A subclassed model has weights only after a call; padding builds them.
         if not self.built:
-            zeros = tf.zeros([1, self.sequence_length], tf.int32)
+            zeros = tf.zeros([1, 1], tf.int32)
             self({"token_ids": zeros, "segment_ids": zeros, "padding_mask": zeros})
 
     def task_batches(self, name, dataset):

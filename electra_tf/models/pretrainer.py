@@ -27,6 +27,7 @@ from electra_tf.data.masking import DynamicMasking
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.generator import ElectraGenerator
+from electra_tf.models.tracing import BuildOptimizerAtCompile
 from electra_tf.training.distribute import clip_by_global_norm_across_replicas
 from electra_tf.training.optimization import create_optimizer
 
@@ -52,7 +53,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(BuildOptimizerAtCompile, keras.Model):
     """ELECTRA's pre-training model, trained with plain `fit`.
 
     Each step masks the batch afresh (`DynamicMasking`), trains the generator
@@ -207,10 +208,6 @@ class ElectraPretrainer(keras.Model):
         if jit_compile == "auto":
             jit_compile = self.electra_config.jit_compile
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-        # Create the optimizer's slots now, as Keras itself does under a
-        # distribution strategy: created inside the first traced step instead,
-        # they make tf.function trace the whole step a second time.
-        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):

@@ -38,6 +38,7 @@ from electra_tf import tokenization
 from electra_tf.data.tasks import check_tagging_data
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
+from electra_tf.models.tracing import BuildOptimizerAtCompile
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Words as BERT's basic tokenizer sees them: one CJK character, one
@@ -257,7 +258,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
 
 # ----------------------------------------------------------------------- task
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraTagger(keras_hub.models.Task):
+class ElectraTagger(BuildOptimizerAtCompile, keras_hub.models.Task):
     """An `ElectraBackbone` with a per-token tag classifier (dropout + dense).
 
     Args:
@@ -283,6 +284,8 @@ class ElectraTagger(keras_hub.models.Task):
                 "tag_names must hold 'O' and B-/I-/E-/S- tags, each once; got "
                 f"{tag_names}" + (f" (not BIO/BIOES: {bad})" if bad else "") + "."
             )
+        if preprocessor is not None:
+            encoders.check_sequence_length(backbone, preprocessor.sequence_length)
         dropout = backbone.dropout if dropout is None else dropout
         backbone.pooled_dense.trainable = False
 
@@ -318,7 +321,7 @@ class ElectraTagger(keras_hub.models.Task):
     def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
         """Starts from a pre-training model dir or a keras-hub ELECTRA preset."""
         backbone, tokenizer = encoders.pretrained_encoder(init_from)
-        sequence_length = sequence_length or encoders.default_sequence_length(init_from)
+        sequence_length = sequence_length or encoders.default_sequence_length(init_from, backbone)
         return cls(backbone, preprocessor=ElectraTaggerPreprocessor(
             tokenizer, sequence_length=sequence_length), **kwargs)
 
