@@ -4,8 +4,9 @@ Keras creates an optimizer's slot variables at its first `apply`, which in
 `fit` happens inside the traced train step, unless the model was made under a
 distribution strategy (then Keras builds the optimizer before tracing).
 Variables created while tracing make `tf.function` trace the whole step a
-second time: a first `fit` of a pre-training step took 1.6x as long (XLA step
-test: 98 s vs 61 s). Keras offers no switch for this, hence the mixin.
+second time (the XLA pre-training step test took 98 s with the second trace,
+61 s without, one run each on a shared machine). Keras offers no switch for
+this, hence the mixin.
 
 Example:
 ```python
