@@ -36,12 +36,14 @@ def test_three_classes_on_raw_strings_beat_chance():
     # The fine-tuning recipe (layer-wise decay, warmup) inside a compiled fit.
     classifier.compile(optimizer=create_finetuning_optimizer(
         CONFIG, train_steps=60, learning_rate=3e-3, layer_decay=0.8))
+    # keras-hub tasks compile in their constructor: no optimizer slots before training.
+    assert not classifier.optimizer.built
     traced = []
     train_step = classifier.train_step
     classifier.train_step = lambda data: traced.append(1) or train_step(data)
     texts, labels = keyword_texts(320)
     classifier.fit(texts, labels, batch_size=16, epochs=3, verbose=0)
-    assert len(traced) == 1  # the optimizer is built in compile, not while tracing
+    assert len(traced) == 1  # the optimizer is built before tracing, not inside it
     test_texts, test_labels = keyword_texts(90, seed=1)
     accuracy = classifier.evaluate(test_texts, test_labels, verbose=0, return_dict=True)
     assert accuracy["sparse_categorical_accuracy"] > 0.75  # chance is 1/3

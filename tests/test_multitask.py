@@ -99,7 +99,7 @@ def test_mixed_training_beats_chance_with_per_task_logs():
     model.train_step = lambda data: traced.append(1) or train_step(data)
     train = mix_tasks(pipelines(model, tokenizer), {"sentiment": 64, "ner": 64}, seed=0)
     history = model.fit(train, steps_per_epoch=40, epochs=2, verbose=0).history
-    assert len(traced) == 1  # compile built the heads and the optimizer
+    assert len(traced) == 1  # the heads and the optimizer were built before tracing
     assert {"sentiment_loss", "sentiment_accuracy", "ner_loss", "ner_entity_f1"} <= set(history)
     dev = pipelines(model, tokenizer, num=32, seed=1)
     sentiment = model.evaluate(dev["sentiment"], verbose=0, return_dict=True)

@@ -23,7 +23,7 @@ from keras_hub.src.utils.keras_utils import gelu_approximate
 
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
-from electra_tf.models.tracing import BuildOptimizerAtCompile
+from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 HEADS = ("electra", "hf")
 
@@ -56,7 +56,7 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraClassifier(BuildOptimizerAtCompile, keras_hub.models.TextClassifier):
+class ElectraClassifier(BuildOptimizerBeforeTraining, keras_hub.models.TextClassifier):
     """An `ElectraBackbone` with a classification head on the first token.
 
     `head="electra"` is the original fine-tuning head: dropout and one dense

@@ -39,7 +39,7 @@ from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
-from electra_tf.models.tracing import BuildOptimizerAtCompile
+from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 KINDS = ("classification", "tagging")
 MULTITASK_MODEL = "multitask.keras"
@@ -71,7 +71,7 @@ def mix_tasks(datasets, sizes, temperature=1.0, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraMultiTask(BuildOptimizerAtCompile, keras.Model):
+class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
     """A shared `ElectraBackbone` with named heads, trained on mixed task batches.
 
     Args:
@@ -136,10 +136,10 @@ class ElectraMultiTask(BuildOptimizerAtCompile, keras.Model):
                 tracked.append(EntityF1(spec["labels"], name=f"{name}_entity"))
             self.task_metrics[name] = tracked
 
-    def compile(self, *args, **kwargs):
-        # The heads' variables must exist for BuildOptimizerAtCompile to see them.
+    def make_train_function(self, force=False):
+        # The heads' variables must exist for BuildOptimizerBeforeTraining to see them.
         self._build_once()
-        super().compile(*args, **kwargs)
+        return super().make_train_function(force)
 
     def call(self, inputs, training=False):
         sequence = self.backbone(inputs, training=training)["sequence_output"]

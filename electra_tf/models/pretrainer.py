@@ -27,7 +27,7 @@ from electra_tf.data.masking import DynamicMasking
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.generator import ElectraGenerator
-from electra_tf.models.tracing import BuildOptimizerAtCompile
+from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.training.distribute import clip_by_global_norm_across_replicas
 from electra_tf.training.optimization import create_optimizer
 
@@ -53,7 +53,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraPretrainer(BuildOptimizerAtCompile, keras.Model):
+class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
     """ELECTRA's pre-training model, trained with plain `fit`.
 
     Each step masks the batch afresh (`DynamicMasking`), trains the generator

@@ -54,7 +54,7 @@ from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, 
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
 from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
-from electra_tf.models.tracing import BuildOptimizerAtCompile
+from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 # Between two CJK characters or punctuation marks WordPiece detokenization
 # puts a space that Chinese text does not have.
@@ -528,7 +528,7 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraSeq2SeqLM(BuildOptimizerAtCompile, keras_hub.models.Seq2SeqLM):
+class ElectraSeq2SeqLM(BuildOptimizerBeforeTraining, keras_hub.models.Seq2SeqLM):
     """ELECTRA encoder-decoder language model: `fit` on pairs, `generate` text.
 
     Teacher forcing comes from the preprocessor (decoder input `[CLS] y`,

@@ -38,7 +38,7 @@ from electra_tf import tokenization
 from electra_tf.data.tasks import check_tagging_data
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
-from electra_tf.models.tracing import BuildOptimizerAtCompile
+from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Words as BERT's basic tokenizer sees them: one CJK character, one
@@ -258,7 +258,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
 
 # ----------------------------------------------------------------------- task
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraTagger(BuildOptimizerAtCompile, keras_hub.models.Task):
+class ElectraTagger(BuildOptimizerBeforeTraining, keras_hub.models.Task):
     """An `ElectraBackbone` with a per-token tag classifier (dropout + dense).
 
     Args:
