@@ -30,7 +30,7 @@ def make_classifier(**kwargs):
     return ElectraClassifier.from_scratch(CONFIG, VOCAB, sequence_length=16, **kwargs)
 
 
-def test_three_classes_on_raw_strings_beat_chance():
+def test_three_classes_on_raw_strings_beat_chance(count_traces):
     keras.utils.set_random_seed(0)
     classifier = make_classifier()
     # The fine-tuning recipe (layer-wise decay, warmup) inside a compiled fit.
@@ -38,9 +38,7 @@ def test_three_classes_on_raw_strings_beat_chance():
         CONFIG, train_steps=60, learning_rate=3e-3, layer_decay=0.8))
     # keras-hub tasks compile in their constructor: no optimizer slots before training.
     assert not classifier.optimizer.built
-    traced = []
-    train_step = classifier.train_step
-    classifier.train_step = lambda data: traced.append(1) or train_step(data)
+    traced = count_traces(classifier)
     texts, labels = keyword_texts(320)
     classifier.fit(texts, labels, batch_size=16, epochs=3, verbose=0)
     assert len(traced) == 1  # the optimizer is built before tracing, not inside it

@@ -92,13 +92,11 @@ def test_loss_falls_and_the_discriminator_beats_the_always_original_baseline():
     assert results["mlm_accuracy"] > 3 / (len(VOCAB) - 5)  # 3x chance
 
 
-def test_jit_compiled_step_trains_after_tracing_once():
+def test_jit_compiled_step_trains_after_tracing_once(count_traces):
     pretrainer = make_pretrainer(CONFIG.replace(jit_compile=True))
     pretrainer.compile()
     assert pretrainer.jit_compile
-    traced = []
-    train_step = pretrainer.train_step
-    pretrainer.train_step = lambda data: traced.append(1) or train_step(data)
+    traced = count_traces(pretrainer)
     history = pretrainer.fit(dataset(), steps_per_epoch=3, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0])
     # Optimizer slots created inside the first trace would force a second one.
