@@ -27,6 +27,9 @@ import pathlib
 PRESET_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# "gelu": exact (erf), as Google's and Hugging Face's checkpoints; "gelu_approximate":
+# the tanh form keras-hub's ElectraBackbone hard-codes (electra_tf.layers.activations).
+ACTIVATIONS = ("gelu", "gelu_approximate")
 
 
 class ConfigError(ValueError):
@@ -112,6 +115,10 @@ class ElectraConfig(_JsonConfig):
     intermediate_size: int = 1024
     dropout: float = 0.1
     max_position_embeddings: int = 512
+    # GELU of every Transformer layer and head: exact "gelu" (the original's and
+    # Hugging Face's) or keras-hub's "gelu_approximate" (the default, so that
+    # the discriminator is a plain keras-hub preset).
+    activation: str = "gelu_approximate"
     # Generator: same depth, width = fraction x discriminator hidden size,
     # heads = max(1, width / 64), FFN = 4 x width (ELECTRA_NOTES.md).
     generator_hidden_fraction: float = 0.25
@@ -239,6 +246,11 @@ class ElectraConfig(_JsonConfig):
             raise ConfigError(
                 "max_predictions_per_seq must be null or in [1, sequence_length], got "
                 f"{self.max_predictions_per_seq!r}."
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation must be one of {ACTIVATIONS} (exact or tanh-approximated GELU), "
+                f"got {self.activation!r}."
             )
         if self.dtype_policy not in DTYPE_POLICIES:
             raise ConfigError(

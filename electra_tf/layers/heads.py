@@ -1,14 +1,16 @@
 """Per-token heads that keras-hub does not ship for ELECTRA."""
 
 import keras
-from keras_hub.src.utils.keras_utils import gelu_approximate
-
+from electra_tf.layers.activations import KERAS_HUB_ACTIVATION, activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ReplacedTokenDetectionHead(keras.layers.Layer):
     """The discriminator's head: dense(hidden) + GELU, then one logit per token.
+
+    `activation` names the GELU (`"gelu"` exact, as the original and Hugging
+    Face; `"gelu_approximate"` keras-hub's tanh form).
 
     A positive logit means "replaced by the generator". keras-hub has heads for
     masked LM but none for replaced-token detection.
@@ -21,12 +23,13 @@ class ReplacedTokenDetectionHead(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, hidden_dim, **kwargs):
+    def __init__(self, hidden_dim, activation=KERAS_HUB_ACTIVATION, **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = hidden_dim
+        self.activation = activation
         self.dense = keras.layers.Dense(
             hidden_dim,
-            activation=gelu_approximate,
+            activation=activation_function(activation),
             kernel_initializer=electra_kernel_initializer(),
             dtype=self.dtype_policy,
             name="dense",
@@ -43,4 +46,5 @@ class ReplacedTokenDetectionHead(keras.layers.Layer):
         return keras.ops.squeeze(self.logit(self.dense(sequence_output)), axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "hidden_dim": self.hidden_dim}
+        return {**super().get_config(), "hidden_dim": self.hidden_dim,
+                "activation": self.activation}

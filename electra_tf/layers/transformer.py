@@ -1,7 +1,7 @@
 """Stacks of keras-hub Transformer layers configured as ELECTRA's.
 
 ELECTRA's blocks are keras-hub's `TransformerEncoder` / `TransformerDecoder`
-with tanh-approximated GELU, LayerNorm epsilon 1e-12 and truncated-normal
+with GELU (keras-hub's tanh approximation unless told otherwise), LayerNorm epsilon 1e-12 and truncated-normal
 (0.02) kernels. Every tower built here (the seq2seq decoder, the document's
 `generator_decoder`; the pre-training generator) gets them
 from one place, so the recipe cannot drift between towers.
@@ -18,20 +18,21 @@ layers = electra_transformer_layers(keras_hub.layers.TransformerDecoder, num_lay
 ```
 """
 
-from keras_hub.src.utils.keras_utils import gelu_approximate
-
+from electra_tf.layers.activations import KERAS_HUB_ACTIVATION, activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 
 
 def electra_transformer_layers(layer_class, num_layers, num_heads, intermediate_dim, dropout,
-                               dtype=None, name="transformer_layer"):
-    """`num_layers` instances of `layer_class`, named `{name}_{i}`."""
+                               dtype=None, name="transformer_layer",
+                               activation=KERAS_HUB_ACTIVATION):
+    """`num_layers` instances of `layer_class`, named `{name}_{i}`; `activation` is a name
+    of `electra_tf.layers.activations.ACTIVATIONS`."""
     return [
         layer_class(
             intermediate_dim=intermediate_dim,
             num_heads=num_heads,
             dropout=dropout,
-            activation=gelu_approximate,
+            activation=activation_function(activation),
             layer_norm_epsilon=1e-12,
             kernel_initializer=electra_kernel_initializer(),
             dtype=dtype,

@@ -19,10 +19,11 @@ classifier.save_to_preset("/tmp/sentiment")  # ElectraClassifier.from_preset("/t
 import keras
 import keras_hub
 import numpy as np
-from keras_hub.src.utils.keras_utils import gelu_approximate
 
+from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
+from electra_tf.models.backbone import ElectraTaskPresets, activation_of
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 HEADS = ("electra", "hf")
@@ -56,12 +57,13 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraClassifier(BuildOptimizerBeforeTraining, keras_hub.models.TextClassifier):
+class ElectraClassifier(BuildOptimizerBeforeTraining, ElectraTaskPresets,
+                        keras_hub.models.TextClassifier):
     """An `ElectraBackbone` with a classification head on the first token.
 
     `head="electra"` is the original fine-tuning head: dropout and one dense
     layer on the raw `[CLS]` vector. `head="hf"` is Hugging Face's: dropout,
-    dense(hidden) + GELU, dropout, dense. Neither uses the backbone's
+    dense(hidden) + GELU (the encoder's GELU), dropout, dense. Neither uses the backbone's
     `pooled_output`, whose tanh layer no released ELECTRA checkpoint trains;
     that layer is frozen so every trainable variable gets a gradient.
 
@@ -104,7 +106,7 @@ class ElectraClassifier(BuildOptimizerBeforeTraining, keras_hub.models.TextClass
         if head == "hf":
             self.head_dense = keras.layers.Dense(
                 backbone.hidden_dim,
-                activation=gelu_approximate,
+                activation=activation_function(activation_of(backbone)),
                 kernel_initializer=electra_kernel_initializer(),
                 dtype=backbone.dtype_policy,
                 name="classifier_dense",

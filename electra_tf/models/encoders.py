@@ -26,6 +26,7 @@ import keras_hub
 
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
+from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.pretrainer import CONFIG_FILENAME, DISCRIMINATOR_DIRNAME, build_discriminator
 
 
@@ -69,7 +70,7 @@ def check_sequence_length(backbone, sequence_length):
 def pretrained_encoder(init_from):
     """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
     preset = resolve_preset(init_from)
-    backbone = keras_hub.models.ElectraBackbone.from_preset(preset)
+    backbone = ElectraBackbone.from_preset(preset)
     tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
     return backbone, tokenizer
 

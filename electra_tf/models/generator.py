@@ -2,10 +2,11 @@
 
 import keras
 import keras_hub
-from keras_hub.src.utils.keras_utils import gelu_approximate
 
+from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
+from electra_tf.models.backbone import activation_of
 
 
 class ElectraGenerator(keras.Model):
@@ -16,7 +17,8 @@ class ElectraGenerator(keras.Model):
     set of variables (as in the paper). The generator has its own projection
     to its (smaller) width, its own Transformer layers, and a
     `keras_hub.layers.MaskedLMHead` (dense + GELU + LayerNorm) whose output
-    matrix is the shared word-embedding table, with its own bias.
+    matrix is the shared word-embedding table, with its own bias. Its GELU is
+    the discriminator's (exact for converted checkpoints).
 
     Inputs: `token_ids`, `segment_ids`, `padding_mask` (`[batch, length]`) and
     `mask_positions` (`[batch, predictions]`). Output: logits over the
@@ -48,6 +50,7 @@ class ElectraGenerator(keras.Model):
     ):
         num_layers = discriminator.num_layers if num_layers is None else num_layers
         dtype = discriminator.dtype_policy
+        activation = activation_of(discriminator)
         if hidden_dim != discriminator.embedding_dim:
             projection = keras.layers.Dense(
                 hidden_dim,
@@ -59,11 +62,11 @@ class ElectraGenerator(keras.Model):
             projection = None
         transformer_layers = electra_transformer_layers(
             keras_hub.layers.TransformerEncoder, num_layers, num_heads, intermediate_dim, dropout,
-            dtype=dtype, name="transformer_layer",
+            dtype=dtype, name="transformer_layer", activation=activation,
         )
         mlm_head = keras_hub.layers.MaskedLMHead(
             token_embedding=discriminator.token_embedding,
-            intermediate_activation=gelu_approximate,
+            intermediate_activation=activation_function(activation),
             layer_norm_epsilon=1e-12,
             kernel_initializer=electra_kernel_initializer(),
             # float32 logits; keras-hub's head also fails to add its bias under
@@ -100,4 +103,6 @@ class ElectraGenerator(keras.Model):
         self.intermediate_dim = intermediate_dim
         self.num_layers = num_layers
         self.dropout = dropout
+        self.embeddings_projection = projection  # None when the widths are equal
         self.transformer_layers = transformer_layers
+        self.mlm_head = mlm_head

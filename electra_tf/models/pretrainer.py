@@ -18,7 +18,6 @@ import json
 import pathlib
 
 import keras
-import keras_hub
 import tensorflow as tf
 
 from electra_tf import tokenization
@@ -26,6 +25,7 @@ from electra_tf.config import ElectraConfig
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
+from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.training.distribute import clip_by_global_norm_across_replicas
@@ -37,8 +37,8 @@ DISCRIMINATOR_DIRNAME = "discriminator"
 
 
 def build_discriminator(config: ElectraConfig, vocabulary_size: int):
-    """The discriminator is a plain `keras_hub.models.ElectraBackbone`."""
-    return keras_hub.models.ElectraBackbone(
+    """The discriminator: keras-hub's `ElectraBackbone` with the config's GELU."""
+    return ElectraBackbone(
         vocab_size=vocabulary_size,
         num_layers=config.num_layers,
         num_heads=config.num_heads,
@@ -47,6 +47,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int):
         intermediate_dim=config.intermediate_size,
         dropout=config.dropout,
         max_sequence_length=config.max_position_embeddings,
+        activation=config.activation,
         dtype=config.dtype_policy,
         name="discriminator",
     )
@@ -101,7 +102,8 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
             name="generator",
         )
         self.rtd_head = ReplacedTokenDetectionHead(
-            config.hidden_size, dtype=config.dtype_policy, name="rtd_head"
+            config.hidden_size, activation=config.activation, dtype=config.dtype_policy,
+            name="rtd_head",
         )
         self.masking = DynamicMasking(
             mask_token_id=self.special_token_ids[tokenization.MASK],
@@ -272,7 +274,8 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
         """Writes config, vocabulary, weights, and the discriminator as a keras-hub preset.
 
         `keras_hub.models.ElectraBackbone.from_preset(model_dir + "/discriminator")`
-        then loads the discriminator without this package.
+        then loads the discriminator, without this package when the config's
+        activation is keras-hub's `gelu_approximate`.
         """
         model_dir = pathlib.Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)

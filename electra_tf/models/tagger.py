@@ -38,6 +38,7 @@ from electra_tf import tokenization
 from electra_tf.data.tasks import check_tagging_data
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
+from electra_tf.models.backbone import ElectraTaskPresets
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -258,7 +259,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
 
 # ----------------------------------------------------------------------- task
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraTagger(BuildOptimizerBeforeTraining, keras_hub.models.Task):
+class ElectraTagger(BuildOptimizerBeforeTraining, ElectraTaskPresets, keras_hub.models.Task):
     """An `ElectraBackbone` with a per-token tag classifier (dropout + dense).
 
     Args:

@@ -1,0 +1,30 @@
+"""The GELU variants ELECTRA models use, by the names configs and presets record.
+
+`"gelu"` is the exact (erf) GELU of Google's original ELECTRA and of Hugging
+Face's port; `"gelu_approximate"` is the tanh approximation keras-hub's
+`ElectraBackbone` hard-codes (Hugging Face calls it `"gelu_new"`). They differ
+by up to ~1e-3, enough to break numerical parity with a released checkpoint.
+
+Example:
+```python
+from electra_tf.layers.activations import activation_function
+
+activation_function("gelu")(1.0)  # 0.8413..., x * Phi(x)
+```
+"""
+
+import keras
+from keras_hub.src.utils.keras_utils import gelu_approximate
+
+KERAS_HUB_ACTIVATION = "gelu_approximate"
+ACTIVATIONS = {
+    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
+    KERAS_HUB_ACTIVATION: gelu_approximate,
+}
+
+
+def activation_function(name):
+    """The callable for an activation name of `ACTIVATIONS`, with an error naming the choices."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}.")
+    return ACTIVATIONS[name]
