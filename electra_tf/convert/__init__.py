@@ -1,5 +1,120 @@
-"""Released ELECTRA checkpoints in and out: Hugging Face, original TF1, keras-hub."""
+"""Released ELECTRA checkpoints in and out: Hugging Face, original TF1, keras-hub.
 
+`convert(source, output_dir)` reads any of
+* a Hugging Face folder or Hub id (`ElectraModel`, `ElectraForPreTraining`,
+  `ElectraForSequenceClassification`, `ElectraForTokenClassification`; an
+  `ElectraForMaskedLM` generator given as `generator=` beside its discriminator),
+* an original TF1 pre-training checkpoint (folder or prefix, with `vocab.txt`),
+* an `electra_tf` model directory or task preset, or a keras-hub ELECTRA preset,
+
+and writes it in the format `to` names:
+* `"electra_tf"`: a discriminator + generator pair becomes a pre-training
+  model directory (`scripts/pretrain.py --init_from` continues it), any other
+  model a preset of its class; every script's `--init_from` / `--model_dir`
+  takes either;
+* `"hugging_face"`: folders `transformers` loads (`from_pretrained`);
+* `"keras_hub"`: the discriminator as a plain `keras_hub.models.ElectraBackbone` preset.
+
+Example:
+```python
+from electra_tf import convert
+
+convert.convert("tests/fixtures/hf_electra/discriminator", "/tmp/electra_small",
+                generator="tests/fixtures/hf_electra/generator")
+convert.convert("/tmp/electra_small", "/tmp/electra_small_hf", to="hugging_face")
+```
+"""
+
+import json
+import logging
+import pathlib
+
+import keras_hub
+
+from electra_tf.convert import hugging_face, tf1
 from electra_tf.convert.weights import ConversionError
+from electra_tf.models.backbone import ElectraBackbone, activation_of
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.pretrainer import CONFIG_FILENAME, ElectraPretrainer
+from electra_tf.models.tagger import ElectraTagger
 
-__all__ = ["ConversionError"]
+TARGETS = ("electra_tf", "hugging_face", "keras_hub")
+TASK_CLASSES = {cls.__name__: cls for cls in (
+    ElectraClassifier, ElectraTagger, ElectraReplacedTokenDetector)}
+log = logging.getLogger(__name__)
+
+__all__ = ["TARGETS", "ConversionError", "convert", "load"]
+
+
+def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=None,
+         sequence_length=None):
+    """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
+    path = pathlib.Path(str(source))
+    if (path / CONFIG_FILENAME).is_file():
+        _no_generator(generator, source)
+        return ElectraPretrainer.from_model_dir(path)
+    if tf1.is_checkpoint(path):
+        _no_generator(generator, source)
+        discriminator, generator = tf1.read(path, vocab_file, lowercase, num_heads)
+        return hugging_face.to_keras(discriminator, generator, sequence_length)
+    if (path / "config.json").is_file() and "registered_name" in _json(path / "config.json"):
+        _no_generator(generator, source)
+        return _load_preset(path)
+    checkpoint = hugging_face.read(source)
+    generator = None if generator is None else hugging_face.read(generator)
+    return hugging_face.to_keras(checkpoint, generator, sequence_length)
+
+
+def _no_generator(generator, source):
+    if generator is not None:
+        raise ConversionError(
+            f"a separate generator pairs only with a Hugging Face discriminator; {source} "
+            "already holds what it has.")
+
+
+def _json(path):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConversionError(f"{path} is not readable JSON ({error}).") from None
+
+
+def _load_preset(path):
+    """A task preset of this package, or an ELECTRA backbone preset (keras-hub's or ours)."""
+    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(path))
+    if (path / "task.json").is_file():
+        name = _json(path / "task.json").get("class_name")
+        if name not in TASK_CLASSES:
+            raise ConversionError(f"{path} holds a {name} task; convertible tasks: "
+                                  f"{', '.join(TASK_CLASSES)}.")
+        return TASK_CLASSES[name].from_preset(str(path)), tokenizer
+    return ElectraBackbone.from_preset(str(path)), tokenizer
+
+
+def convert(source, output_dir, *, generator=None, to="electra_tf", **load_options):
+    """Converts `source` (and an optional `generator`) into `output_dir`; returns the paths."""
+    if to not in TARGETS:
+        raise ConversionError(f"to must be one of {TARGETS}, got {to!r}.")
+    model, tokenizer = load(source, generator, **load_options)
+    output_dir = pathlib.Path(output_dir)
+    if to == "hugging_face":
+        return hugging_face.write(model, output_dir, tokenizer)
+    if to == "keras_hub":
+        backbone = model.discriminator if isinstance(model, ElectraPretrainer) else getattr(
+            model, "backbone", model)
+        if activation_of(backbone) != "gelu_approximate":
+            log.warning(
+                "keras-hub's ElectraBackbone computes the tanh-approximated GELU; this model uses "
+                "exact GELU, so the keras-hub preset's outputs differ slightly (~1e-3). "
+                "electra_tf's ElectraBackbone.from_preset on the electra_tf output keeps them exact.")
+        twin = backbone.to_keras_hub() if isinstance(backbone, ElectraBackbone) else backbone
+        twin.save_to_preset(str(output_dir))
+        tokenizer.save_to_preset(str(output_dir))
+        return [output_dir]
+    if isinstance(model, ElectraPretrainer):
+        return [model.save_to_model_dir(output_dir, tokenizer)]
+    model.save_to_preset(str(output_dir))
+    if not hasattr(model, "preprocessor"):  # a bare backbone: its tokenizer beside it
+        tokenizer.save_to_preset(str(output_dir))
+    return [output_dir]

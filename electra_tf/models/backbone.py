@@ -103,6 +103,18 @@ class ElectraBackbone(keras_hub.models.ElectraBackbone):
         return super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
 
 
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraTokenizer(keras_hub.models.ElectraTokenizer):
+    """keras-hub's `ElectraTokenizer`, declared as the tokenizer of the backbone above.
+
+    keras-hub's `Tokenizer.from_preset` picks the tokenizer class through
+    `backbone_cls`; without this, `keras_hub.models.ElectraTokenizer.from_preset`
+    refuses a preset whose backbone has exact GELU. Nothing else differs.
+    """
+
+    backbone_cls = ElectraBackbone
+
+
 class ElectraTaskPresets:
     """Task mixin: `from_preset` takes a preset of either ELECTRA backbone class.
 
