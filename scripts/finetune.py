@@ -62,6 +62,10 @@ flags.DEFINE_string(
 flags.DEFINE_float("learning_rate", None, "Peak learning rate.")
 flags.DEFINE_float("layer_decay", None, "Layer-wise learning-rate decay; 1 turns it off.")
 flags.DEFINE_float("warmup_fraction", None, "Share of the steps spent warming up.")
+flags.DEFINE_bool(
+    "adam_bias_correction", None,
+    "Adam's bias correction (Keras' default); false is the original ELECTRA's uncorrected "
+    "update, larger early on (the paper_small / paper_base recipes).")
 flags.DEFINE_integer("epochs", None, "Training epochs.")
 flags.DEFINE_integer("batch_size", None, "Batch size.")
 flags.DEFINE_integer("sequence_length", None, "Tokens per example ([CLS] and [SEP] included).")

@@ -9,6 +9,11 @@ Examples:
   python scripts/pretrain.py --config small --input_files 'corpus/*.txt' \
       --vocab_file vocab.txt --model_dir runs/small
 
+  # continue Google's ELECTRA-Small (converted by scripts/convert.py) on your corpus:
+  # its sizes, vocabulary and activation are kept; the recipe comes from the flags
+  python scripts/pretrain.py --init_from runs/electra_small --input_files 'corpus/*.txt' \
+      --model_dir runs/electra_small_more --train_steps 10000 --learning_rate 1e-4
+
 Kill it at any moment and run the same command again: it resumes from the
 last checkpoint in --model_dir.
 """
@@ -21,12 +26,18 @@ from electra_tf import ElectraConfig
 from electra_tf.config import preset_names
 from electra_tf.data import corpora
 from electra_tf.training.distribute import STRATEGIES
-from electra_tf.training.pretrain import run_pretraining
+from electra_tf.training.pretrain import continued_config, run_pretraining
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string(
     "config", "small",
     f"Model size and recipe: a preset name ({', '.join(preset_names())}) or a JSON file path.")
+flags.DEFINE_string(
+    "init_from", None,
+    "Continue pre-training from this model directory (e.g. a released checkpoint converted by "
+    "scripts/convert.py): its weights, sizes, activation and vocabulary; only the recipe "
+    "(steps, batch, learning rate, warmup, sequence length) comes from the flags. Excludes "
+    "--config and --vocab_size.")
 flags.DEFINE_list(
     "input_files", [],
     "Comma-separated text files, globs, or TFRecord shards (*.tfrecord) of packed examples.")
@@ -58,9 +69,12 @@ OVERRIDES = ("train_steps", "batch_size", "sequence_length", "warmup_steps",
 def main(argv):
     del argv
     overrides = {name: FLAGS[name].value for name in OVERRIDES if FLAGS[name].value is not None}
-    config = ElectraConfig.from_preset(FLAGS.config)
-    if overrides:
-        config = config.replace(**overrides)
+    if FLAGS.init_from:
+        if FLAGS["config"].present:
+            raise app.UsageError("--init_from brings its own sizes: drop --config.")
+        config = continued_config(FLAGS.init_from, **overrides)
+    else:
+        config = ElectraConfig.from_preset(FLAGS.config).replace(**overrides)
     if "warmup_steps" not in overrides and config.warmup_steps > config.train_steps:
         config = config.replace(warmup_steps=config.train_steps // 10)
     input_files, heldout_files = list(FLAGS.input_files), list(FLAGS.heldout_files)
@@ -76,7 +90,7 @@ def main(argv):
         heldout_files=heldout_files or None,
         vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, seed=FLAGS.seed,
         checkpoint_steps=FLAGS.checkpoint_steps, eval_steps=FLAGS.eval_steps,
-        strategy=FLAGS.strategy,
+        strategy=FLAGS.strategy, init_from=FLAGS.init_from,
     )
     if result.eval_metrics:
         m = result.eval_metrics

@@ -149,6 +149,7 @@ def _compile(model, spec, config, train_steps):
     model.compile(optimizer=create_finetuning_optimizer(
         depth_config, train_steps, learning_rate=recipe.learning_rate,
         layer_decay=recipe.layer_decay, warmup_fraction=recipe.warmup_fraction,
+        bias_correction=recipe.adam_bias_correction,
     ))
 
 

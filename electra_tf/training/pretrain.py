@@ -33,9 +33,14 @@ import keras
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.config import ElectraConfig
+from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
-from electra_tf.models.pretrainer import WEIGHTS_FILENAME, ElectraPretrainer, load_weights_file
+from electra_tf.models.pretrainer import (
+    CONFIG_FILENAME,
+    WEIGHTS_FILENAME,
+    ElectraPretrainer,
+    load_weights_file,
+)
 from electra_tf.training.distribute import strategy_from_name
 
 VOCAB_SAMPLE_LINES = 200_000
@@ -93,6 +98,49 @@ def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=No
     return vocabulary
 
 
+def continued_config(init_from, **recipe):
+    """The config of the model directory `init_from`, with `recipe` fields (steps, LR, ...) replaced.
+
+    Architecture fields (`ARCHITECTURE_FIELDS`) cannot be replaced: the
+    weights fix them.
+    """
+    config = ElectraConfig.load(_init_config_path(init_from))
+    fixed = sorted(set(recipe) & set(ARCHITECTURE_FIELDS))
+    if fixed:
+        raise ValueError(
+            f"{init_from} fixes {fixed} (its weights have that shape); continued pre-training "
+            "changes only the recipe (steps, batch, learning rate, sequence length, ...).")
+    return config.replace(**recipe)
+
+
+def _init_config_path(init_from):
+    path = pathlib.Path(init_from) / CONFIG_FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--init_from {init_from} is not an electra_tf pre-training model directory "
+            f"({CONFIG_FILENAME} is missing); convert a released discriminator + generator "
+            "pair with scripts/convert.py first.")
+    return path
+
+
+def _check_init_from(init_from, config, vocab_file, vocab_size):
+    """The vocabulary file of `init_from`, after checking `config` keeps its architecture."""
+    saved = ElectraConfig.load(_init_config_path(init_from))
+    differing = [f"{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} here"
+                 for k in ARCHITECTURE_FIELDS if getattr(saved, k) != getattr(config, k)]
+    if differing:
+        raise ValueError(
+            f"the config does not fit the weights of {init_from} ({'; '.join(differing)}); "
+            "start from electra_tf.training.pretrain.continued_config(init_from, ...).")
+    if vocab_size:
+        raise ValueError(f"{init_from} brings its own vocabulary: drop vocab_size / --vocab_size.")
+    own = pathlib.Path(init_from) / tokenization.VOCAB_FILENAME
+    if vocab_file and tokenization.load_vocabulary(vocab_file) != tokenization.load_vocabulary(own):
+        raise ValueError(f"--vocab_file {vocab_file} differs from {own}, which the weights of "
+                         f"{init_from} were trained with; drop --vocab_file.")
+    return own
+
+
 def _check_resumable_config(model_dir, config):
     path = pathlib.Path(model_dir) / "electra_config.json"
     if path.is_file():
@@ -121,8 +169,14 @@ def run_pretraining(
     strategy="default",
     callbacks=(),
     verbose="auto",
+    init_from=None,
 ) -> PretrainingResult:
     """Pre-trains `config` on `input_files` and writes `model_dir`.
+
+    `init_from` continues pre-training from another model directory (e.g.
+    Google's checkpoints converted by `electra_tf.convert`): its weights and
+    vocabulary, with `config`'s recipe; `config` must keep its architecture
+    (`continued_config(init_from, train_steps=...)` builds such a config).
 
     Run it again with the same arguments after an interruption and it resumes
     from the last checkpoint (at most `checkpoint_steps` steps are redone).
@@ -131,6 +185,8 @@ def run_pretraining(
     `callbacks` are added to the built-in ones (backup, checkpoints,
     TensorBoard, NaN guard).
     """
+    if init_from:
+        vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
     model_dir = pathlib.Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     files = pretraining_data.expand_file_patterns(input_files)
@@ -189,6 +245,12 @@ def run_pretraining(
         load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
         initial_epoch = finished // checkpoint_steps
         print(f"continuing the finished run from step {finished}")
+    elif init_from:
+        # Weights only: the optimizer starts afresh with this run's recipe.
+        source, _ = ElectraPretrainer.from_model_dir(init_from)
+        pretrainer.set_weights(source.get_weights())
+        del source
+        print(f"starting from the weights of {init_from}")
     all_callbacks = [
         keras.callbacks.BackupAndRestore(str(model_dir / "backup"), save_freq="epoch",
                                          double_checkpoint=True),
