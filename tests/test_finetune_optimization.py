@@ -108,3 +108,43 @@ def test_early_stopping_restores_the_best_weights():
               callbacks=finetuning_callbacks(early_stopping_patience=2))
     best = model.layers[0].kernel.numpy().item()
     assert model.stop_training and best == pytest.approx(0.2)
+
+
+def original_adamw(weights, gradients, rate, decay, lr_multiplier=1.0, beta_1=0.9,
+                   beta_2=0.999, epsilon=1e-6):
+    """google-research/electra model/optimization.py: no bias correction, decay in the update."""
+    m, v = np.zeros_like(weights), np.zeros_like(weights)
+    for g in gradients:
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g * g
+        update = m / (np.sqrt(v) + epsilon) + decay * weights
+        weights = weights - rate * lr_multiplier * update
+    return weights
+
+
+def test_uncorrected_adam_follows_the_original_update():
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 4)).astype("float32")
+    gradients = [rng.normal(size=(3, 4)).astype("float32") for _ in range(6)]
+    for corrected in (False, True):
+        variable = keras.Variable(start, name="kernel")
+        optimizer = LayerwiseAdamW(learning_rate=RATE, weight_decay=0.01, epsilon=1e-6,
+                                   bias_correction=corrected,
+                                   lr_multipliers={"kernel": DECAY})
+        for g in gradients:
+            optimizer.apply([g], [variable])
+        expected = original_adamw(start, gradients, RATE, 0.01, lr_multiplier=DECAY)
+        gap = np.abs(variable.numpy() - expected).max()
+        if corrected:
+            assert gap > 1e-3  # Keras' bias-corrected Adam is not the original
+        else:
+            assert gap < 1e-6
+
+
+def test_paper_recipes_use_the_original_adam():
+    from electra_tf.config import FinetuneConfig
+    for name in ("paper_small", "paper_base"):
+        assert FinetuneConfig.from_preset(name).adam_bias_correction is False
+    optimizer = create_finetuning_optimizer(CONFIG, train_steps=10, bias_correction=False)
+    assert optimizer.get_config()["bias_correction"] is False
+    assert LayerwiseAdamW.from_config(optimizer.get_config()).bias_correction is False

@@ -1,0 +1,310 @@
+"""Hugging Face and TF1 ELECTRA checkpoints convert with exact numerical parity.
+
+The fixtures in tests/fixtures/hf_electra were written by
+tests/fixtures/make_hf_electra.py with torch and transformers, including the
+logits transformers computes (expected.npz); no torch is needed here.
+"""
+
+import json
+import pathlib
+import shutil
+import sys
+
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+from safetensors.numpy import load_file, save_file
+
+from electra_tf import ElectraConfig, ElectraPretrainer, convert, tokenization
+from electra_tf.convert import ConversionError, hugging_face, tf1, weights
+from electra_tf.models.backbone import ElectraBackbone
+from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.tagger import ElectraTagger
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "hf_electra"
+EXPECTED = dict(np.load(FIXTURES / "expected.npz"))
+TOLERANCE = 1e-4
+LENGTH = EXPECTED["input_ids"].shape[1]
+
+
+def ids():
+    return {"token_ids": EXPECTED["input_ids"].astype("int32"),
+            "segment_ids": EXPECTED["token_type_ids"].astype("int32"),
+            "padding_mask": EXPECTED["attention_mask"].astype("int32")}
+
+
+def pretrainer_outputs(pretrainer):
+    """Discriminator sequence output, RTD logits, generator logits at every position."""
+    sequence = pretrainer.discriminator(ids())["sequence_output"]
+    positions = np.tile(np.arange(LENGTH, dtype="int32"), (len(EXPECTED["input_ids"]), 1))
+    return {
+        "discriminator_sequence_output": sequence.numpy(),
+        "discriminator_logits": pretrainer.rtd_head(sequence).numpy(),
+        "generator_logits": pretrainer.generator({**ids(), "mask_positions": positions}).numpy(),
+    }
+
+
+def assert_close(actual, key):
+    gap = np.abs(np.asarray(actual) - EXPECTED[key]).max()
+    assert gap <= TOLERANCE, f"{key}: max |delta| {gap}"
+
+
+@pytest.fixture(scope="module")
+def pretrainer():
+    model, _ = convert.load(FIXTURES / "discriminator", FIXTURES / "generator")
+    return model
+
+
+# ------------------------------------------------------------------ parity
+def test_pretraining_pair_matches_transformers(pretrainer):
+    assert isinstance(pretrainer, ElectraPretrainer)
+    config = pretrainer.electra_config
+    assert (config.activation, config.hidden_size, config.generator_hidden_size) == ("gelu", 32, 16)
+    for key, value in pretrainer_outputs(pretrainer).items():
+        assert_close(value, key)
+
+
+@pytest.mark.parametrize("name, cls, key", [
+    ("discriminator", ElectraReplacedTokenDetector, "discriminator_logits"),
+    ("classifier", ElectraClassifier, "classifier_logits"),
+    ("tagger", ElectraTagger, "tagger_logits"),
+])
+def test_task_models_match_transformers(name, cls, key):
+    model, tokenizer = convert.load(FIXTURES / name)
+    assert isinstance(model, cls)
+    assert tokenizer.get_vocabulary() == tokenization.load_vocabulary(FIXTURES / name)
+    assert_close(model(ids()), key)
+
+
+def test_labels_come_from_id2label():
+    classifier, _ = convert.load(FIXTURES / "classifier")
+    assert classifier.label_names == ["negative", "positive", "neutral"] and classifier.head == "hf"
+    tagger, _ = convert.load(FIXTURES / "tagger")
+    assert tagger.tag_names == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def test_bare_electra_model(tmp_path):
+    """`ElectraModel` weights have no `electra.` prefix and no head."""
+    folder = copy_fixture("discriminator", tmp_path)
+    tensors = {k[len("electra."):]: v for k, v in load_file(folder / "model.safetensors").items()
+               if k.startswith("electra.")}
+    save_file(tensors, str(folder / "model.safetensors"))
+    edit_config(folder, architectures=["ElectraModel"])
+    backbone, _ = convert.load(folder)
+    assert isinstance(backbone, ElectraBackbone) and backbone.activation == "gelu"
+    assert_close(backbone(ids())["sequence_output"], "discriminator_sequence_output")
+
+
+# -------------------------------------------------------------- round trips
+@pytest.mark.parametrize("name", ["classifier", "tagger", "discriminator"])
+def test_ours_to_hugging_face_and_back(name, tmp_path):
+    model, _ = convert.load(FIXTURES / name)
+    convert.convert(FIXTURES / name, tmp_path / "ours")
+    convert.convert(tmp_path / "ours", tmp_path / "hf", to="hugging_face")
+    again, _ = convert.load(tmp_path / "hf")
+    np.testing.assert_array_equal(again(ids()).numpy(), model(ids()).numpy())
+    written = json.loads((tmp_path / "hf" / "config.json").read_text())
+    original = json.loads((FIXTURES / name / "config.json").read_text())
+    for key in ("architectures", "hidden_size", "embedding_size", "num_attention_heads",
+                "intermediate_size", "hidden_act", "vocab_size", "id2label"):
+        assert written.get(key) == original.get(key), key
+    assert set(load_file(tmp_path / "hf" / "model.safetensors")) == set(
+        load_file(FIXTURES / name / "model.safetensors"))
+
+
+def test_pretrainer_to_hugging_face_and_back(pretrainer, tmp_path):
+    convert.convert(FIXTURES / "discriminator", tmp_path / "ours",
+                    generator=FIXTURES / "generator")
+    written = convert.convert(tmp_path / "ours", tmp_path / "hf", to="hugging_face")
+    assert written == [tmp_path / "hf" / "discriminator", tmp_path / "hf" / "generator"]
+    generator_tensors = load_file(tmp_path / "hf" / "generator" / "model.safetensors")
+    assert set(generator_tensors) == set(load_file(FIXTURES / "generator" / "model.safetensors"))
+    again, _ = convert.load(tmp_path / "hf" / "discriminator", tmp_path / "hf" / "generator")
+    for key, value in pretrainer_outputs(again).items():
+        np.testing.assert_array_equal(value, pretrainer_outputs(pretrainer)[key])
+
+
+def test_ours_to_keras_hub_and_back(tmp_path):
+    """A model trained here (keras-hub's GELU) round-trips with identical outputs; a
+    converted one (exact GELU) keeps its weights exactly."""
+    vocabulary = tokenization.load_vocabulary(FIXTURES / "discriminator")
+    tokenizer = tokenization.make_tokenizer(vocabulary)
+    config = ElectraConfig.from_preset("tiny").replace(sequence_length=LENGTH)
+    ours = ElectraPretrainer(config, len(vocabulary), tokenization.special_token_ids(tokenizer))
+    ours.save_to_model_dir(tmp_path / "run", tokenizer)
+    convert.convert(tmp_path / "run", tmp_path / "keras_hub", to="keras_hub")
+    plain = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path / "keras_hub"))
+    assert type(plain) is keras_hub.models.ElectraBackbone
+    back = ElectraBackbone.from_preset(str(tmp_path / "keras_hub"))
+    np.testing.assert_array_equal(back(ids())["sequence_output"].numpy(),
+                                  ours.discriminator(ids())["sequence_output"].numpy())
+
+    convert.convert(FIXTURES / "discriminator", tmp_path / "exact_keras_hub", to="keras_hub")
+    exact, _ = convert.load(FIXTURES / "discriminator")
+    plain = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path / "exact_keras_hub"))
+    for a, b in zip(plain.weights, exact.backbone.weights):
+        if not a.path.startswith("pooled_dense"):  # unused; no checkpoint has it
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    # keras-hub's tokenizer class reads the preset too.
+    assert keras_hub.models.ElectraTokenizer.from_preset(
+        str(tmp_path / "exact_keras_hub")).get_vocabulary() == vocabulary
+
+
+# -------------------------------------------------------------------- TF1
+def original_name(hf_name):
+    """google-research/electra's variable name of a Hugging Face tensor, written out by hand."""
+    name = hf_name
+    for old, new in ((".weight", "/kernel"), (".bias", "/bias")):
+        if name.endswith(old):
+            name = name[: -len(old)] + new
+    name = name.replace(".", "/")
+    name = name.replace("encoder/layer/", "encoder/layer_")
+    name = name.replace("LayerNorm/kernel", "LayerNorm/gamma").replace("LayerNorm/bias", "LayerNorm/beta")
+    name = name.replace("discriminator_predictions/dense_prediction", "discriminator_predictions/dense_1")
+    name = name.replace("generator_lm_head/bias", "generator_predictions/output_bias")
+    if "_embeddings/kernel" in name:
+        name = name[: -len("/kernel")]
+    return name
+
+
+def write_tf1_checkpoint(prefix):
+    """The fixture pair in the original's layout: shared embeddings, generator tower, heads."""
+    tensors = {}
+    for tower in ("discriminator", "generator"):
+        for hf_name, value in load_file(FIXTURES / tower / "model.safetensors").items():
+            if tower == "generator" and hf_name.startswith("electra.embeddings."):
+                continue  # shared: stored once, under electra/
+            name = original_name(hf_name)
+            if tower == "generator" and name.startswith("electra/"):
+                name = "generator/" + name[len("electra/"):]
+            tensors[name] = value.T if name.endswith("/kernel") else value
+    tensors["global_step"] = np.array(1000, "int64")
+    tensors["electra/encoder/layer_0/output/dense/kernel/adam_m"] = np.zeros((48, 32), "float32")
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=[tf.constant(tensors[n]) for n in names])
+    shutil.copy(FIXTURES / "discriminator" / "vocab.txt", prefix.parent / "vocab.txt")
+    return names
+
+
+def test_tf1_checkpoint_matches_transformers(tmp_path, pretrainer):
+    names = write_tf1_checkpoint(tmp_path / "electra_tiny" / "model.ckpt-1000")
+    assert "electra/embeddings_project/kernel" in names and "generator/encoder/layer_1/output/LayerNorm/beta" in names
+    converted, _ = convert.load(tmp_path / "electra_tiny")
+    assert isinstance(converted, ElectraPretrainer)
+    assert converted.electra_config.generator_hidden_size == 16
+    for key, value in pretrainer_outputs(converted).items():
+        assert_close(value, key)
+
+
+def test_tf1_unknown_tensors_are_named(tmp_path):
+    prefix = tmp_path / "ckpt" / "model.ckpt"
+    prefix.parent.mkdir()
+    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=["task_specific/classify/kernel"],
+                      shape_and_slices=[""], tensors=[tf.zeros([4, 2])])
+    shutil.copy(FIXTURES / "discriminator" / "vocab.txt", prefix.parent / "vocab.txt")
+    with pytest.raises(ConversionError, match="task_specific/classify/kernel"):
+        tf1.read(prefix.parent)
+
+
+# ---------------------------------------------------------------- mismatches
+def copy_fixture(name, tmp_path):
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    return folder
+
+
+def edit_config(folder, **changes):
+    path = folder / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def edit_tensors(folder, drop=(), add=None):
+    tensors = load_file(folder / "model.safetensors")
+    for name in drop:
+        del tensors[name]
+    tensors.update(add or {})
+    save_file(tensors, str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: edit_tensors(f, drop=["electra.encoder.layer.1.output.LayerNorm.bias"]),
+     r"missing from the checkpoint: electra\.encoder\.layer\.1\.output\.LayerNorm\.bias \(32,\)"),
+    (lambda f: edit_tensors(f, add={"electra.pooler.dense.weight": np.zeros((32, 32), "float32")}),
+     r"unknown tensors\): electra\.pooler\.dense\.weight"),
+    (lambda f: edit_config(f, intermediate_size=40),
+     r"electra\.encoder\.layer\.0\.intermediate\.dense\.weight: .* has \(48, 32\), the model "
+     r"needs \(40, 32\)"),
+    (lambda f: (f / "vocab.txt").write_text("\n".join(
+        tokenization.load_vocabulary(f)[:-1]) + "\n"),
+     r"vocab_size=38 but its vocabulary has 37"),
+    (lambda f: edit_config(f, architectures=["ElectraForQuestionAnswering"]),
+     r"ElectraForQuestionAnswering.*not supported"),
+    (lambda f: edit_config(f, model_type="bert"), r"model_type='bert', not an ELECTRA"),
+    (lambda f: edit_config(f, hidden_act="relu"), r"hidden_act='relu'"),
+    (lambda f: (f / "config.json").unlink(), r"no config.json"),
+    (lambda f: (f / "model.safetensors").write_bytes(b"not safetensors"),
+     r"not a readable safetensors file"),
+    (lambda f: (f / "model.safetensors").unlink(), r"no model.safetensors or pytorch_model.bin"),
+])
+def test_mismatches_fail_loudly(change, message, tmp_path):
+    folder = copy_fixture("classifier", tmp_path)
+    change(folder)
+    with pytest.raises(ConversionError, match=message):
+        convert.load(folder)
+
+
+def test_nothing_is_half_loaded():
+    classifier, _ = convert.load(FIXTURES / "classifier")
+    before = [w.copy() for w in classifier.get_weights()]
+    tensors = load_file(FIXTURES / "classifier" / "model.safetensors")
+    tensors = {k: v + 1 for k, v in tensors.items() if k != "classifier.out_proj.bias"}
+    entries = weights.backbone_entries(classifier.backbone) + weights.dense(
+        "classifier.dense", classifier.head_dense) + weights.dense(
+        "classifier.out_proj", classifier.output_dense)
+    with pytest.raises(ConversionError, match="classifier.out_proj.bias"):
+        weights.load(entries, tensors, "test")
+    for a, b in zip(classifier.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pytorch_weights_without_torch(tmp_path, monkeypatch):
+    folder = copy_fixture("classifier", tmp_path)
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails
+    with pytest.raises(ConversionError, match="needs PyTorch to read: install torch"):
+        convert.load(folder)
+
+
+def test_a_generator_that_is_not_the_pair(tmp_path):
+    generator = copy_fixture("generator", tmp_path)
+    tensors = load_file(generator / "model.safetensors")
+    tensors["electra.embeddings.word_embeddings.weight"] = tensors[
+        "electra.embeddings.word_embeddings.weight"] * 2
+    save_file(tensors, str(generator / "model.safetensors"))
+    with pytest.raises(ConversionError, match="do not share their embeddings.*word_embeddings"):
+        convert.load(FIXTURES / "discriminator", generator)
+    edit_config(generator, num_attention_heads=2)
+    with pytest.raises(ConversionError, match=r"num_attention_heads=2 \(expected 1\)"):
+        convert.load(FIXTURES / "discriminator", generator)
+    with pytest.raises(ConversionError, match="convert it together with its discriminator"):
+        convert.load(FIXTURES / "generator")
+    with pytest.raises(ConversionError, match="pairs with an ElectraForPreTraining"):
+        convert.load(FIXTURES / "classifier", FIXTURES / "generator")
+
+
+def test_original_classifier_head_has_no_hugging_face_form(tmp_path):
+    vocabulary = tokenization.load_vocabulary(FIXTURES / "classifier")
+    classifier = ElectraClassifier.from_scratch(
+        ElectraConfig.from_preset("tiny"), vocabulary, num_classes=2, sequence_length=16)
+    with pytest.raises(ConversionError, match="Fine-tune with head='hf'"):
+        hugging_face.write(classifier, tmp_path / "hf")
+
+
+def test_unknown_sources_are_named(tmp_path):
+    with pytest.raises(ConversionError, match="neither a folder nor a Hugging Face Hub id"):
+        convert.load(tmp_path / "missing" / "folder")
+    with pytest.raises(ConversionError, match="to must be one of"):
+        convert.convert(FIXTURES / "classifier", tmp_path / "out", to="onnx")
