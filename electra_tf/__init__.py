@@ -9,12 +9,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # `keras_hub.models.TextClassifier.from_preset(model_dir)` finds them.
 from electra_tf.config import ConfigError, ElectraConfig  # noqa: E402
 from electra_tf.data.masking import DynamicMasking  # noqa: E402
+from electra_tf.models.backbone import ElectraBackbone  # noqa: E402
 from electra_tf.models.classifier import (  # noqa: E402
     ElectraClassifier,
     ElectraTextClassifierPreprocessor,
 )
 from electra_tf.models.document import ELECTRA_model, generator_decoder  # noqa: E402
+from electra_tf.models.detector import ElectraReplacedTokenDetector  # noqa: E402
 from electra_tf.models.generator import ElectraGenerator  # noqa: E402
+from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor  # noqa: E402
 from electra_tf.models.multitask import ElectraMultiTask  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.models.seq2seq import (  # noqa: E402
@@ -24,6 +27,7 @@ from electra_tf.models.seq2seq import (  # noqa: E402
 )
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor, EntityF1  # noqa: E402
 from electra_tf.training.optimization import (  # noqa: E402
+    ElectraAdamW,
     LayerwiseAdamW,
     create_finetuning_optimizer,
     create_optimizer,
@@ -32,12 +36,17 @@ from electra_tf.training.optimization import (  # noqa: E402
 __all__ = [
     "ConfigError",
     "DynamicMasking",
+    "ElectraAdamW",
+    "ElectraBackbone",
     "ELECTRA_model",
     "ElectraClassifier",
     "ElectraConfig",
     "ElectraGenerator",
+    "ElectraMaskedLM",
+    "ElectraMaskedLMPreprocessor",
     "ElectraMultiTask",
     "ElectraPretrainer",
+    "ElectraReplacedTokenDetector",
     "ElectraSeq2SeqBackbone",
     "ElectraSeq2SeqLM",
     "ElectraSeq2SeqLMPreprocessor",

@@ -2,8 +2,9 @@
 
 `convert(source, output_dir)` reads any of
 * a Hugging Face folder or Hub id (`ElectraModel`, `ElectraForPreTraining`,
-  `ElectraForSequenceClassification`, `ElectraForTokenClassification`; an
-  `ElectraForMaskedLM` generator given as `generator=` beside its discriminator),
+  `ElectraForMaskedLM`, `ElectraForSequenceClassification`,
+  `ElectraForTokenClassification`; a generator given as `generator=` beside
+  its discriminator makes the pair one `ElectraPretrainer`),
 * an original TF1 pre-training checkpoint (folder or prefix, with `vocab.txt`),
 * an `electra_tf` model directory or task preset, or a keras-hub ELECTRA preset,
 
@@ -36,12 +37,13 @@ from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import ElectraBackbone, activation_of
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.models.pretrainer import CONFIG_FILENAME, ElectraPretrainer
 from electra_tf.models.tagger import ElectraTagger
 
 TARGETS = ("electra_tf", "hugging_face", "keras_hub")
 TASK_CLASSES = {cls.__name__: cls for cls in (
-    ElectraClassifier, ElectraTagger, ElectraReplacedTokenDetector)}
+    ElectraClassifier, ElectraTagger, ElectraReplacedTokenDetector, ElectraMaskedLM)}
 log = logging.getLogger(__name__)
 
 __all__ = ["TARGETS", "ConversionError", "convert", "load"]

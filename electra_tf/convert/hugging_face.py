@@ -32,6 +32,7 @@ from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import activation_of
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
 from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor
 from electra_tf.models.pretrainer import ElectraPretrainer, build_discriminator
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
 
@@ -246,6 +247,7 @@ def to_keras(checkpoint, generator=None, sequence_length=None):
 
     `ElectraModel` → `ElectraBackbone`; `ElectraForPreTraining` →
     `ElectraReplacedTokenDetector`, or with `generator` an `ElectraPretrainer`;
+    `ElectraForMaskedLM` alone → `ElectraMaskedLM`;
     `ElectraForSequenceClassification` → `ElectraClassifier` (`head="hf"`);
     `ElectraForTokenClassification` → `ElectraTagger`. Returns
     `(model, tokenizer)`.
@@ -258,22 +260,25 @@ def to_keras(checkpoint, generator=None, sequence_length=None):
     if generator is not None and generator.architecture != "ElectraForMaskedLM":
         raise ConversionError(
             f"{generator.source} is {generator.architecture}, not an ElectraForMaskedLM generator.")
-    if architecture == "ElectraForMaskedLM":
-        raise ConversionError(
-            f"{checkpoint.source} is a generator (ElectraForMaskedLM): convert it together with "
-            "its discriminator (the discriminator as the source, this as the generator) to get "
-            "an ElectraPretrainer.")
     config = electra_config(checkpoint, generator)
     if sequence_length is not None:
         config = config.replace(sequence_length=sequence_length)
     tokenizer = tokenization.make_tokenizer(checkpoint.vocabulary, lowercase=config.lowercase)
     if generator is not None:
         return _pretrainer(checkpoint, generator, config, tokenizer), tokenizer
-    backbone = build_discriminator(config, tokenizer.vocabulary_size())
+    backbone = build_discriminator(config, tokenizer.vocabulary_size(), name=(
+        "generator" if architecture == "ElectraForMaskedLM" else "discriminator"))
     entries = weights.backbone_entries(backbone, checkpoint.prefix)
     head_dropout = checkpoint.config.get("classifier_dropout")
+    ignore = ()
     if architecture == "ElectraModel":
         model = backbone
+    elif architecture == "ElectraForMaskedLM":
+        _check_exact_gelu_head(checkpoint, "generator head")
+        model = ElectraMaskedLM(backbone, ElectraMaskedLMPreprocessor(
+            tokenizer, sequence_length=config.sequence_length))
+        entries += weights.mlm_head_entries(model.masked_lm_head)
+        ignore = _tied_output(checkpoint)
     elif architecture == "ElectraForPreTraining":
         model = ElectraReplacedTokenDetector(backbone, ElectraTextClassifierPreprocessor(
             tokenizer, sequence_length=config.sequence_length))
@@ -291,8 +296,19 @@ def to_keras(checkpoint, generator=None, sequence_length=None):
                               preprocessor=ElectraTaggerPreprocessor(
                                   tokenizer, sequence_length=config.sequence_length))
         entries += weights.dense("classifier", model.tag_dense)
-    weights.load(entries, checkpoint.tensors, checkpoint.source)
+    weights.load(entries, checkpoint.tensors, checkpoint.source, ignore=ignore)
     return model, tokenizer
+
+
+def _tied_output(checkpoint):
+    """The generator's output matrix, which must be its word embeddings (tied), as a name to skip."""
+    name, embeddings = "generator_lm_head.weight", f"{checkpoint.prefix}embeddings.word_embeddings.weight"
+    tensors = checkpoint.tensors
+    if name in tensors and embeddings in tensors and not np.array_equal(tensors[name], tensors[embeddings]):
+        raise ConversionError(
+            f"{checkpoint.source}: generator_lm_head.weight differs from the word embeddings; "
+            "ELECTRA ties them and so does this package (an untied output layer does not convert).")
+    return (name,)
 
 
 def _check_exact_gelu_head(checkpoint, what):
@@ -314,19 +330,15 @@ def _pretrainer(discriminator, generator, config, tokenizer):
                  discriminator.tensors, discriminator.source)
     # One set of embeddings serves both towers: the generator's copy must be the same.
     shared = [entry.name for entry in weights.embedding_entries(pretrainer.discriminator)]
-    tied = ["generator_lm_head.weight"]
-    different = [
-        name for name, reference in zip(shared + tied, shared + shared[:1])
-        if name in generator.tensors
-        and not np.array_equal(generator.tensors[name], discriminator.tensors[reference])
-    ]
+    different = [name for name in shared if name in generator.tensors and not np.array_equal(
+        generator.tensors[name], discriminator.tensors[name])]
     if different:
         raise ConversionError(
             f"{generator.source} and {discriminator.source} do not share their embeddings "
             f"(differing: {', '.join(different)}); ELECTRA's generator and discriminator use "
-            "one set, so these are not a pair (or the generator's output layer is untied).")
+            "one set, so these are not a pair.")
     weights.load(weights.generator_entries(pretrainer.generator), generator.tensors,
-                 generator.source, ignore=shared + tied)
+                 generator.source, ignore=[*shared, *_tied_output(generator)])
     return pretrainer
 
 
@@ -336,7 +348,7 @@ def write(model, output_dir, tokenizer=None):
 
     An `ElectraPretrainer` becomes `output_dir/discriminator`
     (`ElectraForPreTraining`) and `output_dir/generator` (`ElectraForMaskedLM`);
-    `ElectraReplacedTokenDetector`, `ElectraClassifier` (`head="hf"`),
+    `ElectraReplacedTokenDetector`, `ElectraMaskedLM`, `ElectraClassifier` (`head="hf"`),
     `ElectraTagger` and a bare `ElectraBackbone` become one folder. `tokenizer`
     defaults to the model's preprocessor's; a pretrainer needs it passed.
     Returns the folders written.
@@ -376,6 +388,9 @@ def _head(model):
     """`(entries, architecture, config additions)` of a task model's head."""
     if isinstance(model, ElectraReplacedTokenDetector):
         return weights.rtd_head_entries(model.rtd_head), "ElectraForPreTraining", {}
+    if isinstance(model, ElectraMaskedLM):
+        _warn_if_approximate(model.backbone, "ElectraForMaskedLM's generator head")
+        return weights.mlm_head_entries(model.masked_lm_head), "ElectraForMaskedLM", {}
     if isinstance(model, ElectraClassifier):
         if model.head != "hf":
             raise ConversionError(
@@ -392,7 +407,8 @@ def _head(model):
                 _labels(model.tag_names))
     raise ConversionError(
         f"{type(model).__name__} has no Hugging Face counterpart; export an ElectraPretrainer, "
-        "ElectraReplacedTokenDetector, ElectraClassifier, ElectraTagger or ElectraBackbone.")
+        "ElectraReplacedTokenDetector, ElectraMaskedLM, ElectraClassifier, ElectraTagger or "
+        "ElectraBackbone.")
 
 
 def _labels(names):

@@ -17,10 +17,8 @@ import keras
 from keras_hub.src.utils.keras_utils import gelu_approximate
 
 KERAS_HUB_ACTIVATION = "gelu_approximate"
-ACTIVATIONS = {
-    "gelu": lambda x: keras.activations.gelu(x, approximate=False),
-    KERAS_HUB_ACTIVATION: gelu_approximate,
-}
+# Both serialize by name in layer configs (Keras' gelu defaults to the exact form).
+ACTIVATIONS = {"gelu": keras.activations.gelu, KERAS_HUB_ACTIVATION: gelu_approximate}
 
 
 def activation_function(name):

@@ -45,6 +45,7 @@ class ElectraReplacedTokenDetector(ElectraTaskPresets, keras_hub.models.Task):
     def __init__(self, backbone, preprocessor=None, **kwargs):
         if preprocessor is not None:
             encoders.check_sequence_length(backbone, preprocessor.sequence_length)
+        backbone.pooled_dense.trainable = False  # no released checkpoint trains it
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.rtd_head = ReplacedTokenDetectionHead(

@@ -36,7 +36,7 @@ WEIGHTS_FILENAME = "pretrainer.weights.h5"
 DISCRIMINATOR_DIRNAME = "discriminator"
 
 
-def build_discriminator(config: ElectraConfig, vocabulary_size: int):
+def build_discriminator(config: ElectraConfig, vocabulary_size: int, name="discriminator"):
     """The discriminator: keras-hub's `ElectraBackbone` with the config's GELU."""
     return ElectraBackbone(
         vocab_size=vocabulary_size,
@@ -49,7 +49,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int):
         max_sequence_length=config.max_position_embeddings,
         activation=config.activation,
         dtype=config.dtype_policy,
-        name="discriminator",
+        name=name,
     )
 
 
