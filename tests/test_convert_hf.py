@@ -317,3 +317,34 @@ def test_unknown_sources_are_named(tmp_path):
         convert.load(tmp_path / "missing" / "folder")
     with pytest.raises(ConversionError, match="to must be one of"):
         convert.convert(FIXTURES / "classifier", tmp_path / "out", to="onnx")
+
+
+# Sizes from the released config.json files (Google's on the Hugging Face Hub,
+# HFL's in ymcui/Chinese-ELECTRA/config): discriminator, then generator.
+RELEASED = {
+    "google/electra-small": ((30522, 128, 256, 12, 4, 1024), (256, 4, 1024)),
+    "google/electra-base": ((30522, 768, 768, 12, 12, 3072), (256, 4, 1024)),
+    "google/electra-large": ((30522, 1024, 1024, 24, 16, 4096), (256, 4, 1024)),
+    "hfl/chinese-electra-180g-small": ((21128, 128, 256, 12, 4, 1024), (64, 1, 256)),
+    "hfl/chinese-electra-180g-base": ((21128, 768, 768, 12, 12, 3072), (192, 3, 768)),
+    "hfl/chinese-electra-180g-large": ((21128, 1024, 1024, 24, 16, 4096), (256, 4, 1024)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_released_pairs_map_onto_the_pretraining_config(name):
+    (vocab, embedding, hidden, layers, heads, ffn), (g_hidden, g_heads, g_ffn) = RELEASED[name]
+    common = dict(model_type="electra", vocab_size=vocab, embedding_size=embedding,
+                  num_hidden_layers=layers, max_position_embeddings=512, hidden_act="gelu")
+    vocabulary = [f"t{i}" for i in range(vocab)]
+    discriminator = hugging_face.Checkpoint(
+        dict(common, architectures=["ElectraForPreTraining"], hidden_size=hidden,
+             num_attention_heads=heads, intermediate_size=ffn), {}, vocabulary, True, "d")
+    generator = hugging_face.Checkpoint(  # HFL's generator configs name no architecture
+        dict(common, hidden_size=g_hidden, num_attention_heads=g_heads, intermediate_size=g_ffn),
+        {"generator_predictions.dense.weight": None}, vocabulary, True, "g")
+    assert generator.architecture == "ElectraForMaskedLM"
+    config = hugging_face.electra_config(discriminator, generator)
+    assert (config.generator_hidden_size, config.generator_num_heads,
+            config.generator_intermediate_size) == (g_hidden, g_heads, g_ffn)
+    assert (config.hidden_size, config.num_heads, config.activation) == (hidden, heads, "gelu")

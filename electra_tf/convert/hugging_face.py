@@ -58,8 +58,16 @@ class Checkpoint:
 
     @property
     def architecture(self):
-        names = self.config.get("architectures") or ["ElectraModel"]
-        return names[0]
+        """The config's `architectures`, else read off the head's tensors (HFL's
+        generator configs, for one, name none)."""
+        names = self.config.get("architectures")
+        if names:
+            return names[0]
+        heads = {"discriminator_predictions.dense.weight": "ElectraForPreTraining",
+                 "generator_predictions.dense.weight": "ElectraForMaskedLM",
+                 "classifier.out_proj.weight": "ElectraForSequenceClassification",
+                 "classifier.weight": "ElectraForTokenClassification"}
+        return next((heads[name] for name in heads if name in self.tensors), "ElectraModel")
 
     @property
     def prefix(self):
@@ -110,15 +118,16 @@ def read(source):
         raise ConversionError(
             f"{config_path} describes model_type={config.get('model_type')!r}, not an ELECTRA "
             "model; only ELECTRA checkpoints convert.")
-    if (config.get("architectures") or ["ElectraModel"])[0] not in ARCHITECTURES:
-        raise ConversionError(
-            f"{config_path}: architecture {config['architectures'][0]!r} is not supported; "
-            f"supported: {', '.join(ARCHITECTURES)}.")
     tokenizer_config = folder / "tokenizer_config.json"
     lowercase = _read_json(tokenizer_config).get("do_lower_case", True) if (
         tokenizer_config.is_file()) else True
-    return Checkpoint(config, read_tensors(folder), read_vocabulary(folder), bool(lowercase),
-                      str(source))
+    checkpoint = Checkpoint(config, read_tensors(folder), read_vocabulary(folder),
+                            bool(lowercase), str(source))
+    if checkpoint.architecture not in ARCHITECTURES:
+        raise ConversionError(
+            f"{config_path}: architecture {checkpoint.architecture!r} is not supported; "
+            f"supported: {', '.join(ARCHITECTURES)}.")
+    return checkpoint
 
 
 def _read_json(path):
