@@ -19,7 +19,7 @@ from safetensors.numpy import load_file, save_file
 from electra_tf import ElectraConfig, ElectraPretrainer, convert, tokenization
 from electra_tf.convert import ConversionError, hugging_face, tf1, weights
 from electra_tf.models.backbone import ElectraBackbone
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.models.tagger import ElectraTagger
@@ -348,3 +348,43 @@ def test_released_pairs_map_onto_the_pretraining_config(name):
     assert (config.generator_hidden_size, config.generator_num_heads,
             config.generator_intermediate_size) == (g_hidden, g_heads, g_ffn)
     assert (config.hidden_size, config.num_heads, config.activation) == (hidden, heads, "gelu")
+
+
+def test_hub_ids_download_with_huggingface_hub(monkeypatch, tmp_path):
+    huggingface_hub = pytest.importorskip("huggingface_hub")  # in the test extra
+    asked = []
+
+    def snapshot_download(repo_id, allow_patterns):
+        asked.append((repo_id, allow_patterns))
+        if repo_id == "google/no-such-model":
+            raise OSError("404 Client Error: repository not found")
+        return str(FIXTURES / "classifier")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    classifier, _ = convert.load("someone/electra-classifier")
+    assert asked[0][0] == "someone/electra-classifier" and "*.safetensors" in asked[0][1]
+    assert_close(classifier(ids()), "classifier_logits")
+    with pytest.raises(ConversionError, match="could not download google/no-such-model.*404"):
+        convert.load("google/no-such-model")
+
+
+def test_a_keras_hub_preset_seeds_every_head(tmp_path):
+    """keras-hub's own ElectraBackbone preset (tanh GELU) starts each task model here."""
+    convert.convert(FIXTURES / "discriminator", tmp_path / "preset", to="keras_hub")
+    preset = str(tmp_path / "preset")
+    plain = keras_hub.models.ElectraBackbone.from_preset(preset)
+    expected = plain(ids())["sequence_output"].numpy()
+    models = [
+        ElectraClassifier.from_model_dir(preset, num_classes=2),
+        ElectraClassifier.from_preset(  # keras-hub's idiom; 24 positions, so a short preprocessor
+            preset, num_classes=2,
+            preprocessor=ElectraTextClassifierPreprocessor.from_preset(preset, sequence_length=16)),
+        ElectraTagger.from_model_dir(preset, tag_names=["O", "B-X", "I-X"]),
+        ElectraReplacedTokenDetector.from_model_dir(preset),
+    ]
+    for model in models:
+        assert model.preprocessor.tokenizer.get_vocabulary() == tokenization.load_vocabulary(
+            FIXTURES / "discriminator")
+        np.testing.assert_array_equal(model.backbone(ids())["sequence_output"].numpy(), expected)
+    from electra_tf.models.seq2seq import make_encoder
+    np.testing.assert_array_equal(make_encoder(preset)(ids())["sequence_output"].numpy(), expected)
