@@ -13,8 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from electra_tf import ElectraPretrainer, convert
+from electra_tf import ElectraPretrainer, convert, tokenization
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.models.tagger import ElectraTagger
 
 from export_helpers import as_strings, fresh_process, run_export_script
@@ -110,21 +112,46 @@ def test_converted_discriminator_fine_tunes_a_classifier_and_a_tagger(converted)
     assert isinstance(tagger.tag(["我在北京"])[0], list)
 
 
-def test_converted_classifier_exports_and_answers_without_electra_tf(tmp_path):
-    model_dir = tmp_path / "classifier"
-    convert.convert(FIXTURES / "classifier", model_dir, sequence_length=16)
-    classifier = ElectraClassifier.from_preset(str(model_dir))
-    texts = ["今天天气很好", "北京很差"]
-    expected = classifier.predict(texts, verbose=0)
-    run_export_script(f"--model_dir={model_dir}", f"--export_dir={tmp_path / 'serving'}",
-                      "--model_name=converted", "--version=1")
-    export = tmp_path / "serving" / "converted" / "1"
-    answers = fresh_process({"converted": (str(export), "serving_default",
-                                           {"text": as_strings(texts)})})
+def test_converted_models_export_and_answer_without_electra_tf(tmp_path):
+    """A converted classifier, discriminator (+ RTD head) and generator, each exported by
+    scripts/export.py (kind read from the preset) and asked in a TensorFlow-only process."""
+    models = {"classifier": ElectraClassifier, "discriminator": ElectraReplacedTokenDetector,
+              "generator": ElectraMaskedLM}
+    requests = {}
+    texts = {"classifier": ["今天天气很好", "北京很差"], "discriminator": ["今天天气很好", "北京很差"],
+             "generator": ["今天[MASK]气很好"]}
+    for name in models:
+        convert.convert(FIXTURES / name, tmp_path / name, sequence_length=16)
+        run_export_script(f"--model_dir={tmp_path / name}", f"--export_dir={tmp_path / 'serving'}",
+                          f"--model_name={name}", "--version=1")
+        requests[name] = (str(tmp_path / "serving" / name / "1"), "serving_default",
+                          {"text": as_strings(texts[name])})
+    answers = fresh_process(requests)
     assert "electra_tf" not in answers["imported"] and "keras_hub" not in answers["imported"]
-    probabilities = answers["answers"]["converted"]["probabilities"]
-    shifted = expected - expected.max(axis=-1, keepdims=True)
-    np.testing.assert_allclose(
-        probabilities, np.exp(shifted) / np.exp(shifted).sum(-1, keepdims=True), atol=1e-5)
-    assert [label.decode() for label in answers["answers"]["converted"]["label"]] == [
-        ["negative", "positive", "neutral"][i] for i in expected.argmax(-1)]
+    answers = answers["answers"]
+
+    classifier = ElectraClassifier.from_preset(str(tmp_path / "classifier"))
+    logits = classifier.predict(texts["classifier"], verbose=0)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(answers["classifier"]["probabilities"],
+                               shifted / shifted.sum(-1, keepdims=True), atol=1e-5)
+    assert [label.decode() for label in answers["classifier"]["label"]] == [
+        ["negative", "positive", "neutral"][i] for i in logits.argmax(-1)]
+
+    detector = ElectraReplacedTokenDetector.from_preset(str(tmp_path / "discriminator"))
+    expected = 1 / (1 + np.exp(-detector.predict(texts["discriminator"], verbose=0)))
+    real = np.arange(16)[None] < answers["discriminator"]["num_tokens"][:, None]
+    np.testing.assert_allclose(answers["discriminator"]["replaced_probability"][real],
+                               expected[real], atol=1e-5)
+
+    masked_lm = ElectraMaskedLM.from_preset(str(tmp_path / "generator"))
+    vocabulary = masked_lm.preprocessor.tokenizer.get_vocabulary()
+    tokens = ["[CLS]", "今", "天", "[MASK]", "气", "很", "好", "[SEP]"]
+    token_ids = np.zeros((1, 16), "int32")
+    token_ids[0, :len(tokens)] = [vocabulary.index(t) for t in tokens]
+    logits = masked_lm({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+                        "padding_mask": (token_ids > 0).astype("int32"),
+                        "mask_positions": np.array([[3]], "int32")}).numpy()[0, 0]
+    logits[[vocabulary.index(t) for t in tokenization.SPECIAL_TOKENS]] = -np.inf
+    assert answers["generator"]["num_masks"].tolist() == [1]
+    assert answers["generator"]["predicted_tokens"][0, 0].decode() == vocabulary[logits.argmax()]

@@ -328,10 +328,25 @@ def _load_pretrainer(model_dir):
 
 
 def _load_discriminator(model_dir, **kwargs):
+    """From a pre-training model dir, or an `ElectraReplacedTokenDetector` preset."""
+    if _task_name(model_dir) == "ElectraReplacedTokenDetector":
+        from electra_tf.models.detector import ElectraReplacedTokenDetector
+
+        detector = ElectraReplacedTokenDetector.from_preset(str(model_dir))
+        kwargs.setdefault("sequence_length", detector.preprocessor.sequence_length)
+        return DiscriminatorServable(detector.backbone, detector.rtd_head,
+                                     detector.preprocessor.tokenizer, **kwargs)
     return DiscriminatorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
 
 
 def _load_generator(model_dir, **kwargs):
+    """From a pre-training model dir, or an `ElectraMaskedLM` preset."""
+    if _task_name(model_dir) == "ElectraMaskedLM":
+        from electra_tf.models.masked_lm import ElectraMaskedLM
+
+        masked_lm = ElectraMaskedLM.from_preset(str(model_dir))
+        kwargs.setdefault("sequence_length", masked_lm.preprocessor.sequence_length)
+        return GeneratorServable(masked_lm, masked_lm.preprocessor.tokenizer, **kwargs)
     return GeneratorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
 
 
@@ -374,6 +389,8 @@ SERVABLES = {
 # Task class in a keras-hub preset's task.json -> kind.
 _TASK_KINDS = {
     "ElectraClassifier": "classifier",
+    "ElectraMaskedLM": "generator",
+    "ElectraReplacedTokenDetector": "discriminator",
     "ElectraSeq2SeqLM": "seq2seq",
     "ElectraTagger": "tagger",
 }
@@ -388,15 +405,18 @@ def detect_kind(model_dir):
         return "discriminator"
     if (model_dir / "multitask.keras").is_file():
         return "multitask"
-    task = model_dir / "task.json"
-    if task.is_file():
-        task_class = json.loads(task.read_text()).get("class_name")
-        if task_class in _TASK_KINDS:
-            return _TASK_KINDS[task_class]
+    if _task_name(model_dir) in _TASK_KINDS:
+        return _TASK_KINDS[_task_name(model_dir)]
     raise ValueError(
         f"cannot tell what {model_dir} holds (no electra_config.json, multitask.keras or "
         f"task.json of {sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
     )
+
+
+def _task_name(model_dir):
+    """The task class a keras-hub preset's task.json names, or None."""
+    task = pathlib.Path(model_dir) / "task.json"
+    return json.loads(task.read_text()).get("class_name") if task.is_file() else None
 
 
 def load_servable(kind, model_dir, sequence_length=None, **kwargs):
