@@ -26,7 +26,7 @@ from electra_tf.models.seq2seq import (  # noqa: E402
     ElectraSeq2SeqLMPreprocessor,
 )
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor, EntityF1  # noqa: E402
-from electra_tf.training.optimization import (  # noqa: E402
+from electra_tf.optimizers import (  # noqa: E402
     ElectraAdamW,
     LayerwiseAdamW,
     create_finetuning_optimizer,

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
-from electra_tf.training.optimization import create_finetuning_optimizer
+from electra_tf.optimizers import create_finetuning_optimizer
 
 KEYS = ["bad", "good", "meh"]
 VOCAB = list(tokenization.SPECIAL_TOKENS) + KEYS + [f"w{i}" for i in range(20)]

@@ -16,7 +16,7 @@ PROGRAM = textwrap.dedent(
     sys.path.insert(0, "tests")
     from test_pretrainer import CONFIG, VOCAB, block_corpus, special_ids
     from electra_tf import ElectraPretrainer
-    from electra_tf.training.distribute import clip_by_global_norm_across_replicas
+    from electra_tf.optimizers import clip_by_global_norm_across_replicas
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():

@@ -4,12 +4,12 @@ import pytest
 
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.training.optimization import (
+from electra_tf.optimizers import (
     LayerwiseAdamW,
     create_finetuning_optimizer,
     electra_layer_multipliers,
-    finetuning_callbacks,
 )
+from electra_tf.training.finetune import finetuning_callbacks
 
 CONFIG = ElectraConfig.from_preset("tiny")  # 2 transformer layers
 VOCAB = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(10)]

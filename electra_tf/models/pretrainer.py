@@ -28,8 +28,7 @@ from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.generator import ElectraGenerator
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
-from electra_tf.training.distribute import clip_by_global_norm_across_replicas
-from electra_tf.training.optimization import create_optimizer
+from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
 
 CONFIG_FILENAME = "electra_config.json"
 WEIGHTS_FILENAME = "pretrainer.weights.h5"

@@ -37,7 +37,7 @@ from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.models.pretrainer import CONFIG_FILENAME
-from electra_tf.training.optimization import create_finetuning_optimizer, finetuning_callbacks
+from electra_tf.optimizers import create_finetuning_optimizer
 
 TASKS = ("classification", "ner", "multitask")
 BUILTIN_DATASETS = {"chinese_sentiment": "classification", "peoples_daily_ner": "ner"}
@@ -341,3 +341,12 @@ def results_table(rows):
             lines.append(f"| {dataset} | {metric} | "
                          f"{scores['pre-trained']['score']:.3f} | {scores['random']['score']:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto"):
+    """Early stopping that restores the best epoch's weights, when a patience is given."""
+    if early_stopping_patience is None:
+        return []
+    return [keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
+    )]

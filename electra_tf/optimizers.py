@@ -1,12 +1,14 @@
 """ELECTRA's optimiser: AdamW, linear warmup x linear decay, global-norm clipping.
 
 For fine-tuning, `create_finetuning_optimizer` adds layer-wise learning-rate
-decay (`LayerwiseAdamW`) and a warmup given as a fraction of the steps.
+decay (`LayerwiseAdamW`) and a warmup given as a fraction of the steps. It
+sits below `models/`, whose `compile` defaults use it; `training/` only
+orchestrates.
 
 Example:
 ```python
 from electra_tf import ElectraConfig
-from electra_tf.training.optimization import create_finetuning_optimizer, create_optimizer
+from electra_tf.optimizers import create_finetuning_optimizer, create_optimizer
 
 optimizer = create_optimizer(ElectraConfig.from_preset("tiny"))
 finetuning = create_finetuning_optimizer(ElectraConfig.from_preset("tiny"), train_steps=300)
@@ -16,6 +18,7 @@ finetuning = create_finetuning_optimizer(ElectraConfig.from_preset("tiny"), trai
 import re
 
 import keras
+import tensorflow as tf
 
 # Keras 3 names LayerNorm variables `gamma` / `beta`; the original skips
 # weight decay on LayerNorm and bias variables.
@@ -225,10 +228,23 @@ def create_finetuning_optimizer(config, train_steps, learning_rate=1e-4, layer_d
     )
 
 
-def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto"):
-    """Early stopping that restores the best epoch's weights, when a patience is given."""
-    if early_stopping_patience is None:
-        return []
-    return [keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
-    )]
+def clip_by_global_norm_across_replicas(gradients, clip_norm):
+    """Clips the *global* gradient when replicas' partial gradients are summed later.
+
+    Keras 3 clips (`global_clipnorm`) each replica's partial gradient before
+    its all-reduce, so with N replicas the summed gradient may reach N times
+    the configured norm. This sums the partial gradients, clips the total,
+    and hands each replica 1/N of it: the optimizer's own sum then rebuilds
+    exactly the clipped global gradient. With one replica it only clips.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        gradients = tf.distribute.get_replica_context().all_reduce("SUM", gradients)
+    gradients, _ = tf.clip_by_global_norm(gradients, clip_norm)
+    return [_scale(g, 1.0 / replicas) for g in gradients] if replicas > 1 else gradients
+
+
+def _scale(gradient, factor):
+    if isinstance(gradient, tf.IndexedSlices):  # embedding gradients
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor
