@@ -24,13 +24,35 @@ import unicodedata
 
 import keras_hub
 import tensorflow as tf
-# The exact pre-tokenization (and CJK test) the tokenizer itself applies.
-from keras_hub.src.tokenizers.word_piece_tokenizer import PY_CJK_REGEX, pretokenize
+# The exact pre-tokenization the tokenizer itself applies (keras-hub has no
+# public name for it).
+from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as wordpiece_learner
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
 VOCAB_FILENAME = "vocab.txt"
+
+# The one definition of a CJK character in this package: the code points the
+# tokenizer splits into single-character words (BERT's `_is_chinese_char`, as
+# keras-hub's WordPiece tokenizer applies it; a test checks they agree).
+CJK_RANGES = (
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+)
+# CJK punctuation and full-width forms: written without spaces, like CJK characters.
+CJK_PUNCTUATION_RANGES = ((0x3000, 0x303F), (0xFF00, 0xFFEF))
+
+
+def cjk_ranges(re2=False, punctuation=False):
+    """The CJK ranges as the inside of a regex character class.
+
+    Python `re` syntax by default; `re2=True` gives RE2's (`tf.strings.regex_*`).
+    `punctuation=True` adds CJK punctuation and full-width forms.
+    """
+    ranges = CJK_RANGES + (CJK_PUNCTUATION_RANGES if punctuation else ())
+    code = (lambda c: f"\\x{{{c:X}}}") if re2 else chr
+    return "".join(f"{code(low)}-{code(high)}" for low, high in ranges)
 
 
 def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str]:
@@ -91,7 +113,7 @@ def _fits_a_vocabulary_line(token: str) -> bool:
 
 
 def _is_cjk_continuation(token: str) -> bool:
-    return token.startswith("##") and len(token) == 3 and re.fullmatch(PY_CJK_REGEX, token[2:])
+    return token.startswith("##") and len(token) == 3 and re.fullmatch(f"[{cjk_ranges()}]", token[2:])
 
 
 def make_tokenizer(vocabulary, lowercase: bool = True) -> keras_hub.models.ElectraTokenizer:

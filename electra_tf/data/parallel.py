@@ -27,6 +27,7 @@ import pathlib
 import random
 import re
 
+from electra_tf import tokenization
 from electra_tf.data import corpora
 
 LOCALE_DIR = pathlib.Path("/usr/share/locale/zh_CN/LC_MESSAGES")
@@ -38,7 +39,7 @@ _FORMAT = re.compile(r"%(\d+\$)?[-#0 +']*\d*(\.\d+)?[hlLqjzt]*[diouxXeEfgGcspn%]
 _ACCELERATOR = re.compile(r"[_&](?=\w)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _LATIN = re.compile(r"[A-Za-z]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 
 
 def clean_message(text):

@@ -17,7 +17,7 @@ from electra_tf.export.serving import CHARS_PER_TOKEN, Servable, repair_text
 # `electra_tf.models.tagger.split_words` in RE2, whose `\w` and `\s` are
 # ASCII-only: one CJK character, one mark that is neither word nor space, or a
 # run of other word characters (letters, digits, `_`).
-_CJK_RANGES = r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}"
+_CJK_RANGES = tokenization.cjk_ranges(re2=True)
 _SPACE = r"\s\p{Z}"
 _WORD_PATTERN = (
     rf"[{_CJK_RANGES}]|[^\p{{L}}\p{{N}}_{_SPACE}]|(?:[^\P{{L}}{_CJK_RANGES}]|[\p{{N}}_])+"

@@ -51,6 +51,7 @@ from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
 from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
 from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, strip_to_ragged
 
+from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
 from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
@@ -58,7 +59,8 @@ from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 # Between two CJK characters or punctuation marks WordPiece detokenization
 # puts a space that Chinese text does not have.
-_CJK_CLASS = r"[\p{Han}\x{3000}-\x{303f}\x{ff00}-\x{ffef}]"
+_CJK = tokenization.cjk_ranges(re2=True)
+_CJK_CLASS = f"[{tokenization.cjk_ranges(re2=True, punctuation=True)}]"
 # Lower-casing applies NFKC, which maps Chinese full-width marks to ASCII
 # ("，" to ","); after a Han character such a mark was full-width.
 _FULL_WIDTH_MARKS = {",": "，", "!": "！", "?": "？", ";": "；", ":": "："}
@@ -377,7 +379,7 @@ def join_cjk(text):
     (undoing the NFKC of an uncased vocabulary), so Chinese output reads "，".
     """
     for mark, full_width in _FULL_WIDTH_MARKS.items():
-        text = tf.strings.regex_replace(text, rf"(\p{{Han}}) {re.escape(mark)}", rf"\1 {full_width}")
+        text = tf.strings.regex_replace(text, rf"([{_CJK}]) {re.escape(mark)}", rf"\1 {full_width}")
     pattern = f"({_CJK_CLASS}) ({_CJK_CLASS})"
     # Matches cannot overlap, so one pass joins every other gap; two join all.
     for _ in range(2):

@@ -41,7 +41,7 @@ from electra_tf.models import encoders
 from electra_tf.models.backbone import ElectraTaskPresets
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = tokenization.cjk_ranges()
 # Words as BERT's basic tokenizer sees them: one CJK character, one
 # punctuation mark, or a run of other word characters.
 _WORD = re.compile(rf"[{_CJK}]|[^\w\s]|[^\W{_CJK}]+")

@@ -35,7 +35,7 @@ from electra_tf.models.seq2seq import (
     make_encoder,
 )
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 
 
 def builtin_dataset(name, fortunes_dir=None):
