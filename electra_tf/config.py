@@ -36,6 +36,17 @@ class ConfigError(ValueError):
     """A configuration value or file is invalid; the message says how to fix it."""
 
 
+def default_num_heads(hidden_size: int) -> int:
+    """ELECTRA's attention heads for a width: one per 64 units, at least one
+    (the original's rule for its generators; Small, Base and Large follow it too)."""
+    return max(1, hidden_size // 64)
+
+
+def feedforward_size(hidden_size: int) -> int:
+    """ELECTRA's feed-forward width for a Transformer width: 4 x."""
+    return 4 * hidden_size
+
+
 class _JsonConfig:
     """Replace / dict / JSON file / preset conversions shared by the frozen config dataclasses.
 
@@ -120,7 +131,7 @@ class ElectraConfig(_JsonConfig):
     # the discriminator is a plain keras-hub preset).
     activation: str = "gelu_approximate"
     # Generator: same depth, width = fraction x discriminator hidden size,
-    # heads = max(1, width / 64), FFN = 4 x width (ELECTRA_NOTES.md).
+    # heads = max(1, width / 64), FFN = 4 x width, as the original's generators.
     generator_hidden_fraction: float = 0.25
     # Data.
     sequence_length: int = 128
@@ -156,11 +167,11 @@ class ElectraConfig(_JsonConfig):
 
     @property
     def generator_num_heads(self) -> int:
-        return max(1, self.generator_hidden_size // 64)
+        return default_num_heads(self.generator_hidden_size)
 
     @property
     def generator_intermediate_size(self) -> int:
-        return 4 * self.generator_hidden_size
+        return feedforward_size(self.generator_hidden_size)
 
     @property
     def num_masked_predictions(self) -> int:
@@ -192,7 +203,7 @@ class ElectraConfig(_JsonConfig):
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
-                f"({self.num_heads}); choose e.g. num_heads={max(1, self.hidden_size // 64)}."
+                f"({self.num_heads}); choose e.g. num_heads={default_num_heads(self.hidden_size)}."
             )
         if self.generator_hidden_size % self.generator_num_heads:
             raise ConfigError(

@@ -200,9 +200,18 @@ def electra_config(checkpoint, generator=None, name="converted"):
         activation=FROM_HF_ACTIVATION[config.get("hidden_act", "gelu")],
         sequence_length=min(DEFAULT_SEQUENCE_LENGTH, positions), lowercase=checkpoint.lowercase,
     )
-    if generator is not None:
-        values["generator_hidden_fraction"] = _generator_fraction(checkpoint, generator)
-    return ElectraConfig(**values)
+    if generator is None:
+        return ElectraConfig(**values)
+    _check_supported(generator)
+    fraction = generator.config["hidden_size"] / config["hidden_size"]
+    if not 0 < fraction <= 1:
+        raise ConversionError(
+            f"{generator.source} is wider ({generator.config['hidden_size']}) than its "
+            f"discriminator {checkpoint.source} ({config['hidden_size']}); ELECTRA's generator "
+            "is at most as wide.")
+    electra = ElectraConfig(**values, generator_hidden_fraction=fraction)
+    _check_generator(checkpoint, generator, electra)
+    return electra
 
 
 def _check_supported(checkpoint):
@@ -223,31 +232,27 @@ def _check_supported(checkpoint):
         raise ConversionError(f"{source}: unsupported setting(s): " + "; ".join(problems) + ".")
 
 
-def _generator_fraction(discriminator, generator):
-    """The generator's width as a fraction of the discriminator's, after checking the
-    rest of its shape follows the recipe this package builds generators with."""
-    _check_supported(generator)
+def _check_generator(discriminator, generator, config):
+    """Raises unless `generator` has the shape `config` builds its generator with."""
     d, g = discriminator.config, generator.config
-    fraction = g["hidden_size"] / d["hidden_size"]
-    width = g["hidden_size"]
     expected = {
         "vocab_size": d["vocab_size"], "embedding_size": d.get("embedding_size"),
         "max_position_embeddings": d["max_position_embeddings"],
         "num_hidden_layers": d["num_hidden_layers"], "hidden_act": d.get("hidden_act", "gelu"),
-        "num_attention_heads": max(1, width // 64), "intermediate_size": 4 * width,
+        "hidden_size": config.generator_hidden_size,
+        "num_attention_heads": config.generator_num_heads,
+        "intermediate_size": config.generator_intermediate_size,
     }
     wrong = [f"{key}={g.get(key)} (expected {value})" for key, value in expected.items()
              if g.get(key) != value]
-    if wrong or not 0 < fraction <= 1:
+    if wrong:
         raise ConversionError(
             f"{generator.source} does not fit {discriminator.source} as its generator: "
-            + "; ".join(wrong or [f"hidden_size {width} exceeds the discriminator's"]) + ". "
-            "Generators here have the discriminator's depth, vocabulary and embeddings, "
-            "max(1, width / 64) heads and a 4 x width feed-forward layer.")
+            + "; ".join(wrong) + ". Generators here have the discriminator's depth, vocabulary "
+            "and embeddings, max(1, width / 64) heads and a 4 x width feed-forward layer.")
     if discriminator.vocabulary != generator.vocabulary:
         raise ConversionError(f"{generator.source} and {discriminator.source} have different "
                               "vocabularies; a generator and its discriminator share one.")
-    return fraction
 
 
 # ------------------------------------------------------------ HF -> Keras

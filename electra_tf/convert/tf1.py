@@ -27,6 +27,7 @@ import re
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.config import default_num_heads
 from electra_tf.convert.hugging_face import Checkpoint
 from electra_tf.convert.weights import ConversionError
 
@@ -149,7 +150,7 @@ def _config(tensors, architecture, num_heads):
     return {
         "architectures": [architecture], "model_type": "electra", "vocab_size": int(vocab_size),
         "embedding_size": int(embedding_size), "hidden_size": int(hidden),
-        "num_hidden_layers": layers, "num_attention_heads": num_heads or max(1, hidden // 64),
+        "num_hidden_layers": layers, "num_attention_heads": num_heads or default_num_heads(int(hidden)),
         "intermediate_size": int(intermediate), "hidden_act": "gelu",
         "max_position_embeddings": int(positions), "type_vocab_size": int(segments),
         "hidden_dropout_prob": 0.1, "layer_norm_eps": 1e-12,

@@ -30,6 +30,7 @@ import numpy as np
 from keras import ops
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
+from electra_tf.config import feedforward_size
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models.seq2seq import (
     ElectraSeq2SeqBackbone,
@@ -80,7 +81,7 @@ class ImageCaptionBackbone(ElectraSeq2SeqBackbone):
     def __init__(self, image_shape, vocabulary_size, hidden_dim=64, num_decoder_layers=2,
                  decoder_num_heads=2, decoder_intermediate_dim=None, filters=32, dropout=0.1,
                  max_target_length=32, dtype=None, **kwargs):
-        decoder_intermediate_dim = decoder_intermediate_dim or 4 * hidden_dim
+        decoder_intermediate_dim = decoder_intermediate_dim or feedforward_size(hidden_dim)
         self.encoder = keras.Sequential([
             keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
             keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu"),

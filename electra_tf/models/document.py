@@ -66,6 +66,7 @@ from keras import ops
 from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
 from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
 
+from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
 from electra_tf.models.seq2seq import join_cjk, make_encoder
@@ -75,7 +76,7 @@ CHINESE_VOCAB_SIZE = 21128  # hfl/chinese-electra-*
 
 
 def _num_heads(hidden_size):
-    heads = max(1, hidden_size // 64)
+    heads = default_num_heads(hidden_size)
     if hidden_size % heads:
         raise ValueError(f"hidden_size {hidden_size} is not divisible by {heads} heads.")
     return heads
@@ -111,7 +112,7 @@ def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, drop
     )
     x = keras.layers.Dropout(dropout_rate, name=f"{name}_embeddings_dropout")(x)
     for layer in electra_transformer_layers(TransformerDecoder, num_layers,
-                                            _num_heads(hidden_size), 4 * hidden_size,
+                                            _num_heads(hidden_size), feedforward_size(hidden_size),
                                             dropout_rate, name=f"{name}_layer"):
         x = layer(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,
                   encoder_padding_mask=encoder_mask)
@@ -169,7 +170,7 @@ def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2
     electra = make_encoder(
         encoder, vocabulary_size=source_vocab_size, hidden_dim=hidden_size,
         num_layers=num_layers, num_heads=_num_heads(hidden_size),
-        intermediate_dim=4 * hidden_size, dropout=dropout_rate,
+        intermediate_dim=feedforward_size(hidden_size), dropout=dropout_rate,
         max_sequence_length=max(512, sequence_length),
     )
     if (electra.hidden_dim, electra.num_layers) != (hidden_size, num_layers):

@@ -25,6 +25,7 @@ import keras_hub
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
 from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
 from electra_tf.models.seq2seq import (
@@ -90,8 +91,8 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
         )
         electra = make_encoder(
             vocabulary_size=source_tokenizer.vocabulary_size(), hidden_dim=hidden_size,
-            num_layers=num_layers, num_heads=max(1, hidden_size // 64),
-            intermediate_dim=4 * hidden_size, dropout=dropout,
+            num_layers=num_layers, num_heads=default_num_heads(hidden_size),
+            intermediate_dim=feedforward_size(hidden_size), dropout=dropout,
             max_sequence_length=max(512, sequence_length),
         )
     target_tokenizer = None
