@@ -20,7 +20,7 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.pretrainer import CONFIG_FILENAME
+from electra_tf.models.model_dir import CONFIG_FILENAME
 
 FORMAT = "cosine %.3f  std %.3f  [CLS] std across sentences %.3f"
 TEXTS = ["这本书很好看，值得一读", "质量太差了，再也不买", "江泽民在北京会见克林顿", "物流很快，包装完好"]

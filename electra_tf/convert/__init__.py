@@ -38,7 +38,8 @@ from electra_tf.models.backbone import ElectraBackbone, activation_of
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
-from electra_tf.models.pretrainer import CONFIG_FILENAME, ElectraPretrainer
+from electra_tf.models.model_dir import is_pretraining_dir
+from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.tagger import ElectraTagger
 
 TARGETS = ("electra_tf", "hugging_face", "keras_hub")
@@ -53,7 +54,7 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
          sequence_length=None):
     """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
     path = pathlib.Path(str(source))
-    if (path / CONFIG_FILENAME).is_file():
+    if is_pretraining_dir(path):
         _no_generator(generator, source)
         return ElectraPretrainer.from_model_dir(path)
     if tf1.is_checkpoint(path):

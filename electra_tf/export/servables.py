@@ -23,6 +23,8 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.export import decoding
+from electra_tf.models.model_dir import CONFIG_FILENAME, is_pretraining_dir
+from electra_tf.models.multitask import MULTITASK_MODEL
 from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import TaggerServable
 
@@ -401,14 +403,14 @@ def detect_kind(model_dir):
     discriminator, an `ElectraMultiTask.save_to_model_dir` directory, or the task of a
     keras-hub task preset."""
     model_dir = pathlib.Path(model_dir)
-    if (model_dir / "electra_config.json").is_file():
+    if is_pretraining_dir(model_dir):
         return "discriminator"
-    if (model_dir / "multitask.keras").is_file():
+    if (model_dir / MULTITASK_MODEL).is_file():
         return "multitask"
     if _task_name(model_dir) in _TASK_KINDS:
         return _TASK_KINDS[_task_name(model_dir)]
     raise ValueError(
-        f"cannot tell what {model_dir} holds (no electra_config.json, multitask.keras or "
+        f"cannot tell what {model_dir} holds (no {CONFIG_FILENAME}, {MULTITASK_MODEL} or "
         f"task.json of {sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
     )
 

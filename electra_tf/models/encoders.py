@@ -27,21 +27,8 @@ import keras_hub
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.models.backbone import ElectraBackbone
-from electra_tf.models.pretrainer import CONFIG_FILENAME, DISCRIMINATOR_DIRNAME, build_discriminator
-
-
-def resolve_preset(init_from) -> str:
-    """The keras-hub preset behind `init_from`: a pre-training dir means its discriminator."""
-    path = pathlib.Path(init_from)
-    if (path / CONFIG_FILENAME).is_file():
-        if not (path / DISCRIMINATOR_DIRNAME).is_dir():
-            raise FileNotFoundError(
-                f"{path} is an electra_tf model directory without a {DISCRIMINATOR_DIRNAME}/ "
-                "preset; it was written by an older version or the copy is incomplete. "
-                "Re-save it with ElectraPretrainer.save_to_model_dir."
-            )
-        return str(path / DISCRIMINATOR_DIRNAME)
-    return str(init_from)
+from electra_tf.models.model_dir import CONFIG_FILENAME, encoder_preset
+from electra_tf.models.pretrainer import build_discriminator
 
 
 def default_sequence_length(init_from, backbone, fallback=128) -> int:
@@ -69,7 +56,7 @@ def check_sequence_length(backbone, sequence_length):
 
 def pretrained_encoder(init_from):
     """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
-    preset = resolve_preset(init_from)
+    preset = encoder_preset(init_from)
     backbone = ElectraBackbone.from_preset(preset)
     tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
     return backbone, tokenizer

@@ -27,12 +27,15 @@ from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.generator import ElectraGenerator
+from electra_tf.models.model_dir import (
+    CONFIG_FILENAME,
+    DISCRIMINATOR_DIRNAME,
+    SPECIAL_TOKENS_FILENAME,
+    WEIGHTS_FILENAME,
+)
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
 
-CONFIG_FILENAME = "electra_config.json"
-WEIGHTS_FILENAME = "pretrainer.weights.h5"
-DISCRIMINATOR_DIRNAME = "discriminator"
 
 
 def build_discriminator(config: ElectraConfig, vocabulary_size: int, name="discriminator"):
@@ -280,7 +283,7 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
         model_dir.mkdir(parents=True, exist_ok=True)
         self.electra_config.save(model_dir / CONFIG_FILENAME)
         tokenization.save_vocabulary(tokenizer.get_vocabulary(), model_dir)
-        (model_dir / "special_token_ids.json").write_text(json.dumps(self.special_token_ids))
+        (model_dir / SPECIAL_TOKENS_FILENAME).write_text(json.dumps(self.special_token_ids))
         # Write to a temporary name first so a crash never leaves a torn file.
         partial = model_dir / (WEIGHTS_FILENAME + ".partial.weights.h5")
         self.save_weights(partial)

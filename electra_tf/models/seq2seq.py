@@ -54,7 +54,7 @@ from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, 
 from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
-from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
+from electra_tf.models.model_dir import encoder_preset
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 # Between two CJK characters or punctuation marks WordPiece detokenization
@@ -83,11 +83,8 @@ def make_encoder(source=None, load_weights=True, **config):
         config["vocab_size"] = config.pop("vocabulary_size")
         config.setdefault("embedding_dim", config["hidden_dim"])
         return keras_hub.models.ElectraBackbone(name="encoder", **config)
-    path = pathlib.Path(str(source))
-    if (path / DISCRIMINATOR_DIRNAME).is_dir():
-        path = path / DISCRIMINATOR_DIRNAME
     return keras_hub.models.ElectraBackbone.from_preset(
-        str(path) if path.exists() else source, load_weights=load_weights
+        encoder_preset(source), load_weights=load_weights
     )
 
 

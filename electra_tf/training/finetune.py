@@ -36,7 +36,7 @@ from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
 from electra_tf.models.tagger import ElectraTagger
-from electra_tf.models.pretrainer import CONFIG_FILENAME
+from electra_tf.models.model_dir import CONFIG_FILENAME
 from electra_tf.optimizers import create_finetuning_optimizer
 
 TASKS = ("classification", "ner", "multitask")

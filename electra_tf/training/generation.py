@@ -27,7 +27,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
-from electra_tf.models.pretrainer import DISCRIMINATOR_DIRNAME
+from electra_tf.models.model_dir import encoder_preset
 from electra_tf.models.seq2seq import (
     ElectraSeq2SeqBackbone,
     ElectraSeq2SeqLM,
@@ -77,13 +77,11 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     """
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if encoder is not None:
-        preset = pathlib.Path(encoder)
-        if (preset / DISCRIMINATOR_DIRNAME).is_dir():
-            preset = preset / DISCRIMINATOR_DIRNAME
-        source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset))
+        preset = encoder_preset(encoder)
+        source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
         # Warm and cold build the encoder the same way (only loading differs), so
         # both draw the same random numbers and their decoders start equal.
-        electra = make_encoder(str(preset), load_weights=warm_start)
+        electra = make_encoder(preset, load_weights=warm_start)
     else:
         texts = sources if separate_vocabularies else sources + targets
         source_tokenizer = tokenization.make_tokenizer(

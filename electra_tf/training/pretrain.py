@@ -35,12 +35,15 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
-from electra_tf.models.pretrainer import (
+from electra_tf.models.model_dir import (
+    BACKUP_DIRNAME,
+    CHECKPOINTS_DIRNAME,
     CONFIG_FILENAME,
+    LOGS_DIRNAME,
+    SUMMARY_FILENAME,
     WEIGHTS_FILENAME,
-    ElectraPretrainer,
-    load_weights_file,
 )
+from electra_tf.models.pretrainer import ElectraPretrainer, load_weights_file
 from electra_tf.training.distribute import strategy_from_name
 
 VOCAB_SAMPLE_LINES = 200_000
@@ -142,7 +145,7 @@ def _check_init_from(init_from, config, vocab_file, vocab_size):
 
 
 def _check_resumable_config(model_dir, config):
-    path = pathlib.Path(model_dir) / "electra_config.json"
+    path = pathlib.Path(model_dir) / CONFIG_FILENAME
     if path.is_file():
         saved = ElectraConfig.load(path)
         if saved.replace(train_steps=config.train_steps) != config.replace(
@@ -203,7 +206,7 @@ def run_pretraining(
     _check_resumable_config(model_dir, config)
 
     finished = _finished_steps(model_dir)
-    if finished >= config.train_steps and not _backup_epoch(model_dir / "backup"):
+    if finished >= config.train_steps and not _backup_epoch(model_dir / BACKUP_DIRNAME):
         # A completed run is never trained over: evaluate what is there.
         print(f"{model_dir} already holds a finished run of {finished} steps; evaluating it "
               "(raise --train_steps to train further, or choose a new --model_dir).")
@@ -232,12 +235,12 @@ def run_pretraining(
     )
     checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
     epochs = math.ceil(config.train_steps / checkpoint_steps)
-    (model_dir / "checkpoints").mkdir(exist_ok=True)
-    resume_from = _backup_epoch(model_dir / "backup")
+    (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
+    resume_from = _backup_epoch(model_dir / BACKUP_DIRNAME)
     initial_epoch = 0
     if resume_from:
         print(f"resuming from the checkpoint at step {resume_from * checkpoint_steps} "
-              f"({model_dir / 'backup'})")
+              f"({model_dir / BACKUP_DIRNAME})")
     elif finished:
         # A finished run asked for more steps continues from its final weights
         # and optimizer state.
@@ -252,13 +255,13 @@ def run_pretraining(
         del source
         print(f"starting from the weights of {init_from}")
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(str(model_dir / "backup"), save_freq="epoch",
+        keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
                                          double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
-            str(model_dir / "checkpoints" / "ckpt-{epoch:04d}.weights.h5"),
+            str(model_dir / CHECKPOINTS_DIRNAME / "ckpt-{epoch:04d}.weights.h5"),
             save_weights_only=True,
         ),
-        keras.callbacks.TensorBoard(str(model_dir / "logs"), update_freq=max(1, checkpoint_steps // 10)),
+        keras.callbacks.TensorBoard(str(model_dir / LOGS_DIRNAME), update_freq=max(1, checkpoint_steps // 10)),
         keras.callbacks.TerminateOnNaN(),
         *callbacks,
     ]
@@ -278,13 +281,13 @@ def run_pretraining(
         "train_metrics": {k: float(v[-1]) for k, v in history.history.items()},
         "heldout_metrics": eval_metrics,
     }
-    (model_dir / "pretraining_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (model_dir / SUMMARY_FILENAME).write_text(json.dumps(summary, indent=2) + "\n")
     return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
 
 
 def _finished_steps(model_dir):
     """Steps of the finished run in `model_dir`, or 0."""
-    return _json_int(pathlib.Path(model_dir) / "pretraining_summary.json", "steps_done")
+    return _json_int(pathlib.Path(model_dir) / SUMMARY_FILENAME, "steps_done")
 
 
 def _backup_epoch(backup_dir):
