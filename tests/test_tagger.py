@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from seqeval import metrics as seqeval_metrics
 from seqeval.metrics.sequence_labeling import get_entities
 
@@ -13,6 +15,7 @@ from electra_tf.models.tagger import (
     entities_from_tags,
     entity_spans,
     split_words,
+    word_windows,
 )
 
 CONFIG = ElectraConfig.from_preset("tiny")
@@ -153,3 +156,18 @@ def test_bad_tags_are_reported():
         tagger.dataset([["john", "x"]], [["O"]])
     with pytest.raises(DataFormatError, match=r"unknown tag\(s\) \['B-ORG'\]"):
         tagger.dataset([["john"]], [["B-ORG"]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 12), min_size=1, max_size=12), min_size=1, max_size=4),
+       st.integers(1, 10))
+def test_export_windows_words_as_the_python_tagger_does(rows, budget):
+    """One windowing rule: the graph version the export runs equals `word_windows`."""
+    from electra_tf.export.tagging import assign_windows
+
+    counts = tf.ragged.constant(rows, dtype=tf.int32).to_tensor()
+    window, slot = assign_windows(counts, budget)
+    for i, row in enumerate(rows):
+        expected = word_windows(row, budget)
+        assert list(zip(window[i, :len(row)].numpy().tolist(),
+                        slot[i, :len(row)].numpy().tolist())) == expected

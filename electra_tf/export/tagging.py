@@ -172,9 +172,10 @@ def assign_windows(counts, budget):
     """Per word (`counts`: pieces, `int32 [batch, words]`, 0 = padding): its
     window and the slot of its first piece after `[CLS]`.
 
-    Greedy, as `ElectraTagger.windows`: a word that does not fit the current
-    window's `budget` pieces starts the next one; a word of more than
-    `budget` pieces fills a window alone (its tail is cut).
+    `electra_tf.models.tagger.word_windows` in graph ops (tested equal): a
+    word that does not fit the current window's `budget` pieces starts the
+    next one; a word of more than `budget` pieces fills a window alone (its
+    tail is cut).
     """
 
     def step(state, count):

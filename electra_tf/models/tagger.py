@@ -53,6 +53,25 @@ def split_words(text):
     return [m.group() for m in matches], [m.span() for m in matches]
 
 
+def word_windows(counts, budget):
+    """Per word of `counts` WordPiece pieces: `(window, slot)`, its window and the
+    position of its first piece after `[CLS]`.
+
+    Greedy: a word that does not fit the current window's `budget` pieces
+    starts the next window; a word of more than `budget` pieces fills one
+    alone and keeps its first pieces. `electra_tf.export.tagging.
+    assign_windows` is the same rule in graph ops (tested equal).
+    """
+    placed, window, used = [], 0, 0
+    for count in counts:
+        count = min(count, budget)
+        if used + count > budget:
+            window, used = window + 1, 0
+        placed.append((window, used + 1))
+        used += count
+    return placed
+
+
 def entity_spans(text, offsets, tags):
     """Entities of word `tags` as `{type, start, end, text}` character spans of `text`."""
     spans = []
@@ -213,19 +232,14 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
 
     def windows(self, sentences):
         """Cuts word lists so each fits; returns `(window, sentence index, first word)`."""
-        budget = self.sequence_length - 2  # [CLS] and [SEP]
-        flat = [w for words in sentences for w in words]
-        counts = iter(self.piece_counts(flat))
+        counts = iter(self.piece_counts([w for words in sentences for w in words]))
         windows = []
         for index, words in enumerate(sentences):
-            start, used = 0, 0
-            for i in range(len(words)):
-                count = min(next(counts), budget)  # a giant word keeps its first pieces
-                if used + count > budget:
-                    windows.append((words[start:i], index, start))
-                    start, used = i, 0
-                used += count
-            windows.append((words[start:], index, start))
+            placed = word_windows([next(counts) for _ in words], self.sequence_length - 2)
+            starts = [i for i, (window, _) in enumerate(placed)
+                      if i == 0 or window != placed[i - 1][0]] or [0]
+            for start, end in zip(starts, starts[1:] + [len(words)]):
+                windows.append((words[start:end], index, start))
         return windows
 
     def piece_counts(self, words):
