@@ -61,10 +61,9 @@ model.fit(x_train, y_train, epochs=1, batch_size=32)
 import warnings
 
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
-from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
-from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
 
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.layers.initializers import electra_kernel_initializer
@@ -105,13 +104,14 @@ def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, drop
         name=f"{name}_token_embedding",
     )
     tokens = embedding(input_ids)
-    positions = PositionEmbedding(max_length, initializer=electra_kernel_initializer(),
-                                  name=f"{name}_position_embedding")(tokens)
+    positions = keras_hub.layers.PositionEmbedding(
+        max_length, initializer=electra_kernel_initializer(), name=f"{name}_position_embedding",
+    )(tokens)
     x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"{name}_embeddings_layer_norm")(
         tokens + positions
     )
     x = keras.layers.Dropout(dropout_rate, name=f"{name}_embeddings_dropout")(x)
-    for layer in electra_transformer_layers(TransformerDecoder, num_layers,
+    for layer in electra_transformer_layers(keras_hub.layers.TransformerDecoder, num_layers,
                                             _num_heads(hidden_size), feedforward_size(hidden_size),
                                             dropout_rate, name=f"{name}_layer"):
         x = layer(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,

@@ -46,9 +46,6 @@ import keras
 import keras_hub
 import tensorflow as tf
 from keras import ops
-from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
-from keras_hub.src.layers.modeling.transformer_decoder import TransformerDecoder
-from keras_hub.src.layers.preprocessing.start_end_packer import StartEndPacker
 from keras_hub.src.utils.tensor_utils import any_equal, preprocessing_function, strip_to_ragged
 
 from electra_tf import tokenization
@@ -169,7 +166,7 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
             vocabulary_size, hidden_dim, embeddings_initializer=electra_kernel_initializer(),
             dtype=dtype, name="decoder_token_embedding",
         )
-        self.decoder_position_embedding = PositionEmbedding(
+        self.decoder_position_embedding = keras_hub.layers.PositionEmbedding(
             sequence_length=max_length, initializer=electra_kernel_initializer(),
             dtype=dtype, name="decoder_position_embedding",
         )
@@ -181,8 +178,8 @@ class ElectraSeq2SeqBackbone(keras_hub.models.Backbone):
             dropout, dtype=dtype, name="decoder_embeddings_dropout"
         )
         self.decoder_transformer_layers = electra_transformer_layers(
-            TransformerDecoder, num_layers, num_heads, intermediate_dim, dropout, dtype=dtype,
-            name="transformer_decoder_layer",
+            keras_hub.layers.TransformerDecoder, num_layers, num_heads, intermediate_dim, dropout,
+            dtype=dtype, name="transformer_decoder_layer",
         )
 
     def encode(self, inputs):
@@ -266,7 +263,7 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
     def build(self, input_shape):
         super().build(input_shape)
         target = self.decoder_tokenizer
-        self.decoder_packer = StartEndPacker(
+        self.decoder_packer = keras_hub.layers.StartEndPacker(
             start_value=target.start_token_id,
             end_value=target.end_token_id,
             pad_value=target.pad_token_id,

@@ -32,7 +32,6 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
-from keras_hub.src.layers.preprocessing.multi_segment_packer import MultiSegmentPacker
 
 from electra_tf import tokenization
 from electra_tf.data.tasks import check_tagging_data
@@ -197,7 +196,7 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         # Built late so the tokenizer's vocabulary is loaded when restoring.
         self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length)
         # Tags and weights share the token layout; 0 at [CLS], [SEP], padding.
-        self.zero_packer = MultiSegmentPacker(
+        self.zero_packer = keras_hub.layers.MultiSegmentPacker(
             start_value=0, end_value=0, pad_value=0, sequence_length=self.sequence_length
         )
 
