@@ -1,10 +1,10 @@
 """Validated configs: `ElectraConfig` (model sizes and pre-training recipe) and
 `FinetuneConfig` (the fine-tuning recipe).
 
-Presets live as JSON files in the repository's `configs/` folder (shipped in
-the package as `electra_tf/presets`): the paper's `small`, `base` and `large`,
+Presets are JSON files shipped in the package as `electra_tf/presets/` (the
+repository's `configs/` links to it): the paper's `small`, `base` and `large`,
 a `tiny` for tests and a Chinese `zh_small`; fine-tuning recipes in
-`configs/finetune/`.
+`presets/finetune/`.
 
 Example:
 ```python
