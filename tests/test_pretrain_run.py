@@ -3,14 +3,22 @@
 import json
 import os
 import pathlib
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import types
 
+import h5py
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from electra_tf import ElectraConfig
+from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf.data.masking import DynamicMasking
+from electra_tf.models.pretrainer import load_weights_file
 from electra_tf.training.pretrain import run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -43,34 +51,87 @@ def env():
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
 
 
+STEPS, CHECKPOINT_STEPS = 12, 4  # as script_args gives them: three "epochs" of four steps
+
+
+def _backed_up_epochs(metadata):
+    """Epochs BackupAndRestore has saved (0 before the first, or while the file is written)."""
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _closed(h5_file):
+    """True once the writer has closed `h5_file`: HDF5 locks a file open for writing."""
+    try:
+        with h5py.File(h5_file, "r") as handle:
+            return bool(list(handle))
+    except OSError:
+        return False
+
+
+def _trained_batches_and_epochs(event_file):
+    """The `batch_loss` steps and `epoch_loss` epochs one process's TensorBoard writer logged."""
+    batches, epochs = [], []
+    for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+        for value in event.summary.value:
+            if value.tag == "batch_loss":
+                batches.append(event.step)
+            elif value.tag == "epoch_loss":
+                epochs.append(event.step)
+    return batches, epochs
+
+
 @pytest.fixture(scope="module")
 def resumed_run(corpus, tmp_path_factory):
-    """Kills a run right after its first checkpoint, then runs the same command again."""
+    """Kills a run right after its first checkpoint, then runs the same command again.
+
+    Records what the kill left (checkpoint files with their bytes and
+    modification times, TensorBoard event files) and copies what later tests
+    overwrite (final weights, summary), so every test reads the state the
+    resumed run left.
+    """
     model_dir = tmp_path_factory.mktemp("run")
     metadata = model_dir / "backup" / "training_metadata.json"
+    checkpoints = model_dir / "checkpoints"
+    first_checkpoint = checkpoints / "ckpt-0001.weights.h5"
     process = subprocess.Popen(script_args(corpus, model_dir), env=env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
-        if metadata.is_file() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 1:
+        # The backup (weights, then metadata) comes first, then ModelCheckpoint's file.
+        if (_backed_up_epochs(metadata) >= 1 and first_checkpoint.is_file()
+                and _closed(first_checkpoint)):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    killed_at = json.loads(metadata.read_text())["epoch"] * 4
-    assert killed_at < 12
+    killed_epochs = _backed_up_epochs(metadata)
+    assert 1 <= killed_epochs < STEPS // CHECKPOINT_STEPS
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in checkpoints.iterdir()}
+    events_before = set((model_dir / "logs").rglob("*tfevents*"))
+    time.sleep(0.05)  # a rewrite by the second run would get a later mtime even on coarse clocks
     second = subprocess.run(script_args(corpus, model_dir), env=env(), capture_output=True,
                             text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    return model_dir, killed_at, second.stdout
+    kept = tmp_path_factory.mktemp("kept")
+    shutil.copy(model_dir / "pretrainer.weights.h5", kept / "final.weights.h5")
+    return types.SimpleNamespace(
+        model_dir=model_dir, killed_at=killed_epochs * CHECKPOINT_STEPS, output=second.stdout,
+        checkpoints_before=before,
+        new_event_files=sorted(set((model_dir / "logs").rglob("*tfevents*")) - events_before),
+        final_weights=kept / "final.weights.h5",
+        summary=json.loads((model_dir / "pretraining_summary.json").read_text()),
+    )
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
-    model_dir, killed_at, output = resumed_run
+    model_dir, killed_at, output = resumed_run.model_dir, resumed_run.killed_at, resumed_run.output
     assert f"resuming from the checkpoint at step {killed_at}" in output
-    summary = json.loads((model_dir / "pretraining_summary.json").read_text())
-    assert summary["steps_done"] == 12  # not 12 + killed_at: the resumed run did only the rest
+    summary = resumed_run.summary
+    assert summary["steps_done"] == STEPS  # not 12 + killed_at: the resumed run did only the rest
     for name in ("electra_config.json", "vocab.txt", "pretrainer.weights.h5",
                  "discriminator/config.json", "discriminator/model.weights.h5"):
         assert (model_dir / name).is_file(), name
@@ -81,8 +142,76 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     assert "held-out: generator MLM accuracy" in output
 
 
+def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
+    """A restart from scratch also ends at steps_done 12; it would run all three epochs."""
+    done_epochs = resumed_run.killed_at // CHECKPOINT_STEPS
+    remaining_epochs = list(range(done_epochs, STEPS // CHECKPOINT_STEPS))
+    # Keras prints the epochs the second process's fit runs, counting from 1.
+    assert re.findall(r"Epoch (\d+)/3", resumed_run.output) == [
+        str(epoch + 1) for epoch in remaining_epochs]
+    # Its own TensorBoard event file (one per process) logs every batch it trained.
+    (event_file,) = [f for f in resumed_run.new_event_files if "train" in f.parts]
+    batches, epochs = _trained_batches_and_epochs(event_file)
+    assert batches == list(range(1, STEPS - resumed_run.killed_at + 1))
+    assert epochs == remaining_epochs
+
+
+def test_checkpoints_from_before_the_kill_are_left_untouched(resumed_run):
+    checkpoints = resumed_run.model_dir / "checkpoints"
+    before = resumed_run.checkpoints_before
+    assert "ckpt-0001.weights.h5" in before
+    for name, (mtime, content) in before.items():
+        path = checkpoints / name
+        assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content, name
+    done_epochs = resumed_run.killed_at // CHECKPOINT_STEPS
+    written = {p.name for p in checkpoints.iterdir()} - set(before)
+    assert written == {f"ckpt-{epoch:04d}.weights.h5"
+                       for epoch in range(done_epochs + 1, STEPS // CHECKPOINT_STEPS + 1)} - set(before)
+
+
+def _pretrainer(model_dir, seed=0):
+    """The run's pretrainer as the script builds it (its --seed defaults to 0)."""
+    config = ElectraConfig.load(model_dir / "electra_config.json")
+    tokenizer = tokenization.make_tokenizer(model_dir, lowercase=config.lowercase)
+    return ElectraPretrainer(config, vocabulary_size=tokenizer.vocabulary_size(),
+                             special_token_ids=tokenization.special_token_ids(tokenizer),
+                             seed=seed)
+
+
+def _counters(pretrainer):
+    return (int(pretrainer.masking.seed_stream.counter.numpy()),
+            int(pretrainer.sampling_seeds.counter.numpy()))
+
+
+def test_the_random_streams_continue_across_the_resume(resumed_run):
+    """Masking and sampling seeds are counters in the weights: a resumed run goes on from them.
+
+    Each counter takes one value when the model is built (its first call)
+    and one per training step.
+    """
+    pretrainer = _pretrainer(resumed_run.model_dir)
+    assert _counters(pretrainer) == (1, 1)
+    load_weights_file(pretrainer, resumed_run.final_weights)
+    # Every step of both processes, not only the second's STEPS - killed_at.
+    assert _counters(pretrainer) == (1 + STEPS, 1 + STEPS)
+    load_weights_file(pretrainer, resumed_run.model_dir / "checkpoints" / "ckpt-0001.weights.h5")
+    assert _counters(pretrainer) == (1 + CHECKPOINT_STEPS, 1 + CHECKPOINT_STEPS)
+
+    # The masks drawn right after a resume at step 4 are a fresh run's fifth, not its first.
+    rng = np.random.default_rng(0)
+    length = pretrainer.electra_config.sequence_length
+    token_ids = rng.integers(10, pretrainer.vocabulary_size, (8, length)).astype("int32")
+    token_ids[:, 0], token_ids[:, -1] = 2, 3  # [CLS] ... [SEP]
+    batch = {"token_ids": token_ids, "padding_mask": np.ones_like(token_ids)}
+    resumed = pretrainer.masking(batch)["mask_positions"].numpy()
+    fresh = DynamicMasking.from_config(pretrainer.masking.get_config())  # counter at 0
+    fresh_draws = [fresh(batch)["mask_positions"].numpy() for _ in range(2 + CHECKPOINT_STEPS)]
+    np.testing.assert_array_equal(resumed, fresh_draws[1 + CHECKPOINT_STEPS])
+    assert not np.array_equal(resumed, fresh_draws[1])  # a fresh run's first training step
+
+
 def test_a_finished_run_is_not_trained_over_and_can_be_extended(resumed_run, corpus, capsys):
-    model_dir, _, _ = resumed_run
+    model_dir = resumed_run.model_dir
     config = ElectraConfig.load(model_dir / "electra_config.json")
     weights = (model_dir / "pretrainer.weights.h5").read_bytes()
     run_pretraining(config, [str(corpus / "train.txt")], model_dir, checkpoint_steps=4, verbose=0)
@@ -95,7 +224,7 @@ def test_a_finished_run_is_not_trained_over_and_can_be_extended(resumed_run, cor
 
 
 def test_another_config_in_the_same_model_dir_is_refused(resumed_run, corpus):
-    model_dir, _, _ = resumed_run
+    model_dir = resumed_run.model_dir
     config = ElectraConfig.load(model_dir / "electra_config.json").replace(hidden_size=128)
     with pytest.raises(ValueError, match="another config"):
         run_pretraining(config, [str(corpus / "train.txt")], model_dir, verbose=0)
