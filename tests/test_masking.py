@@ -73,12 +73,26 @@ def test_positions_are_uniform_and_the_mix_is_85_15_0():
     assert replaced_by_mask / total == pytest.approx(0.85, abs=0.02)
     assert kept / total == pytest.approx(0.15, abs=0.02)
     assert randomised == 0
-    # Each candidate of a sequence is picked at the same rate: count / candidates.
+    assert_uniform_over_candidates(hits, 150, ids, padding, max_predictions=7)
+
+
+def assert_uniform_over_candidates(hits, times, ids, padding, max_predictions):
+    """Each candidate of a row is picked at the rate the original formula gives it.
+
+    The count per draw, max(1, round(0.15 x real tokens)) capped at
+    `max_predictions`, is computed here, not read from the draws; every
+    candidate's share of the `times` draws is within 4.5 binomial standard
+    deviations of count / candidates.
+    """
     for row in range(len(ids)):
         candidates = (padding[row] > 0) & (ids[row] >= 5)
-        rate = hits[row, candidates] / 150
-        expected = hits[row].sum() / 150 / candidates.sum()
-        assert abs(rate.mean() - expected) < 1e-9 and rate.std() < 0.12
+        count = np.clip(np.round(padding[row].sum() * 0.15), 1, max_predictions)
+        expected = count / candidates.sum()
+        assert not hits[row, ~candidates].any()
+        rate = hits[row, candidates] / times
+        np.testing.assert_allclose(rate.mean(), expected, err_msg=f"row {row}")
+        spread = np.sqrt(expected * (1 - expected) / times)
+        assert np.abs(rate - expected).max() < 4.5 * spread, (row, rate, expected)
 
 
 def test_random_token_rate_is_honoured():
@@ -94,6 +108,57 @@ def test_random_token_rate_is_honoured():
     # A random draw equal to the original (1 in ~45) or a special token counts as unchanged.
     assert shares[0] == pytest.approx(0.5, abs=0.03)
     assert shares[1] == pytest.approx(0.4 * 45 / 50, abs=0.04)
+
+
+def test_a_random_draw_on_a_special_token_leaves_the_slot_unchanged():
+    """Five special tokens and two others (5, 6); the text is 5s; every slot draws a random token.
+
+    A draw lands on a special token (5 in 7), on 5 itself (1 in 7) or on 6
+    (1 in 7). The rule keeps the original token when the draw is special, so
+    chosen slots hold 5 or 6, and 6 in 1/7 of them. Without the rule special
+    tokens appear; redrawing until a non-special token would give 6 half the time.
+    """
+    ids = np.full((64, 40), 5, "int32")
+    ids[:, 0], ids[:, -1] = CLS, SEP
+    padding = np.ones_like(ids)
+    masking = make(vocab_size=7, mask_token_rate=0.0, random_token_rate=1.0)
+    sixes = chosen_slots = 0
+    for out in draws(masking, ids, padding, 20):
+        weights = out["mask_weights"] > 0
+        assert (out["mask_ids"][weights] == 5).all()
+        new = np.take_along_axis(out["token_ids"], out["mask_positions"], axis=1)[weights]
+        assert set(np.unique(new)) <= {5, 6}, np.unique(new)  # never special, never [MASK]
+        sixes += (new == 6).sum()
+        chosen_slots += new.size
+    assert chosen_slots == 20 * 64 * 6  # round(0.15 x 40) each
+    assert sixes / chosen_slots == pytest.approx(1 / 7, abs=0.02)
+
+
+def test_max_predictions_caps_the_count_on_long_sequences():
+    """round(0.15 x real tokens) is 9 to 19 here, over the cap of 7: exactly 7, spread uniformly.
+
+    (Without the cap more than 7 positions are chosen and the 7 slots keep
+    the first of them, so later tokens would never be masked.)
+    """
+    rng = np.random.default_rng(1)
+    ids = rng.integers(5, VOCAB, (16, 128)).astype("int32")
+    padding = np.zeros_like(ids)
+    for row in range(len(ids)):
+        real = rng.integers(60, 129)
+        ids[row, real:] = PAD
+        ids[row, 0], ids[row, real - 1] = CLS, SEP
+        padding[row, :real] = 1
+    assert (np.round(padding.sum(1) * 0.15) > 7).all()
+    hits = np.zeros(ids.shape)
+    for out in draws(make(max_predictions=7), ids, padding, 100):
+        np.testing.assert_array_equal(out["mask_weights"].sum(1), 7)
+        for row in range(len(ids)):
+            chosen = out["mask_positions"][row]
+            assert len(set(chosen)) == 7
+            hits[row, chosen] += 1
+            changed = np.flatnonzero(out["token_ids"][row] != ids[row])
+            assert set(changed) <= set(chosen)
+    assert_uniform_over_candidates(hits, 100, ids, padding, max_predictions=7)
 
 
 def test_new_masks_every_call_and_reproducible_with_a_seed():
