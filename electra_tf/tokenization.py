@@ -77,7 +77,7 @@ def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str
     if isinstance(texts, (list, tuple)):
         if not texts:
             raise ValueError("cannot build a vocabulary from no text: pass a non-empty corpus.")
-        if all(isinstance(t, (str, pathlib.Path)) and pathlib.Path(t).is_file() for t in texts):
+        if all(_is_file(t) for t in texts):
             texts = tf.data.TextLineDataset([str(t) for t in texts])
         else:
             texts = tf.data.Dataset.from_tensor_slices(list(texts))
@@ -102,6 +102,17 @@ def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str
     if len(vocabulary) <= len(SPECIAL_TOKENS):
         raise ValueError("the corpus produced no word pieces: is every line empty?")
     return vocabulary
+
+
+def _is_file(text) -> bool:
+    """Whether `text` names a file; a long sentence is not a path (and `is_file`
+    raises for names longer than the file system allows)."""
+    if not isinstance(text, (str, pathlib.Path)):
+        return False
+    try:
+        return pathlib.Path(text).is_file()
+    except OSError:
+        return False
 
 
 def _fits_a_vocabulary_line(token: str) -> bool:

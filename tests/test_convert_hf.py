@@ -25,6 +25,7 @@ from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.models.tagger import ElectraTagger
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "hf_electra"
+TF1_FIXTURE = FIXTURES.parent / "tf1_electra"
 EXPECTED = dict(np.load(FIXTURES / "expected.npz"))
 TOLERANCE = 1e-4
 LENGTH = EXPECTED["input_ids"].shape[1]
@@ -164,46 +165,16 @@ def test_ours_to_keras_hub_and_back(tmp_path):
 
 
 # -------------------------------------------------------------------- TF1
-def original_name(hf_name):
-    """google-research/electra's variable name of a Hugging Face tensor, written out by hand."""
-    name = hf_name
-    for old, new in ((".weight", "/kernel"), (".bias", "/bias")):
-        if name.endswith(old):
-            name = name[: -len(old)] + new
-    name = name.replace(".", "/")
-    name = name.replace("encoder/layer/", "encoder/layer_")
-    name = name.replace("LayerNorm/kernel", "LayerNorm/gamma").replace("LayerNorm/bias", "LayerNorm/beta")
-    name = name.replace("discriminator_predictions/dense_prediction", "discriminator_predictions/dense_1")
-    name = name.replace("generator_lm_head/bias", "generator_predictions/output_bias")
-    if "_embeddings/kernel" in name:
-        name = name[: -len("/kernel")]
-    return name
-
-
-def write_tf1_checkpoint(prefix):
-    """The fixture pair in the original's layout: shared embeddings, generator tower, heads."""
-    tensors = {}
-    for tower in ("discriminator", "generator"):
-        for hf_name, value in load_file(FIXTURES / tower / "model.safetensors").items():
-            if tower == "generator" and hf_name.startswith("electra.embeddings."):
-                continue  # shared: stored once, under electra/
-            name = original_name(hf_name)
-            if tower == "generator" and name.startswith("electra/"):
-                name = "generator/" + name[len("electra/"):]
-            tensors[name] = value.T if name.endswith("/kernel") else value
-    tensors["global_step"] = np.array(1000, "int64")
-    tensors["electra/encoder/layer_0/output/dense/kernel/adam_m"] = np.zeros((48, 32), "float32")
-    names = sorted(tensors)
-    tf.raw_ops.SaveV2(prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(tensors[n]) for n in names])
-    shutil.copy(FIXTURES / "discriminator" / "vocab.txt", prefix.parent / "vocab.txt")
-    return names
-
-
-def test_tf1_checkpoint_matches_transformers(tmp_path, pretrainer):
-    names = write_tf1_checkpoint(tmp_path / "electra_tiny" / "model.ckpt-1000")
-    assert "electra/embeddings_project/kernel" in names and "generator/encoder/layer_1/output/LayerNorm/beta" in names
-    converted, _ = convert.load(tmp_path / "electra_tiny")
+def test_tf1_checkpoint_matches_transformers(pretrainer):
+    """tests/fixtures/tf1_electra: the HF pair in the original's names, written by
+    tests/fixtures/make_tf1_electra.py (shared embeddings, generator tower, heads,
+    global_step and an Adam slot)."""
+    names = tf.train.list_variables(str(TF1_FIXTURE / "model.ckpt-1000"))
+    names = {name for name, _ in names}
+    assert {"electra/embeddings_project/kernel", "generator/encoder/layer_1/output/LayerNorm/beta",
+            "discriminator_predictions/dense_1/kernel", "generator_predictions/output_bias",
+            "global_step"} <= names
+    converted, _ = convert.load(TF1_FIXTURE)
     assert isinstance(converted, ElectraPretrainer)
     assert converted.electra_config.generator_hidden_size == 16
     for key, value in pretrainer_outputs(converted).items():

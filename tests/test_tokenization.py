@@ -83,3 +83,9 @@ def test_one_cjk_definition_is_the_tokenizers():
     punctuation = f"[{tokenization.cjk_ranges(re2=True, punctuation=True)}]"
     assert tf.strings.regex_full_match(sample, punctuation).numpy().tolist() == [
         True, True, True, True, False, True, False]
+
+
+def test_a_long_sentence_is_text_not_a_file_name():
+    sentence = "这本书紧接《春秋大义》，作者以浅显的语言告诉我们古代的智力英雄们如何解读春秋。" * 5
+    vocabulary = tokenization.build_vocabulary([sentence, "短句"], 60)  # raised OSError before
+    assert "春" in vocabulary and "短" in vocabulary

@@ -11,8 +11,8 @@ from electra_tf.convert import hugging_face
 
 checkpoint = hugging_face.read("tests/fixtures/hf_electra/classifier")
 checkpoint.architecture  # 'ElectraForSequenceClassification'
-classifier = hugging_face.to_keras(checkpoint)  # an ElectraClassifier, same logits
-hugging_face.write(classifier, "/tmp/hf_classifier")  # loads in transformers again
+classifier, tokenizer = hugging_face.to_keras(checkpoint)  # an ElectraClassifier, same logits
+hugging_face.write(classifier, "hf_classifier")  # transformers' from_pretrained loads it
 ```
 """
 

@@ -16,7 +16,8 @@ Example:
 ```python
 from electra_tf.convert import hugging_face, tf1
 
-discriminator, generator = tf1.read("electra_small/")  # the released folder
+# Google's release unzips to a folder like this one (a tiny copy made for the tests)
+discriminator, generator = tf1.read("tests/fixtures/tf1_electra")
 pretrainer, tokenizer = hugging_face.to_keras(discriminator, generator)
 ```
 """

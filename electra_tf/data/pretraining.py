@@ -447,8 +447,12 @@ def pretraining_dataset(file_patterns, tokenizer, *, sequence_length, batch_size
     `shuffle_buffer=0` disables shuffling of examples.
 
     ```python
-    ds = pretraining_dataset("corpus/*.txt", tokenizer, sequence_length=128,
-                             batch_size=128, seed=0)
+    import pathlib
+    from electra_tf import tokenization
+
+    pathlib.Path("corpus.txt").write_text("今天天气很好。\\n我们去公园。\\n", encoding="utf-8")
+    tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["corpus.txt"], 50))
+    ds = pretraining_dataset("corpus*.txt", tokenizer, sequence_length=16, batch_size=2, seed=0)
     ```
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -482,9 +486,14 @@ def write_pretraining_tfrecords(dataset_or_files, tokenizer, output_dir, *, sequ
     `pretraining_dataset`. Returns `(paths, number_of_examples)`.
 
     ```python
-    paths, n = write_pretraining_tfrecords("corpus/*.txt", tokenizer, "shards",
-                                           sequence_length=128, num_shards=4, seed=0)
-    ds = pretraining_dataset(paths, None, sequence_length=128, batch_size=128)
+    import pathlib
+    from electra_tf import tokenization
+
+    pathlib.Path("corpus.txt").write_text("今天天气很好。\\n我们去公园。\\n", encoding="utf-8")
+    tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["corpus.txt"], 50))
+    paths, n = write_pretraining_tfrecords("corpus.txt", tokenizer, "shards",
+                                           sequence_length=16, num_shards=2, seed=0)
+    ds = pretraining_dataset(paths, None, sequence_length=16, batch_size=2)
     ```
     """
     if not isinstance(num_shards, (int, np.integer)) or num_shards < 1:

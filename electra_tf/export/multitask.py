@@ -6,10 +6,18 @@ The servable takes the tokenizer and sequence length next to the model;
 
 Example:
 ```python
+from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import MultiTaskServable, export_for_serving
+from electra_tf.models import encoders
+from electra_tf.models.multitask import ElectraMultiTask
 
-# model: an ElectraMultiTask with a "sentiment" (classification) and an "ner" (tagging) head
-export_for_serving(MultiTaskServable(model, tokenizer, sequence_length=128), "exports", "multi")
+vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
+backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
+model = ElectraMultiTask(backbone, {  # a "sentiment" and an "ner" head
+    "sentiment": {"kind": "classification", "labels": ["neg", "pos"]},
+    "ner": {"kind": "tagging", "labels": ["O", "B-PER", "I-PER"]},
+}, sequence_length=16)
+export_for_serving(MultiTaskServable(model, tokenizer, sequence_length=16), "exports", "multi")
 # outputs: sentiment_label, sentiment_probabilities, ..., ner_entity_text, ner_entity_start, ...
 ```
 """

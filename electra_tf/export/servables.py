@@ -5,10 +5,14 @@
 
 Example:
 ```python
+from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import ClassifierServable, export_for_serving
 from electra_tf.models.classifier import ElectraClassifier
 
-servable = ClassifierServable(ElectraClassifier.from_preset("runs/sentiment"))
+vocab = tokenization.build_vocabulary(["今天天气很好", "很差"], 40)
+ElectraClassifier.from_scratch(ElectraConfig.from_preset("tiny"), vocab, label_names=[
+    "neg", "pos"], sequence_length=16).save_to_preset("sentiment")  # or a fine-tuned one
+servable = ClassifierServable(ElectraClassifier.from_preset("sentiment"))
 export_for_serving(servable, "exports", "sentiment")  # exports/sentiment/1
 ```
 """

@@ -25,9 +25,9 @@ which prints the `serving_default` answer for each text as a JSON line
 
 From Python:
 ```python
-import standalone  # or runpy / importlib on this file's path
-standalone.load_tf_text_ops()
-model = tf.saved_model.load(export_dir)
+from electra_tf.export import standalone  # or load this file by path, without electra_tf
+
+standalone.load_tf_text_ops()  # then tf.saved_model.load(export_dir) finds TF Text's ops
 ```
 """
 

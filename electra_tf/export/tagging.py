@@ -39,9 +39,16 @@ class WindowedTagging:
 
     Example:
     ```python
+    from electra_tf import ElectraConfig, tokenization
+    from electra_tf.models.tagger import ElectraTagger
+
+    vocab = tokenization.build_vocabulary(["江泽民在北京"], 40)
+    tagger = ElectraTagger.from_scratch(ElectraConfig.from_preset("tiny"), vocab,
+                                        tag_names=["O", "B-PER", "I-PER"], sequence_length=16)
     windowed = WindowedTagging(tagger.preprocessor.tokenizer, sequence_length=16)
-    words, heads = windowed(tf.constant(["江泽民在北京"]), lambda inputs: {"ner": tagger(inputs)},
-                            {"ner": tagger.tag_names})
+    tag = tf.function(lambda text: windowed(text, lambda inputs: {"ner": tagger(inputs)},
+                                            {"ner": tagger.tag_names}))  # graph ops, as exported
+    words, heads = tag(tf.constant(["江泽民在北京"]))
     heads["ner"]["entity_text"]  # [[b"江泽民", b"北京"]] once trained
     ```
     """

@@ -11,20 +11,28 @@ with one trainable log-variance `s_k` per task (classification likelihood form).
 
 Example:
 ```python
+import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
+from electra_tf.models.tagger import ElectraTaggerPreprocessor
 
 vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
 backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
 model = ElectraMultiTask(backbone, {
     "sentiment": {"kind": "classification", "labels": ["neg", "pos"], "weight": 1.0},
     "ner": {"kind": "tagging", "labels": ["O", "B-PER", "I-PER"], "weight": 0.5},
-})
+}, sequence_length=16)
 classify = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=16)
-# sentiment = model.task_batches("sentiment", raw_batches.map(classify)); ner likewise
-# model.compile(optimizer="adam"); model.fit(mix_tasks({...}, sizes={...}), steps_per_epoch=...)
+tag = ElectraTaggerPreprocessor(tokenizer, sequence_length=16)
+sentiment = tf.data.Dataset.from_tensor_slices((["很好", "很差"], [1, 0])).batch(2).map(classify)
+ner = tf.data.Dataset.from_tensor_slices((tf.ragged.constant([["张", "三", "好"]]),
+                                          tf.ragged.constant([[1, 2, 0]]))).ragged_batch(1).map(tag)
+model.compile(optimizer="adam")
+model.fit(mix_tasks({"sentiment": model.task_batches("sentiment", sentiment),
+                     "ner": model.task_batches("ner", ner)}, sizes={"sentiment": 2, "ner": 1}),
+          steps_per_epoch=2, verbose=0)
 ```
 """
 

@@ -12,10 +12,11 @@ Example:
 from electra_tf.config import FinetuneConfig
 from electra_tf.training.finetune import FinetuneSpec, run_finetuning
 
-recipe = FinetuneConfig.from_preset("zh_small").replace(max_train_examples=2000)
+recipe = FinetuneConfig.from_preset("zh_small").replace(
+    max_train_examples=64, epochs=1, sequence_length=32)
 metrics = run_finetuning(FinetuneSpec(
-    task="classification", dataset="chinese_sentiment", init_from="runs/zh_small",
-    model_dir="runs/sentiment", recipe=recipe,
+    task="classification", dataset="chinese_sentiment", model_dir="runs/sentiment",
+    recipe=recipe, config="tiny",  # or init_from="runs/zh_small": a pre-trained encoder
 ))
 metrics["test"]["accuracy"]
 ```

@@ -17,8 +17,11 @@ Example:
 from electra_tf import ElectraConfig
 from electra_tf.training.pretrain import run_pretraining
 
-result = run_pretraining(ElectraConfig.from_preset("tiny"), ["corpus.txt"],
-                         "runs/tiny", vocab_size=500, checkpoint_steps=50)
+import pathlib
+pathlib.Path("corpus.txt").write_text("今天天气很好。\\n我们去公园。\\n\\n明天也很好。\\n")
+config = ElectraConfig.from_preset("tiny").replace(train_steps=4, batch_size=2)
+result = run_pretraining(config, ["corpus.txt"], "runs/tiny", vocab_size=50,
+                         checkpoint_steps=2, heldout_files=["corpus.txt"], verbose=0)
 result.eval_metrics
 ```
 """
