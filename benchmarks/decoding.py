@@ -14,7 +14,8 @@ import time
 
 from absl import app, flags
 
-from electra_tf.training import cli_generation, generation
+from electra_tf.cli import generation as cli_generation
+from electra_tf.training import generation
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A trained model (default: a random one).")

@@ -113,17 +113,21 @@ def show_signatures(export_dir, *signatures):
 
 
 def run_export_script(*args):
-    """Runs scripts/export.py in this process (a fresh one would spend longer
-    importing than exporting), then removes its flags so no other test meets them."""
-    import runpy
-
+    """Runs the `electra-export` command (scripts/export.py) in this process (a fresh
+    one would spend longer importing than exporting), then puts its flags back to
+    their defaults, unparsed, so the next run or another test starts clean."""
     from absl import flags
 
-    before = set(flags.FLAGS)
+    from electra_tf.cli import export
+
+    export.define_flags()  # once per process
+    was_parsed = flags.FLAGS.is_parsed()
     try:
-        script = runpy.run_path(str(ROOT / "scripts" / "export.py"))
-        script["FLAGS"](["export.py", *args])
-        script["main"]([])
+        flags.FLAGS(["electra-export", *args])
+        export.main([])
     finally:
-        for name in set(flags.FLAGS) - before:
-            delattr(flags.FLAGS, name)
+        if was_parsed:
+            for flag in flags.FLAGS.get_flags_for_module(export.__name__):
+                flag.unparse()
+        else:
+            flags.FLAGS.unparse_flags()

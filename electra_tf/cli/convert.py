@@ -1,57 +1,66 @@
-"""Converts ELECTRA checkpoints between Hugging Face, original TF1, keras-hub and electra_tf.
+r"""Converts ELECTRA checkpoints between Hugging Face, original TF1, keras-hub and electra_tf.
 
 Examples:
   # Google's released pair from the Hugging Face Hub (needs internet) -> a
-  # pre-training model directory (continue with scripts/pretrain.py --init_from)
-  python scripts/convert.py --source google/electra-small-discriminator \
+  # pre-training model directory (continue with electra-pretrain --init_from)
+  electra-convert --source google/electra-small-discriminator \
       --generator google/electra-small-generator --output_dir runs/electra_small
 
   # the same from the original TF1 release (a folder with the checkpoint and vocab.txt)
-  python scripts/convert.py --source electra_small/ --output_dir runs/electra_small
+  electra-convert --source electra_small/ --output_dir runs/electra_small
 
   # a Hugging Face classifier or tagger -> an ElectraClassifier / ElectraTagger preset
-  python scripts/convert.py --source my-electra-ner/ --output_dir runs/ner
+  electra-convert --source my-electra-ner/ --output_dir runs/ner
 
   # back: a model trained here -> Hugging Face folders, or a keras-hub backbone preset
-  python scripts/convert.py --source runs/sentiment --to hugging_face --output_dir hf/sentiment
-  python scripts/convert.py --source runs/zh_small --to keras_hub --output_dir kh/zh_small
+  electra-convert --source runs/sentiment --to hugging_face --output_dir hf/sentiment
+  electra-convert --source runs/zh_small --to keras_hub --output_dir kh/zh_small
+
+In a checkout, `python scripts/convert.py` is the same command.
 """
+
+import functools
 
 from absl import app, flags
 
-from electra_tf import convert
+from electra_tf import cli, convert
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "source", None,
-    "What to convert: a Hugging Face model folder or Hub id (owner/name), an original TF1 "
-    "checkpoint (folder or prefix), an electra_tf model directory or task preset, or a "
-    "keras-hub ELECTRA preset.")
-flags.DEFINE_string(
-    "generator", None,
-    "A Hugging Face ElectraForMaskedLM folder or Hub id to pair with --source (an "
-    "ElectraForPreTraining discriminator); together they become an ElectraPretrainer.")
-flags.DEFINE_string("output_dir", None, "Where the converted model goes.")
-flags.DEFINE_enum(
-    "to", "electra_tf", list(convert.TARGETS),
-    "Output format: electra_tf (a model directory or preset every script takes as "
-    "--init_from / --model_dir), hugging_face (folders transformers loads), or keras_hub "
-    "(the discriminator as a keras_hub.models.ElectraBackbone preset).")
-flags.DEFINE_string(
-    "vocab_file", None, "TF1 checkpoints: the vocabulary (default: vocab.txt beside it).")
-flags.DEFINE_bool(
-    "lowercase", True,
-    "TF1 checkpoints: lower-case input text (the English releases are uncased; Hugging Face "
-    "folders say it in tokenizer_config.json).")
-flags.DEFINE_integer(
-    "num_heads", None,
-    "TF1 checkpoints: attention heads of the discriminator (default hidden / 64, as every "
-    "release); no tensor shape shows it.")
-flags.DEFINE_integer(
-    "sequence_length", None,
-    "Sequence length of the converted model's preprocessor and pre-training config (default "
-    "128, or the model's positions if fewer).")
-flags.mark_flags_as_required(["source", "output_dir"])
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    flags.DEFINE_string(
+        "source", None,
+        "What to convert: a Hugging Face model folder or Hub id (owner/name), an original TF1 "
+        "checkpoint (folder or prefix), an electra_tf model directory or task preset, or a "
+        "keras-hub ELECTRA preset.")
+    flags.DEFINE_string(
+        "generator", None,
+        "A Hugging Face ElectraForMaskedLM folder or Hub id to pair with --source (an "
+        "ElectraForPreTraining discriminator); together they become an ElectraPretrainer.")
+    flags.DEFINE_string("output_dir", None, "Where the converted model goes.")
+    flags.DEFINE_enum(
+        "to", "electra_tf", list(convert.TARGETS),
+        "Output format: electra_tf (a model directory or preset every script takes as "
+        "--init_from / --model_dir), hugging_face (folders transformers loads), or keras_hub "
+        "(the discriminator as a keras_hub.models.ElectraBackbone preset).")
+    flags.DEFINE_string(
+        "vocab_file", None, "TF1 checkpoints: the vocabulary (default: vocab.txt beside it).")
+    flags.DEFINE_bool(
+        "lowercase", True,
+        "TF1 checkpoints: lower-case input text (the English releases are uncased; Hugging Face "
+        "folders say it in tokenizer_config.json).")
+    flags.DEFINE_integer(
+        "num_heads", None,
+        "TF1 checkpoints: attention heads of the discriminator (default hidden / 64, as every "
+        "release); no tensor shape shows it.")
+    flags.DEFINE_integer(
+        "sequence_length", None,
+        "Sequence length of the converted model's preprocessor and pre-training config (default "
+        "128, or the model's positions if fewer).")
+    flags.mark_flags_as_required(["source", "output_dir"])
 
 
 def main(argv):
@@ -67,5 +76,7 @@ def main(argv):
         print(f"wrote {path}")
 
 
-if __name__ == "__main__":
-    app.run(main)
+def run():
+    """The `electra-convert` command."""
+    define_flags()
+    cli.run(main, __doc__, [__name__])

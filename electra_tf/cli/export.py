@@ -1,13 +1,13 @@
-"""Exports a model directory as a string-in SavedModel laid out for TF Serving.
+r"""Exports a model directory as a string-in SavedModel laid out for TF Serving.
 
 Examples:
   # the pre-trained discriminator and generator of a pre-training run
-  python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind discriminator
-  python scripts/export.py --model_dir runs/zh_small --export_dir exports --kind generator
+  electra-export --model_dir runs/zh_small --export_dir exports --kind discriminator
+  electra-export --model_dir runs/zh_small --export_dir exports --kind generator
 
   # a fine-tuned task model: the kind is read from the directory (task.json, multitask.keras)
-  python scripts/export.py --model_dir runs/multi --export_dir exports --model_name multi
-  python scripts/export.py --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
+  electra-export --model_dir runs/multi --export_dir exports --model_name multi
+  electra-export --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
 
   # then serve everything under exports/ (models.config is rewritten each time)
   docker run -p 8501:8501 -v "$PWD/exports:/models" tensorflow/serving \
@@ -18,29 +18,36 @@ Examples:
 
 Writes `<export_dir>/<model_name>/<version>/` (version: one past the highest
 present unless --version is given) and `<export_dir>/models.config`.
+In a checkout, `python scripts/export.py` is the same command.
 """
 
-import pathlib
+import functools
 
-from absl import app, flags
+from absl import flags
 
+from electra_tf import cli
 from electra_tf.export import servables, serving
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "A model directory written by this package's scripts.")
-flags.DEFINE_string("export_dir", None, "Base directory of the TF Serving model repository.")
-flags.DEFINE_enum(
-    "kind", None, sorted(servables.SERVABLES),
-    "What to export; default: what --model_dir holds (a pre-training run: discriminator).")
-flags.DEFINE_string("model_name", None, "Name the server knows the model by; default: --kind.")
-flags.DEFINE_integer("version", None, "Version directory; default: one past the highest present.")
-flags.DEFINE_bool("pairs", False, "classifier: serve sentence pairs (inputs text, text_pair).")
-flags.DEFINE_integer("sequence_length", None, "Overrides the model's sequence length.")
-flags.DEFINE_integer("num_beams", 4, "seq2seq: beam width of the generate_beam signature.")
-flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
-flags.DEFINE_bool(
-    "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
-flags.mark_flags_as_required(["model_dir", "export_dir"])
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    flags.DEFINE_string("model_dir", None, "A model directory written by this package's scripts.")
+    flags.DEFINE_string("export_dir", None, "Base directory of the TF Serving model repository.")
+    flags.DEFINE_enum(
+        "kind", None, sorted(servables.SERVABLES),
+        "What to export; default: what --model_dir holds (a pre-training run: discriminator).")
+    flags.DEFINE_string("model_name", None, "Name the server knows the model by; default: --kind.")
+    flags.DEFINE_integer("version", None, "Version directory; default: one past the highest present.")
+    flags.DEFINE_bool("pairs", False, "classifier: serve sentence pairs (inputs text, text_pair).")
+    flags.DEFINE_integer("sequence_length", None, "Overrides the model's sequence length.")
+    flags.DEFINE_integer("num_beams", 4, "seq2seq: beam width of the generate_beam signature.")
+    flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
+    flags.DEFINE_bool(
+        "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
+    flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
 def main(argv):
@@ -60,5 +67,7 @@ def main(argv):
     print(f"exported {kind} to {path}; TF Serving config: {config}")
 
 
-if __name__ == "__main__":
-    app.run(main)
+def run():
+    """The `electra-export` command."""
+    define_flags()
+    cli.run(main, __doc__, [__name__])

@@ -1,83 +1,93 @@
-"""Fine-tunes a classifier, an NER tagger or a multi-task model; writes a model dir + metrics.json.
+r"""Fine-tunes a classifier, an NER tagger or a multi-task model; writes a model dir + metrics.json.
 
 Examples:
   # Chinese sentiment from the discriminator `make run` pre-trained
-  python scripts/finetune.py --task classification --dataset chinese_sentiment \
+  electra-finetune --task classification --dataset chinese_sentiment \
       --init_from runs/zh_small --model_dir runs/sentiment --epochs 2
 
   # NER on People's Daily from random weights (same sizes and vocabulary)
-  python scripts/finetune.py --task ner --dataset peoples_daily_ner --config zh_small \
+  electra-finetune --task ner --dataset peoples_daily_ner --config zh_small \
       --vocab_file runs/zh_small/vocab.txt --model_dir runs/ner_random
 
   # one encoder, a sentiment head and an NER head, task batches mixed
-  python scripts/finetune.py --task multitask --dataset chinese_sentiment,peoples_daily_ner \
+  electra-finetune --task multitask --dataset chinese_sentiment,peoples_daily_ner \
       --init_from runs/zh_small --model_dir runs/multitask --task_weights peoples_daily_ner=0.5
 
   # your own files: label<TAB>text[<TAB>text_b] TSV, or token<TAB>tag CoNLL
-  python scripts/finetune.py --task classification --train_file train.tsv \
+  electra-finetune --task classification --train_file train.tsv \
       --dev_file dev.tsv --test_file test.tsv --init_from runs/zh_small --model_dir runs/mine
 
 The recipe (learning rate, layer decay, warmup, epochs, ...) comes from --recipe
-(`configs/finetune/*.json` or your JSON file); single flags override it.
+(a preset, `electra_tf/presets/finetune/*.json`, or your JSON file); single flags
+override it.
 The model directory is a keras-hub preset: `ElectraClassifier.from_preset(dir)`
 (or `ElectraTagger.from_preset(dir)`) loads it, label names included;
 a multi-task directory loads with `ElectraMultiTask.from_model_dir(dir)`.
+In a checkout, `python scripts/finetune.py` is the same command.
 """
 
 import dataclasses
+import functools
 import json
 
 from absl import app, flags
 
+from electra_tf import cli
 from electra_tf.config import FinetuneConfig, preset_names
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("task", None, ["classification", "ner", "multitask"], "What to fine-tune.")
-flags.DEFINE_string(
-    "dataset", None,
-    f"A built-in dataset ({', '.join(BUILTIN_DATASETS)}; fixed splits). --task multitask: "
-    "comma-separated built-in datasets, all of them when absent.")
-flags.DEFINE_string("train_file", None, "Training data: TSV (classification) or CoNLL (ner).")
-flags.DEFINE_string("dev_file", None, "Development data, same format; labels must be known.")
-flags.DEFINE_string("test_file", None, "Optional test data, same format.")
-flags.DEFINE_string(
-    "init_from", None,
-    "An electra_tf model directory (its discriminator) or a keras-hub ElectraBackbone preset; "
-    "random initialisation when absent.")
-flags.DEFINE_string("model_dir", None, "Where the fine-tuned model and metrics.json go.")
-flags.DEFINE_string("config", "zh_small", "Sizes for random initialisation (preset or JSON).")
-flags.DEFINE_string("vocab_file", None, "Vocabulary for random initialisation.")
-flags.DEFINE_integer("vocab_size", 8000, "Random init without --vocab_file: learn this many pieces.")
-flags.DEFINE_integer("seed", 0, "Seed for initialisation, subsampling and data order.")
-flags.DEFINE_list("sample_texts", [],
-                  "Texts to classify or tag with the saved model afterwards (comma-separated).")
-flags.DEFINE_string(
-    "recipe", "paper_small",
-    f"The fine-tuning recipe: a preset ({', '.join(preset_names(FinetuneConfig.PRESETS))}) or a "
-    "JSON file; the flags below override single values.")
-# Recipe overrides: None keeps the recipe's value.
-flags.DEFINE_float("learning_rate", None, "Peak learning rate.")
-flags.DEFINE_float("layer_decay", None, "Layer-wise learning-rate decay; 1 turns it off.")
-flags.DEFINE_float("warmup_fraction", None, "Share of the steps spent warming up.")
-flags.DEFINE_bool(
-    "adam_bias_correction", None,
-    "Adam's bias correction (Keras' default); false is the original ELECTRA's uncorrected "
-    "update, larger early on (the paper_small / paper_base recipes).")
-flags.DEFINE_integer("epochs", None, "Training epochs.")
-flags.DEFINE_integer("batch_size", None, "Batch size.")
-flags.DEFINE_integer("sequence_length", None, "Tokens per example ([CLS] and [SEP] included).")
-flags.DEFINE_float("dropout", None, "Head dropout (and encoder dropout for random init).")
-flags.DEFINE_enum("head", None, ["electra", "hf"], "Classification head.")
-flags.DEFINE_integer("early_stopping_patience", None,
-                     "Stop after this many epochs without a better dev score; keep the best.")
-flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
-flags.DEFINE_list("task_weights", None, "Multi-task loss weights: name=weight,name=weight.")
-flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
-flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")
-flags.mark_flags_as_required(["task", "model_dir"])
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    flags.DEFINE_enum("task", None, ["classification", "ner", "multitask"], "What to fine-tune.")
+    flags.DEFINE_string(
+        "dataset", None,
+        f"A built-in dataset ({', '.join(BUILTIN_DATASETS)}; fixed splits). --task multitask: "
+        "comma-separated built-in datasets, all of them when absent.")
+    flags.DEFINE_string("train_file", None, "Training data: TSV (classification) or CoNLL (ner).")
+    flags.DEFINE_string("dev_file", None, "Development data, same format; labels must be known.")
+    flags.DEFINE_string("test_file", None, "Optional test data, same format.")
+    flags.DEFINE_string(
+        "init_from", None,
+        "An electra_tf model directory (its discriminator) or a keras-hub ElectraBackbone preset; "
+        "random initialisation when absent.")
+    flags.DEFINE_string("model_dir", None, "Where the fine-tuned model and metrics.json go.")
+    flags.DEFINE_string("config", "zh_small", "Sizes for random initialisation (preset or JSON).")
+    flags.DEFINE_string("vocab_file", None, "Vocabulary for random initialisation.")
+    flags.DEFINE_integer("vocab_size", 8000, "Random init without --vocab_file: learn this many pieces.")
+    flags.DEFINE_integer("seed", 0, "Seed for initialisation, subsampling and data order.")
+    flags.DEFINE_list("sample_texts", [],
+                      "Texts to classify or tag with the saved model afterwards (comma-separated).")
+    flags.DEFINE_string(
+        "recipe", "paper_small",
+        f"The fine-tuning recipe: a preset ({', '.join(preset_names(FinetuneConfig.PRESETS))}) or a "
+        "JSON file; the flags below override single values.")
+    # Recipe overrides: None keeps the recipe's value.
+    flags.DEFINE_float("learning_rate", None, "Peak learning rate.")
+    flags.DEFINE_float("layer_decay", None, "Layer-wise learning-rate decay; 1 turns it off.")
+    flags.DEFINE_float("warmup_fraction", None, "Share of the steps spent warming up.")
+    flags.DEFINE_bool(
+        "adam_bias_correction", None,
+        "Adam's bias correction (Keras' default); false is the original ELECTRA's uncorrected "
+        "update, larger early on (the paper_small / paper_base recipes).")
+    flags.DEFINE_integer("epochs", None, "Training epochs.")
+    flags.DEFINE_integer("batch_size", None, "Batch size.")
+    flags.DEFINE_integer("sequence_length", None, "Tokens per example ([CLS] and [SEP] included).")
+    flags.DEFINE_float("dropout", None, "Head dropout (and encoder dropout for random init).")
+    flags.DEFINE_enum("head", None, ["electra", "hf"], "Classification head.")
+    flags.DEFINE_integer("early_stopping_patience", None,
+                         "Stop after this many epochs without a better dev score; keep the best.")
+    flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
+    flags.DEFINE_list("task_weights", None, "Multi-task loss weights: name=weight,name=weight.")
+    flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
+    flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")
+    flags.mark_flags_as_required(["task", "model_dir"])
+
 
 RECIPE_FLAGS = [f.name for f in dataclasses.fields(FinetuneConfig) if f.name != "name"]
 
@@ -116,5 +126,7 @@ def main(argv):
             print(f"{text} -> {json.dumps(prediction, ensure_ascii=False)}")
 
 
-if __name__ == "__main__":
-    app.run(main)
+def run():
+    """The `electra-finetune` command."""
+    define_flags()
+    cli.run(main, __doc__, [__name__])

