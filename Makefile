@@ -2,7 +2,9 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TensorFlow's C++ INFO lines hidden, its warnings and errors shown; the commands
+# (electra_tf_launcher) also drop the start-up lines no level hides (no CUDA driver).
+export TF_CPP_MIN_LOG_LEVEL ?= 1
 export KERAS_BACKEND := tensorflow
 
 RUN_DIR ?= runs/zh_small
@@ -54,7 +56,7 @@ run: install
 	    --sample_texts 江泽民在北京会见克林顿
 	$(PY) scripts/export.py --model_dir $(RUN_DIR)-sentiment --export_dir $(RUN_DIR)-serving \
 	    --model_name sentiment
-	$(PY) electra_tf/export/standalone.py predict $(RUN_DIR)-serving/sentiment \
+	$(PY) -m electra_tf_launcher electra_tf/export/standalone.py predict $(RUN_DIR)-serving/sentiment \
 	    这本书很好看 质量太差了 物流很快，包装完好
 
 # Two pytest workers, one per core: most of a test's time is single-threaded
