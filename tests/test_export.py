@@ -23,6 +23,7 @@ from electra_tf.export import (
     serving,
     serving_ops,
 )
+from electra_tf.models.classifier import ElectraClassifier
 from export_helpers import as_strings, assert_same_outputs, call, run_export_script, show_signatures
 from export_helpers import fresh_process as ask_fresh_process
 
@@ -63,8 +64,7 @@ def pretrainer(pretrainer_dir):
 
 @pytest.fixture(scope="module")
 def classifier():
-    classifier_module = pytest.importorskip("electra_tf.models.classifier")
-    return classifier_module.ElectraClassifier.from_scratch(
+    return ElectraClassifier.from_scratch(
         CONFIG, VOCAB, label_names=LABELS, sequence_length=16
     )
 
@@ -165,6 +165,39 @@ def test_generator_fills_masks(loaded):
     assert out["truncated"].tolist() == [False, False, True]
     assert out["filled_text"][2].decode().endswith("[MASK]")
     assert (out["probabilities"][0, :3] > 0).all() and out["probabilities"][1:].max() == 0
+
+
+def test_generator_answers_as_the_keras_generator(loaded, pretrainer):
+    """At each [MASK]: the likeliest non-special token of the Keras `ElectraGenerator`'s
+    logits, with its probability under the softmax over the non-special tokens."""
+    model, tokenizer = pretrainer
+    texts = ["今天 [MASK] 气 nice [MASK] 的", "[MASK] hello"]
+    ids = np.zeros((2, CONFIG.sequence_length), "int32")
+    ids[0, :9] = [2, *map(tokenizer.token_to_id, ["今", "天", "[MASK]", "气", "nice",
+                                                  "[MASK]", "的"]), 3]
+    ids[1, :4] = [2, tokenizer.token_to_id("[MASK]"), tokenizer.token_to_id("hello"), 3]
+    positions = np.array([[3, 6], [1, 0]], "int32")
+    num_masks = [2, 1]
+    inputs = {"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": (ids > 0).astype("int32")}
+    logits = model.generator({**inputs, "mask_positions": positions}).numpy().astype("float64")
+    special = list(tokenization.special_token_ids(tokenizer).values())
+    logits[..., special] = -np.inf
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    vocabulary = tokenizer.get_vocabulary()
+    by_text = call(loaded["generator"].signatures[DEFAULT_SIGNATURE], text=as_strings(texts))
+    by_ids = call(loaded["generator"].signatures[IDS_SIGNATURE], **inputs)
+    for out in (by_text, by_ids):
+        assert out["num_masks"].tolist() == num_masks
+        for row, count in enumerate(num_masks):
+            best = expected[row, :count].argmax(-1)
+            assert [t.decode() for t in out["predicted_tokens"][row, :count]] == [
+                vocabulary[i] for i in best]
+            np.testing.assert_allclose(out["probabilities"][row, :count],
+                                       expected[row, :count].max(-1), atol=1e-5)
+        assert out["predicted_tokens"][1, 1] == b"" and out["probabilities"][1, 1] == 0
+    # The softmax spreads over many tokens: an untrained model is no near-certain argmax.
+    assert (expected[0, :2].max(-1) < 0.5).all()
 
 
 def test_classifier_matches_model_predict(loaded, classifier):

@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, tagging
-from export_helpers import assert_same_outputs, call, export_and_load, fresh_process
-
-tagger_module = pytest.importorskip("electra_tf.models.tagger")
+from electra_tf.export import (
+    DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, serving, serving_ops, tagging)
+from electra_tf.models import tagger as tagger_module
+from export_helpers import (
+    assert_same_outputs, call, export_and_load, fresh_process, show_signatures)
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-LOC", "S-PER"]
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("江泽民在北京克林顿华盛") + [
@@ -104,10 +105,60 @@ def test_long_and_odd_text(loaded):
         [n.encode() for n in TAGS] for t in tags[1:3])
 
 
-def test_tensorflow_only_process_gives_the_same_answers(export, loaded):
+def warmup_requests(export_dir):
+    """The export's `assets.extra/tf_serving_warmup_requests` as PredictRequests."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = tf.data.TFRecordDataset(
+        str(export_dir / "assets.extra" / serving.WARMUP_FILENAME)).as_numpy_iterator()
+    return [prediction_log_pb2.PredictionLog.FromString(r).predict_log.request for r in records]
+
+
+def test_warmup_records_are_answered(export, loaded):
+    requests = warmup_requests(export[0])
+    # One per text signature: the tagger has one, serving_default.
+    assert [(r.model_spec.name, r.model_spec.signature_name) for r in requests] == [
+        ("tagger", DEFAULT_SIGNATURE)]
+    inputs = {k: tf.make_ndarray(v) for k, v in requests[0].inputs.items()}
+    signature = loaded.signatures[DEFAULT_SIGNATURE]
+    assert set(inputs) == set(signature.structured_input_signature[1]) == {"text"}
+    out = call(signature, **inputs)
+    assert out["num_words"].shape == (len(inputs["text"]),) and out["num_words"].max() > 0
+
+
+def test_tensorflow_only_process_ops_saved_model_cli_and_warmup(export, loaded):
+    """As the server would: only servable ops, `saved_model_cli` (TF1-session loading)
+    shows and runs it, and the warm-up records replayed give the in-Python answers."""
+    path = export[0]
     texts = np.array([t.encode() for t in ["江泽民在北京", "", *LONG_TEXTS]] + [b"\xff"], object)
-    requests = {"text": (str(export[0]), DEFAULT_SIGNATURE, {"text": texts})}
-    result = fresh_process(requests)
+    requests = {"text": (str(path), DEFAULT_SIGNATURE, {"text": texts})}
+    for i, request in enumerate(warmup_requests(path)):
+        requests[f"warmup{i}"] = (str(path), request.model_spec.signature_name,
+                                  {k: tf.make_ndarray(v) for k, v in request.inputs.items()})
+    cli_runs = [
+        *show_signatures(path, DEFAULT_SIGNATURE, IDS_SIGNATURE),
+        ["run", "--dir", str(path), "--tag_set", "serve", "--signature_def", DEFAULT_SIGNATURE,
+         "--input_exprs", "text=[b'\\xe6\\xb1\\x9f hello, world!', b'', b'\\xff\\x00']"],
+    ]
+    result = fresh_process(requests, cli_runs=cli_runs)
     assert result["imported"] == []
-    assert_same_outputs(result["answers"]["text"],
-                        call(loaded.signatures[DEFAULT_SIGNATURE], text=texts))
+
+    kinds = result["op_kinds"]
+    assert serving_ops.unservable_ops(kinds) == []
+    assert kinds["RegexSplitWithOffsets"] == "tf_text"  # the word splitting
+    assert "FastWordpieceTokenizeWithOffsets" in kinds or "WordpieceTokenizeWithOffsets" in kinds
+
+    for key, (_, signature, inputs) in requests.items():
+        assert_same_outputs(result["answers"][key], call(loaded.signatures[signature], **inputs))
+
+    (keys_code, keys), (text_code, shown_text), (ids_code, shown_ids), (run_code, ran) = (
+        result["cli"])
+    assert keys_code == text_code == ids_code == run_code == 0
+    assert DEFAULT_SIGNATURE in keys and IDS_SIGNATURE in keys
+    for name in ("text", "DT_STRING", "entity_text", "entity_start", "word_tags", "num_words"):
+        assert name in shown_text, name
+    for name in ("token_ids", "padding_mask", "token_tags", "token_tag_probability"):
+        assert name in shown_ids, name
+    for name in ("entity_type", "word_tags", "words", "truncated"):
+        assert name in ran, name
+    assert "hello" in ran and "world" in ran  # the words came back
