@@ -5,7 +5,8 @@ TF Text ops): BERT basic tokenization that puts every CJK character in its own
 token, optional lower-casing, `[UNK]` for anything outside the vocabulary. This
 module adds what keras-hub leaves to the user: building a vocabulary from a
 corpus with ELECTRA's special tokens first, reporting the out-of-vocabulary
-rate, and saving / loading the vocabulary with a model directory.
+rate, saving / loading the vocabulary with a model directory, and joining
+detokenized CJK text without WordPiece's spaces (`join_cjk`).
 
 Example:
 ```python
@@ -53,6 +54,34 @@ def cjk_ranges(re2=False, punctuation=False):
     ranges = CJK_RANGES + (CJK_PUNCTUATION_RANGES if punctuation else ())
     code = (lambda c: f"\\x{{{c:X}}}") if re2 else chr
     return "".join(f"{code(low)}-{code(high)}" for low, high in ranges)
+
+
+# Lower-casing applies NFKC, which maps Chinese full-width marks to ASCII
+# ("，" to ","); after a Han character such a mark was full-width.
+_FULL_WIDTH_MARKS = {",": "，", "!": "！", "?": "？", ";": "；", ":": "："}
+
+
+def join_cjk(text):
+    """Removes the spaces WordPiece detokenization puts between CJK characters.
+
+    `text` is a string tensor (any shape); graph-safe. ASCII `, ! ? ; :`
+    right after a Han character become full-width again (undoing the NFKC of
+    an uncased vocabulary), so Chinese output reads "，".
+
+    Example:
+    ```python
+    import tensorflow as tf
+    join_cjk(tf.constant("床 前 明 月 光 , 疑 是 a b"))  # "床前明月光，疑是 a b"
+    ```
+    """
+    cjk, cjk_class = cjk_ranges(re2=True), f"[{cjk_ranges(re2=True, punctuation=True)}]"
+    for mark, full_width in _FULL_WIDTH_MARKS.items():
+        text = tf.strings.regex_replace(text, rf"([{cjk}]) {re.escape(mark)}", rf"\1 {full_width}")
+    pattern = f"({cjk_class}) ({cjk_class})"
+    # Matches cannot overlap, so one pass joins every other gap; two join all.
+    for _ in range(2):
+        text = tf.strings.regex_replace(text, pattern, r"\1\2")
+    return text
 
 
 def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str]:

@@ -1,3 +1,6 @@
+import importlib.util
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -46,3 +49,15 @@ def test_captioner_learns_single_digits_and_round_trips(tmp_path):
     loaded = ImageCaptioner.from_preset(str(tmp_path))
     loaded.compile(sampler="greedy")
     assert loaded.generate(test_images[:8], max_length=4) == outputs[:8]
+
+
+def test_a_captioner_saved_before_the_shared_decoder_loads():
+    fixtures = pathlib.Path(__file__).resolve().parent / "fixtures"
+    spec = importlib.util.spec_from_file_location(
+        "make_seq2seq_presets", fixtures / "make_seq2seq_presets.py")
+    presets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(presets)
+    captioner = ImageCaptioner.from_preset(str(presets.OUT / "captioning"))
+    _, images = presets.inputs()
+    np.testing.assert_allclose(captioner(images).numpy(),
+                               np.load(presets.OUT / "expected.npz")["captioning"], atol=1e-6)

@@ -357,5 +357,5 @@ def test_a_keras_hub_preset_seeds_every_head(tmp_path):
         assert model.preprocessor.tokenizer.get_vocabulary() == tokenization.load_vocabulary(
             FIXTURES / "discriminator")
         np.testing.assert_array_equal(model.backbone(ids())["sequence_output"].numpy(), expected)
-    from electra_tf.models.seq2seq import make_encoder
+    from electra_tf.models.seq2seq_backbone import make_encoder
     np.testing.assert_array_equal(make_encoder(preset)(ids())["sequence_output"].numpy(), expected)

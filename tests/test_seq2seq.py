@@ -1,4 +1,6 @@
+import importlib.util
 import itertools
+import pathlib
 
 import keras
 import keras_hub
@@ -7,16 +9,14 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.models.seq2seq import (
-    ElectraSeq2SeqBackbone,
-    ElectraSeq2SeqLM,
-    ElectraSeq2SeqLMPreprocessor,
-    LengthPenaltyBeamSampler,
-    SmoothedSparseCategoricalCrossentropy,
-    join_cjk,
-    make_encoder,
-)
+from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
+from electra_tf.models.samplers import LengthPenaltyBeamSampler
+from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.tokenization import join_cjk
 
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 WORDS = [f"w{i}" for i in range(10)]
 VOCAB = list(tokenization.SPECIAL_TOKENS) + WORDS
 LENGTH = 8
@@ -235,3 +235,29 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
     assert len(warm_decoder) == len(cold_decoder) > 0
     for mine, theirs in zip(warm_decoder, cold_decoder):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def old_presets():
+    """tests/fixtures/make_seq2seq_presets.py: the inputs and paths of the 0.1 presets."""
+    spec = importlib.util.spec_from_file_location(
+        "make_seq2seq_presets", FIXTURES / "make_seq2seq_presets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_preset_saved_before_the_shared_decoder_loads(tmp_path):
+    from electra_tf.models import seq2seq_backbone
+
+    presets = old_presets()
+    weights = presets.OUT / "seq2seq" / "model.weights.h5"
+    assert seq2seq_backbone._is_legacy(str(weights))  # the decoder's layers at the top
+    lm = ElectraSeq2SeqLM.from_preset(str(presets.OUT / "seq2seq"))
+    text, _ = presets.inputs()
+    expected = np.load(presets.OUT / "expected.npz")["seq2seq"]
+    np.testing.assert_allclose(lm(text).numpy(), expected, atol=1e-6)
+    # Saved again, it is in today's layout.
+    lm.save_to_preset(str(tmp_path))
+    assert not seq2seq_backbone._is_legacy(str(tmp_path / "model.weights.h5"))
+    np.testing.assert_allclose(ElectraSeq2SeqLM.from_preset(str(tmp_path))(text).numpy(),
+                               expected, atol=1e-6)

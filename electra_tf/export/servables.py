@@ -208,7 +208,7 @@ class Seq2SeqServable(Servable):
         self.decoder_length = preprocessor.decoder_sequence_length
         self.start_id, self.end_id = target.start_token_id, target.end_token_id
         self.special_ids = tf.constant(sorted(target.special_token_ids))
-        from electra_tf.models.seq2seq import LengthPenaltyBeamSampler
+        from electra_tf.models.samplers import LengthPenaltyBeamSampler
 
         self.beam_sampler = LengthPenaltyBeamSampler(num_beams, length_penalty)
 
@@ -303,7 +303,7 @@ def detokenize_word_pieces(tokens):
     TF Text's detokenizer op is newer than the TF Serving builds these
     exports target (see `serving_ops`).
     """
-    from electra_tf.models.seq2seq import join_cjk
+    from electra_tf.tokenization import join_cjk
 
     text = tf.strings.reduce_join(tf.where(tokens == "", "", tokens + " "), axis=1)
     text = tf.strings.regex_replace(tf.strings.strip(text), " ##", "")
@@ -376,7 +376,7 @@ def _load_tagger(model_dir, **kwargs):
 
 
 def _load_seq2seq(model_dir, **kwargs):
-    from electra_tf.models.seq2seq import ElectraSeq2SeqLM
+    from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
 
     return Seq2SeqServable(ElectraSeq2SeqLM.from_preset(str(model_dir)), **kwargs)
 

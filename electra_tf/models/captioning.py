@@ -25,18 +25,15 @@ captioner.generate(images[:2], max_length=8)
 """
 
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from electra_tf.config import feedforward_size
 from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.models.seq2seq import (
-    ElectraSeq2SeqBackbone,
-    ElectraSeq2SeqLM,
-    ElectraSeq2SeqLMPreprocessor,
-)
+from electra_tf.models.seq2seq_backbone import EncoderDecoderBackbone
+from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
 
 DIGIT_NAMES = {
     "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
@@ -70,52 +67,41 @@ def digit_captions(num_examples=1000, digits_per_image=2, language="en", split="
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ImageCaptionBackbone(ElectraSeq2SeqBackbone):
+class ImageCaptionBackbone(EncoderDecoderBackbone):
     """Conv stack → patch sequence → the seq2seq decoder.
 
     Two 3x3 convolutions (the second strided 2) and a dense projection to
-    `hidden_dim`: an 8x16 image becomes 4x8 = 32 source positions. Inputs:
-    `images`, `decoder_token_ids`, `decoder_padding_mask`.
+    `hidden_dim`: an 8x16 image becomes 4x8 = 32 source positions, all
+    attended to. Inputs: `images`, `decoder_token_ids`, `decoder_padding_mask`.
+    The decoder is `ElectraSeq2SeqBackbone`'s (`EncoderDecoderBackbone`).
     """
 
     def __init__(self, image_shape, vocabulary_size, hidden_dim=64, num_decoder_layers=2,
                  decoder_num_heads=2, decoder_intermediate_dim=None, filters=32, dropout=0.1,
                  max_target_length=32, dtype=None, **kwargs):
-        decoder_intermediate_dim = decoder_intermediate_dim or feedforward_size(hidden_dim)
-        self.encoder = keras.Sequential([
+        encoder = keras.Sequential([
             keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
             keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu"),
             keras.layers.Reshape((-1, filters)),
             keras.layers.Dense(hidden_dim, kernel_initializer=electra_kernel_initializer()),
             keras.layers.LayerNormalization(epsilon=1e-12),
         ], name="image_encoder")
-        self._make_decoder(hidden_dim, vocabulary_size, num_decoder_layers, decoder_num_heads,
-                           decoder_intermediate_dim, dropout, max_target_length, dtype)
-        inputs = {
-            "images": keras.Input(shape=tuple(image_shape), dtype="float32", name="images"),
-            "decoder_token_ids": keras.Input(shape=(None,), dtype="int32",
-                                             name="decoder_token_ids"),
-            "decoder_padding_mask": keras.Input(shape=(None,), dtype="int32",
-                                                name="decoder_padding_mask"),
-        }
-        encoder_output, encoder_mask = self.encode(inputs)
-        x = self.decode(inputs, encoder_output, encoder_mask)
-        # Skips ElectraSeq2SeqBackbone.__init__, which builds the text encoder.
-        keras_hub.models.Backbone.__init__(
-            self, inputs=inputs,
-            outputs={"encoder_sequence_output": encoder_output, "decoder_sequence_output": x},
-            dtype=dtype, **kwargs,
+        super().__init__(
+            encoder,
+            {"images": keras.Input(shape=tuple(image_shape), dtype="float32", name="images")},
+            vocabulary_size=vocabulary_size,
+            hidden_dim=hidden_dim,
+            num_decoder_layers=num_decoder_layers,
+            decoder_num_heads=decoder_num_heads,
+            decoder_intermediate_dim=decoder_intermediate_dim or feedforward_size(hidden_dim),
+            dropout=dropout,
+            max_target_length=max_target_length,
+            dtype=dtype,
+            **kwargs,
         )
         self.image_shape = tuple(image_shape)
         self.vocabulary_size = vocabulary_size
-        self.target_vocabulary_size = vocabulary_size
-        self.hidden_dim = hidden_dim
-        self.num_decoder_layers = num_decoder_layers
-        self.decoder_num_heads = decoder_num_heads
-        self.decoder_intermediate_dim = decoder_intermediate_dim
         self.filters = filters
-        self.dropout = dropout
-        self.max_target_length = max_target_length
 
     def encode(self, inputs):
         states = self.encoder(inputs["images"])
@@ -123,16 +109,11 @@ class ImageCaptionBackbone(ElectraSeq2SeqBackbone):
 
     def get_config(self):
         return {
-            **keras_hub.models.Backbone.get_config(self),
+            **super().get_config(),
             "image_shape": self.image_shape,
             "vocabulary_size": self.vocabulary_size,
             "hidden_dim": self.hidden_dim,
-            "num_decoder_layers": self.num_decoder_layers,
-            "decoder_num_heads": self.decoder_num_heads,
-            "decoder_intermediate_dim": self.decoder_intermediate_dim,
             "filters": self.filters,
-            "dropout": self.dropout,
-            "max_target_length": self.max_target_length,
         }
 
 
@@ -142,7 +123,13 @@ class ImageCaptionPreprocessor(ElectraSeq2SeqLMPreprocessor):
 
     Example:
     ```python
-    # x, y, w = ImageCaptionPreprocessor(tokenizer)({"images": images, "captions": captions})
+    import numpy as np
+    from electra_tf import tokenization
+    tokenizer = tokenization.make_tokenizer(list(tokenization.SPECIAL_TOKENS) + ["one", "two"])
+    preprocessor = ImageCaptionPreprocessor(tokenizer, decoder_sequence_length=4)
+    images = np.zeros((2, 8, 16, 1), "float32")
+    x, y, w = preprocessor({"images": images, "captions": ["one two", "two"]})
+    y.numpy().tolist()  # [[5, 6, 3, 0], [6, 3, 0, 0]]: the captions, [SEP], padding
     ```
     """
 

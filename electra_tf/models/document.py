@@ -2,7 +2,7 @@
 
 The document this project grew from shows
 
-```python
+```text
 model = ELECTRA_model(input_ids, input_mask, hidden_size, num_layers, dropout_rate)
 model.compile(optimizer=Adam(1e-4), loss=SparseCategoricalCrossentropy(from_logits=True))
 model.fit(x_train, y_train, epochs=10, batch_size=32)
@@ -38,8 +38,10 @@ and a translation variant taking `source_input_ids`, `target_input_ids`,
   and Chinese 21128 (`target_vocab_size`). Pass your tokenizer's
   `vocabulary_size()` for your own vocabulary.
 
-For cached decoding, beam search and sampling use
-`electra_tf.models.seq2seq.ElectraSeq2SeqLM`, the same architecture as a
+`generator_decoder` is the same `ElectraDecoder` layer
+(`electra_tf/layers/decoder.py`) that `ElectraSeq2SeqLM` decodes with; for
+cached decoding, beam search and sampling use
+`electra_tf.models.seq2seq_lm.ElectraSeq2SeqLM`, the same architecture as a
 keras-hub task.
 
 Example:
@@ -61,14 +63,13 @@ model.fit(x_train, y_train, epochs=1, batch_size=32)
 import warnings
 
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 
 from electra_tf.config import default_num_heads, feedforward_size
-from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.layers.transformer import electra_transformer_layers
-from electra_tf.models.seq2seq import join_cjk, make_encoder
+from electra_tf.layers.decoder import ElectraDecoder
+from electra_tf.models.seq2seq_backbone import encode_text, make_encoder
+from electra_tf.tokenization import join_cjk
 
 ENGLISH_VOCAB_SIZE = 30522  # google/electra-*-discriminator
 CHINESE_VOCAB_SIZE = 21128  # hfl/chinese-electra-*
@@ -99,25 +100,13 @@ def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, drop
     keras.Model(ids, logits).output.shape  # (None, 8, 100)
     ```
     """
-    embedding = keras.layers.ReversibleEmbedding(
-        vocab_size, hidden_size, embeddings_initializer=electra_kernel_initializer(),
-        name=f"{name}_token_embedding",
-    )
-    tokens = embedding(input_ids)
-    positions = keras_hub.layers.PositionEmbedding(
-        max_length, initializer=electra_kernel_initializer(), name=f"{name}_position_embedding",
-    )(tokens)
-    x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"{name}_embeddings_layer_norm")(
-        tokens + positions
-    )
-    x = keras.layers.Dropout(dropout_rate, name=f"{name}_embeddings_dropout")(x)
-    for layer in electra_transformer_layers(keras_hub.layers.TransformerDecoder, num_layers,
-                                            _num_heads(hidden_size), feedforward_size(hidden_size),
-                                            dropout_rate, name=f"{name}_layer"):
-        x = layer(x, encoder_sequence=encoder_outputs, decoder_padding_mask=input_mask,
-                  encoder_padding_mask=encoder_mask)
+    decoder = ElectraDecoder(vocab_size, hidden_size, num_layers, _num_heads(hidden_size),
+                             feedforward_size(hidden_size), dropout_rate,
+                             max_sequence_length=max_length, name=name)
+    x = decoder(input_ids, padding_mask=input_mask, encoder_sequence=encoder_outputs,
+                encoder_padding_mask=encoder_mask)
     # Tied output projection: the transposed token embedding.
-    return embedding(x, reverse=True)
+    return decoder.logits(x)
 
 
 def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2,
@@ -180,9 +169,7 @@ def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2
             f"num_layers={num_layers} were asked for; pass the encoder's sizes."
         )
     electra.pooled_dense.trainable = False  # unused here
-    encoder_outputs = electra({
-        "token_ids": source, "segment_ids": ops.zeros_like(source), "padding_mask": source_mask,
-    })["sequence_output"]
+    encoder_outputs = encode_text(electra, source, source_mask)
     logits = generator_decoder(
         target, ops.cast(ops.not_equal(target, 0), "int32"), hidden_size, num_layers,
         dropout_rate, vocab_size=target_vocab_size, encoder_outputs=encoder_outputs,

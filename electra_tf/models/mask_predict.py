@@ -18,7 +18,6 @@ from electra_tf.models.mask_predict import fill_masks
 import numpy as np
 
 from electra_tf import tokenization
-from electra_tf.models.seq2seq import join_cjk
 
 
 def mask_predict(pretrainer, token_ids, padding_mask, iterations=4):
@@ -75,4 +74,4 @@ def fill_masks(pretrainer, tokenizer, texts, iterations=4):
     filled = mask_predict(pretrainer, ids, (ids != 0).astype("int32"), iterations)
     specials = set(pretrainer.special_token_ids.values())
     words = [[t for t in row.tolist() if t not in specials] for row in filled]
-    return [join_cjk(tokenizer.detokenize(w)).numpy().decode("utf-8") if w else "" for w in words]
+    return [tokenization.join_cjk(tokenizer.detokenize(w)).numpy().decode("utf-8") if w else "" for w in words]

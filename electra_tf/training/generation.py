@@ -28,13 +28,10 @@ from electra_tf import tokenization
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
 from electra_tf.models.model_dir import encoder_preset
-from electra_tf.models.seq2seq import (
-    ElectraSeq2SeqBackbone,
-    ElectraSeq2SeqLM,
-    ElectraSeq2SeqLMPreprocessor,
-    LengthPenaltyBeamSampler,
-    make_encoder,
-)
+from electra_tf.models.samplers import LengthPenaltyBeamSampler
+from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
 
 _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 
