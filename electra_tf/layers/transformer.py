@@ -2,9 +2,9 @@
 
 ELECTRA's blocks are keras-hub's `TransformerEncoder` / `TransformerDecoder`
 with GELU (keras-hub's tanh approximation unless told otherwise), LayerNorm epsilon 1e-12 and truncated-normal
-(0.02) kernels. Every tower built here (the seq2seq decoder, the document's
-`generator_decoder`; the pre-training generator) gets them
-from one place, so the recipe cannot drift between towers.
+(0.02) kernels. Every tower built here (the `ElectraDecoder` of seq2seq,
+captioning and the document's `generator_decoder`; the pre-training
+generator) gets them from one place, so the recipe cannot drift between towers.
 
 Example:
 ```python
