@@ -36,8 +36,10 @@ class DynamicMasking(keras.layers.Layer):
     `max(1, round(mask_probability x real tokens))` positions, capped at
     `max_predictions`; real tokens include `[CLS]`/`[SEP]` as in the original
     `pretrain_helpers.mask`. A chosen position becomes `[MASK]` with
-    probability `mask_token_rate`, a random non-special token with probability
-    `random_token_rate`, and stays unchanged otherwise.
+    probability `mask_token_rate`, a token drawn uniformly from the vocabulary
+    with probability `random_token_rate` (a draw that hits a special token
+    leaves the position unchanged, so slightly fewer than `random_token_rate`
+    become random tokens), and stays unchanged otherwise.
 
     Call with a dict holding `token_ids` and `padding_mask` (`[batch, length]`)
     and optionally `word_ids` (`-1` for tokens that belong to no word). Returns
