@@ -1,6 +1,6 @@
 """Pre-training transfers to fine-tuning when pre-training has learned something.
 
-The positive control behind the README's "Does pre-training help": on the
+The positive control behind docs/results.md's "Does pre-training help": on the
 Chinese corpus a CPU budget leaves the discriminator near its prior, so
 fine-tuning gains nothing; here a language a tiny model learns in minutes
 shows the path pre-train → model directory → classifier carries knowledge.
