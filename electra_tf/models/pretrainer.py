@@ -180,6 +180,7 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
             "rtd_logits": rtd_logits,
             "rtd_labels": rtd_labels,
             "padding_weights": tf.cast(padding_mask, tf.float32),
+            "masked_token_ids": masked["token_ids"],
             "corrupted_ids": corrupted,
         }
 
