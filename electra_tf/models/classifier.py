@@ -24,7 +24,7 @@ from electra_tf.config import HEADS
 from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
-from electra_tf.models.backbone import ElectraTaskPresets, activation_of
+from electra_tf.models.backbone import activation_of
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
@@ -58,7 +58,7 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraClassifier(BuildOptimizerBeforeTraining, ElectraTaskPresets,
+class ElectraClassifier(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTask,
                         keras_hub.models.TextClassifier):
     """An `ElectraBackbone` with a classification head on the first token.
 
@@ -148,27 +148,6 @@ class ElectraClassifier(BuildOptimizerBeforeTraining, ElectraTaskPresets,
             "dropout": self.dropout,
             "activation": keras.activations.serialize(self.activation),
         }
-
-    @classmethod
-    def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
-        """Starts from pre-trained weights: an `electra_tf` model dir or a keras-hub preset.
-
-        A pre-training directory contributes its discriminator; `sequence_length`
-        defaults to its pre-training length (for other presets 128, or their
-        number of positions if smaller). `kwargs`
-        go to the constructor (`label_names`, `head`, ...).
-        """
-        backbone, tokenizer = encoders.pretrained_encoder(init_from)
-        sequence_length = sequence_length or encoders.default_sequence_length(init_from, backbone)
-        return cls(backbone, preprocessor=ElectraTextClassifierPreprocessor(
-            tokenizer, sequence_length=sequence_length), **kwargs)
-
-    @classmethod
-    def from_scratch(cls, config, vocabulary, sequence_length=None, **kwargs):
-        """Random weights with `config`'s sizes: the baseline without pre-training."""
-        backbone, tokenizer = encoders.random_encoder(config, vocabulary)
-        return cls(backbone, preprocessor=ElectraTextClassifierPreprocessor(
-            tokenizer, sequence_length=sequence_length or config.sequence_length), **kwargs)
 
     def predict_labels(self, x, batch_size=32):
         """Class names (or ids, without `label_names`) for raw strings or pairs."""

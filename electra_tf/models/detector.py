@@ -23,12 +23,12 @@ import keras_hub
 
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.models import encoders
-from electra_tf.models.backbone import ElectraTaskPresets, activation_of
+from electra_tf.models.backbone import activation_of
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraReplacedTokenDetector(ElectraTaskPresets, keras_hub.models.Task):
+class ElectraReplacedTokenDetector(encoders.ElectraEncoderTask, keras_hub.models.Task):
     """An `ElectraBackbone` with the replaced-token-detection head (dense + GELU, dense(1)).
 
     Args:
@@ -55,18 +55,3 @@ class ElectraReplacedTokenDetector(ElectraTaskPresets, keras_hub.models.Task):
         inputs = backbone.input
         outputs = self.rtd_head(backbone(inputs)["sequence_output"])
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-
-    @classmethod
-    def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
-        """A backbone from a pre-training model dir or a keras-hub preset, with a new head."""
-        backbone, tokenizer = encoders.pretrained_encoder(init_from)
-        sequence_length = sequence_length or encoders.default_sequence_length(init_from, backbone)
-        return cls(backbone, preprocessor=ElectraTextClassifierPreprocessor(
-            tokenizer, sequence_length=sequence_length), **kwargs)
-
-    @classmethod
-    def from_scratch(cls, config, vocabulary, sequence_length=None, **kwargs):
-        """Random weights with `config`'s sizes."""
-        backbone, tokenizer = encoders.random_encoder(config, vocabulary)
-        return cls(backbone, preprocessor=ElectraTextClassifierPreprocessor(
-            tokenizer, sequence_length=sequence_length or config.sequence_length), **kwargs)

@@ -10,6 +10,9 @@ taken from one of three places:
 * random initialisation from an `ElectraConfig` and a vocabulary (the
   baseline that shows what pre-training buys).
 
+`ElectraEncoderTask` gives a task head the two starting points as
+constructors, `from_model_dir` and `from_scratch`.
+
 Example:
 ```python
 from electra_tf import ElectraConfig, tokenization
@@ -26,7 +29,7 @@ import keras_hub
 
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
-from electra_tf.models.backbone import ElectraBackbone
+from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
 from electra_tf.models.model_dir import CONFIG_FILENAME, encoder_preset
 from electra_tf.models.pretrainer import build_discriminator
 
@@ -66,3 +69,33 @@ def random_encoder(config: ElectraConfig, vocabulary):
     """`(backbone, tokenizer)` freshly initialised with `config`'s sizes and dropout."""
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
     return build_discriminator(config, tokenizer.vocabulary_size()), tokenizer
+
+
+class ElectraEncoderTask(ElectraTaskPresets):
+    """Task mixin: `from_model_dir` and `from_scratch`, a new head on an encoder from above.
+
+    Each builds the encoder and the task's `preprocessor_cls` around its
+    tokenizer, then calls the task's constructor with them and `kwargs`
+    (`label_names`, `tag_names`, `head`, ...). `from_preset` (a saved task)
+    comes from `ElectraTaskPresets`.
+    """
+
+    @classmethod
+    def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
+        """Starts from pre-trained weights: an `electra_tf` model dir or a keras-hub preset.
+
+        A pre-training directory contributes its discriminator; `sequence_length`
+        defaults to its pre-training length (for other presets 128, or their
+        number of positions if smaller).
+        """
+        backbone, tokenizer = pretrained_encoder(init_from)
+        sequence_length = sequence_length or default_sequence_length(init_from, backbone)
+        return cls(backbone, preprocessor=cls.preprocessor_cls(
+            tokenizer, sequence_length=sequence_length), **kwargs)
+
+    @classmethod
+    def from_scratch(cls, config, vocabulary, sequence_length=None, **kwargs):
+        """Random weights with `config`'s sizes: the baseline without pre-training."""
+        backbone, tokenizer = random_encoder(config, vocabulary)
+        return cls(backbone, preprocessor=cls.preprocessor_cls(
+            tokenizer, sequence_length=sequence_length or config.sequence_length), **kwargs)
