@@ -18,12 +18,14 @@ from electra_tf.models.document import ELECTRA_model, generator_decoder  # noqa:
 from electra_tf.models.detector import ElectraReplacedTokenDetector  # noqa: E402
 from electra_tf.models.generator import ElectraGenerator  # noqa: E402
 from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor  # noqa: E402
+from electra_tf.models.metrics import EntityF1  # noqa: E402
 from electra_tf.models.multitask import ElectraMultiTask  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone  # noqa: E402
 from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM  # noqa: E402
 from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor  # noqa: E402
-from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor, EntityF1  # noqa: E402
+from electra_tf.models.tagger import ElectraTagger  # noqa: E402
+from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor  # noqa: E402
 from electra_tf.optimizers import (  # noqa: E402
     ElectraAdamW,
     LayerwiseAdamW,

@@ -10,7 +10,8 @@ from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, serving, serving
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
+from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
 from export_helpers import (
     as_strings, assert_same_outputs, call, fresh_process, run_export_script, show_signatures)
 

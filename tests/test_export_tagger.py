@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from electra_tf import ElectraConfig, tokenization
+from electra_tf.data.tagging import entities_from_tags, split_words
 from electra_tf.export import (
     DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, serving, serving_ops, tagging)
-from electra_tf.models import tagger as tagger_module
+from electra_tf.models.tagger import ElectraTagger
 from export_helpers import (
     assert_same_outputs, call, export_and_load, fresh_process, show_signatures)
 
@@ -24,7 +25,7 @@ VOCAB = list(tokenization.SPECIAL_TOKENS) + list("江泽民在北京克林顿华
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Cn"]), max_size=40))
 def test_words_and_offsets_match_split_words(text):
     words, starts, ends = tagging.split_words_with_offsets(tf.constant([text]))
-    expected_words, expected_offsets = tagger_module.split_words(text)
+    expected_words, expected_offsets = split_words(text)
     assert [w.decode() for w in words[0].numpy()] == expected_words
     assert list(zip(starts[0].numpy(), ends[0].numpy())) == expected_offsets
 
@@ -39,12 +40,12 @@ def test_bio_decoding_matches_entities_from_tags(sequences):
     for i, tags in enumerate(sequences):
         got = [(types[i, first].decode(), first, last) for first, last in
                zip(entities["first"][i].numpy(), entities["last"][i].numpy())]
-        assert got == tagger_module.entities_from_tags(tags)
+        assert got == entities_from_tags(tags)
 
 
 @pytest.fixture(scope="module")
 def tagger():
-    return tagger_module.ElectraTagger.from_scratch(
+    return ElectraTagger.from_scratch(
         ElectraConfig.from_preset("tiny").replace(num_layers=1), VOCAB,
         tag_names=TAGS, sequence_length=16,
     )
@@ -79,11 +80,11 @@ def test_entities_match_tag(loaded, tagger):
     for i, expected in enumerate(tagger.tag(texts)):
         assert entities(out, i) == expected
     assert not out["truncated"].any()
-    words = [len(tagger_module.split_words(t)[0]) for t in texts]
+    words = [len(split_words(t)[0]) for t in texts]
     assert out["num_words"].tolist() == words and words[:4] == [10, 0, 8, 3]
     assert min(words[4:]) > 3 * 14  # each long text spans more than three windows
     # Word tags equal the Python tagger's, window boundaries included.
-    expected_tags = tagger.predict_tags([tagger_module.split_words(t)[0] for t in texts])
+    expected_tags = tagger.predict_tags([split_words(t)[0] for t in texts])
     for i, tags in enumerate(expected_tags):
         assert [t.decode() for t in out["word_tags"][i, :words[i]]] == tags
 

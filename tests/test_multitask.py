@@ -7,7 +7,7 @@ from electra_tf import ElectraConfig, tokenization
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.multitask import ElectraMultiTask, mix_tasks, sampling_probabilities
-from electra_tf.models.tagger import ElectraTaggerPreprocessor
+from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
 
 CONFIG = ElectraConfig.from_preset("tiny")
 PEOPLE, FILLER = ["张三", "李四"], list("的了在是和有去看说")

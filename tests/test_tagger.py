@@ -9,14 +9,9 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.data.tasks import DataFormatError
-from electra_tf.models.tagger import (
-    ElectraTagger,
-    EntityF1,
-    entities_from_tags,
-    entity_spans,
-    split_words,
-    word_windows,
-)
+from electra_tf.data.tagging import entities_from_tags, entity_spans, split_words, word_windows
+from electra_tf.models.metrics import EntityF1
+from electra_tf.models.tagger import ElectraTagger
 
 CONFIG = ElectraConfig.from_preset("tiny")
 ENGLISH = list(tokenization.SPECIAL_TOKENS) + ["john", "paris", "lives", "in", "##s", "x", "jo", "##hn"]

@@ -1,4 +1,4 @@
-"""Fine-tuning data: classification TSV and CoNLL tagging files.
+"""Fine-tuning data: classification TSV and CoNLL tagging files, and their `tf.data` pipelines.
 
 * Classification TSV: `label<TAB>text` or `label<TAB>text_a<TAB>text_b`, one
   example a line, every line with the same number of columns. A first line
@@ -10,6 +10,8 @@
 Errors name the file and the line. Labels (tags) are checked against
 `label_names` (`tag_names`) when given, so a dev or test file cannot bring a
 label the model never saw; otherwise they are collected from the file, sorted.
+`ClassificationData.dataset` and `tagging_dataset` turn the examples into
+batches of raw strings (words) and label (tag) ids for a task's `fit`.
 
 Example:
 ```python
@@ -52,9 +54,7 @@ class ClassificationData:
         """A `tf.data` pipeline of raw strings and label ids (shuffled when a seed is given)."""
         features = self.texts if self.texts_b is None else (self.texts, self.texts_b)
         ds = tf.data.Dataset.from_tensor_slices((features, self.labels))
-        if shuffle_seed is not None:
-            ds = ds.shuffle(len(self.labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size)
+        return _shuffled(ds, len(self.labels), shuffle_seed).batch(batch_size)
 
 
 @dataclasses.dataclass
@@ -145,6 +145,33 @@ def check_tagging_data(tokens, tags, tag_names=None, source="data"):
                 raise DataFormatError(
                     f"{source}: sentence {index} has unknown tag(s) {unknown}; known: {tag_names}."
                 )
+
+
+def tagging_dataset(tokens, tags, tag_names, windows, batch_size=32, shuffle_seed=None):
+    """`tf.data` of raw `(words, tag ids)` ragged batches, one element per window.
+
+    `windows(tokens)` cuts the sentences to a model's length, as
+    `ElectraTaggerPreprocessor.windows` does: `(words, sentence index, first
+    word)` per window; each window gets its words' tags. Shuffled when a
+    seed is given. Map it through the preprocessor to get the model's
+    `(x, token tags, sample weights)`.
+    """
+    check_tagging_data(tokens, tags, tag_names)
+    ids = {name: i for i, name in enumerate(tag_names)}
+    words, tag_ids = [], []
+    for window, index, start in windows(tokens):
+        words.append(list(window))
+        tag_ids.append([ids[t] for t in tags[index][start:start + len(window)]])
+    ds = tf.data.Dataset.from_tensor_slices(
+        (tf.ragged.constant(words, dtype=tf.string), tf.ragged.constant(tag_ids, dtype=tf.int32))
+    )
+    return _shuffled(ds, len(words), shuffle_seed).ragged_batch(batch_size)
+
+
+def _shuffled(ds, size, seed):
+    if seed is None:
+        return ds
+    return ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
 
 
 def _numbered_lines(path):

@@ -14,7 +14,7 @@ from electra_tf import tokenization
 from electra_tf.export.serving import CHARS_PER_TOKEN, Servable, repair_text
 
 
-# `electra_tf.models.tagger.split_words` in RE2, whose `\w` and `\s` are
+# `electra_tf.data.tagging.split_words` in RE2, whose `\w` and `\s` are
 # ASCII-only: one CJK character, one mark that is neither word nor space, or a
 # run of other word characters (letters, digits, `_`).
 _CJK_RANGES = tokenization.cjk_ranges(re2=True)
@@ -179,7 +179,7 @@ def assign_windows(counts, budget):
     """Per word (`counts`: pieces, `int32 [batch, words]`, 0 = padding): its
     window and the slot of its first piece after `[CLS]`.
 
-    `electra_tf.models.tagger.word_windows` in graph ops (tested equal): a
+    `electra_tf.data.tagging.word_windows` in graph ops (tested equal): a
     word that does not fit the current window's `budget` pieces starts the
     next one; a word of more than `budget` pieces fills a window alone (its
     tail is cut).
@@ -238,7 +238,7 @@ def split_words_with_offsets(text):
 def bio_entities(tags):
     """Entity word spans of BIO / BIOES tag strings `[batch, words]` (pad with "O").
 
-    Reads tags as `electra_tf.models.tagger.entities_from_tags` does (lenient,
+    Reads tags as `electra_tf.data.tagging.entities_from_tags` does (lenient,
     like seqeval's default), with tensor ops: returns ragged `first` and
     `last` word indices (inclusive) per row, and each word's `type`.
     """

@@ -1,0 +1,120 @@
+"""`ElectraTaggerPreprocessor`: words and word tags in, packed WordPieces and token tags out.
+
+Example:
+```python
+import tensorflow as tf
+from electra_tf import tokenization
+from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+
+vocab = list(tokenization.SPECIAL_TOKENS) + ["john", "##s", "in", "paris"]
+preprocessor = ElectraTaggerPreprocessor(tokenization.make_tokenizer(vocab), sequence_length=8)
+words = tf.ragged.constant([["Johns", "in", "Paris"]])
+x, token_tags, weights = preprocessor(words, tf.ragged.constant([[1, 0, 3]]))
+token_tags  # [[0, 1, 1, 0, 3, 0, 0, 0]]: [CLS] john ##s in paris [SEP] [PAD] [PAD]
+weights     # [[0, 1, 0, 1, 1, 0, 0, 0]]: only each word's first piece counts
+# A sentence too long for one sequence is cut into windows of at most 6 pieces:
+preprocessor.windows([["Johns", "in", "Paris"] * 3])
+# [(['Johns', 'in', 'Paris', 'Johns'], 0, 0), (['in', 'Paris', 'Johns', 'in', 'Paris'], 0, 4)]
+```
+"""
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from electra_tf import tokenization
+from electra_tf.data import tasks
+from electra_tf.data.tagging import cut_windows
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
+class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
+    """Word sequences (and word tags) in, packed WordPiece tokens (and token tags) out.
+
+    `x` is a `tf.RaggedTensor` of words, `[batch, (words)]`; `y` the tag ids
+    `[batch, (words)]`. Each word's first WordPiece gets the word's tag and
+    sample weight 1, its other pieces weight 0; `[CLS]`, `[SEP]` and padding
+    get weight 0. A word the tokenizer drops entirely (a control character)
+    becomes `[UNK]` so every word keeps a token. Sequences longer than
+    `sequence_length` are truncated: `windows` (used by
+    `ElectraTagger.dataset` and `.tag`) cuts long sentences first so nothing
+    is lost.
+    """
+
+    backbone_cls = keras_hub.models.ElectraBackbone
+    tokenizer_cls = keras_hub.models.ElectraTokenizer
+
+    def __init__(self, tokenizer, sequence_length=128, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        self.packer = None
+        # keras-hub tokenizers return Python lists when run eagerly; eager
+        # calls go through these graph functions instead.
+        self._graph_preprocess = tf.function(self._preprocess, reduce_retracing=True)
+        self.graph_word_pieces = tf.function(self.word_pieces, reduce_retracing=True)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # Built late so the tokenizer's vocabulary is loaded when restoring.
+        self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length)
+        # Tags and weights share the token layout; 0 at [CLS], [SEP], padding.
+        self.zero_packer = keras_hub.layers.MultiSegmentPacker(
+            start_value=0, end_value=0, pad_value=0, sequence_length=self.sequence_length
+        )
+
+    def word_pieces(self, words):
+        """`[num_words, (pieces)]` token ids of a flat string tensor, never empty."""
+        return tokenization.word_pieces(self.tokenizer, words)
+
+    def call(self, x, y=None, sample_weight=None):
+        if tf.executing_eagerly():
+            return self._graph_preprocess(x, y)
+        return self._preprocess(x, y)
+
+    def _preprocess(self, words, tags=None):
+        pieces = self.word_pieces(words.flat_values)
+        counts = pieces.row_lengths()
+        token_ids = words.with_flat_values(pieces).merge_dims(1, 2)
+        token_ids, segment_ids = self.packer(token_ids)
+        x = {
+            "token_ids": token_ids,
+            "segment_ids": segment_ids,
+            "padding_mask": token_ids != self.tokenizer.pad_token_id,
+        }
+        if tags is None:
+            return x
+        first = tf.cast(tf.ragged.range(counts) == 0, tf.int32)
+        weights, _ = self.zero_packer(words.with_flat_values(first).merge_dims(1, 2))
+        token_tags = tf.RaggedTensor.from_row_lengths(
+            tf.repeat(tf.cast(tags.flat_values, tf.int32), counts), counts
+        )
+        token_tags, _ = self.zero_packer(words.with_flat_values(token_tags).merge_dims(1, 2))
+        return x, token_tags, tf.cast(weights, tf.float32)
+
+    def windows(self, sentences):
+        """Cuts word lists so each fits; returns `(window, sentence index, first word)`.
+
+        The rule is `electra_tf.data.tagging.cut_windows`, with this
+        tokenizer's piece counts and `sequence_length - 2` pieces a window.
+        """
+        counts = self.piece_counts([w for words in sentences for w in words])
+        return cut_windows(sentences, counts, self.sequence_length - 2)
+
+    def piece_counts(self, words):
+        """WordPiece count of each word in a flat list."""
+        if not words:
+            return []
+        return self.graph_word_pieces(tf.constant(words)).row_lengths().numpy().tolist()
+
+    def tagging_dataset(self, sentences, tags, tag_names, batch_size=32, shuffle_seed=None):
+        """`electra_tf.data.tasks.tagging_dataset`, cut into this preprocessor's `windows`.
+
+        Map it through this preprocessor (as `fit` does for a tagger) to get
+        `(x, token tags, sample weights)`.
+        """
+        return tasks.tagging_dataset(sentences, tags, tag_names, self.windows,
+                                     batch_size=batch_size, shuffle_seed=shuffle_seed)
+
+    def get_config(self):
+        return {**super().get_config(), "sequence_length": self.sequence_length}
