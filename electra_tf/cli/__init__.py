@@ -8,10 +8,12 @@
 | `electra-generate`, `electra-translate` | `generate`, `translate` (flags shared in `generation`) | `electra_tf.training.generation` |
 | `electra-convert` | `convert` | `electra_tf.convert` |
 
-Each module defines its absl flags when it is imported and has `main(argv)`
-and `run()` (`absl.app.run(main)`; `--help` prints the module's docstring, its
-examples included, and its flags). So one process runs one command: two
-command modules imported together would define some flags twice.
+Each module's `run()` defines its absl flags (`define_flags()`) and runs
+its `main(argv)` through `run` below (`absl.app.run(main)`; `--help` prints
+the module's docstring, its examples included, and its flags);
+`generate` and `translate` hand their docstring and settings to
+`generation.run_command`, which does both for them. So one process runs one
+command: two commands run in one process would define some flags twice.
 
 The installed console scripts (setup.cfg) and `scripts/<name>.py` in a
 checkout both start a command through `electra_tf_launcher`, which keeps

@@ -12,26 +12,9 @@ Examples:
 In a checkout, `python scripts/generate.py` is the same command.
 """
 
-import functools
-
-from absl import flags
-
-from electra_tf import cli
 from electra_tf.cli import generation
-
-
-@functools.cache
-def define_flags():
-    """Defines the command's flags (once)."""
-    generation.define_flags(separate_vocabularies=False)
-
-
-def main(argv):
-    del argv
-    generation.run(flags.FLAGS, metric="perplexity")
 
 
 def run():
     """The `electra-generate` command."""
-    define_flags()
-    cli.run(main, __doc__, [generation.__name__])
+    generation.run_command(__doc__, separate_vocabularies=False, metric="perplexity")

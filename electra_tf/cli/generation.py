@@ -2,13 +2,12 @@
 
 The flags come in groups so that other command lines reuse them rather than
 copy them: `define_sampler_flags` / `sampler_from_flags` also serve
-`benchmarks/decoding.py`. A command's whole body is its docstring and
+`benchmarks/decoding.py`. The two commands differ only in their docstring
+(their `--help`), the default of `--separate_vocabularies` and the metric,
+so each is its docstring and
 
-    def define_flags():
-        generation.define_flags(separate_vocabularies=True)
-
-    def main(argv):
-        generation.run(flags.FLAGS, metric="bleu")
+    def run():
+        generation.run_command(__doc__, separate_vocabularies=True, metric="bleu")
 """
 
 import json
@@ -17,6 +16,7 @@ import sys
 
 from absl import flags, logging
 
+from electra_tf import cli
 from electra_tf.data import parallel
 from electra_tf.training import generation
 
@@ -122,3 +122,10 @@ def run(FLAGS, metric):
     logging.info("results: %s", results)
     (model_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results))
+
+
+def run_command(usage, separate_vocabularies, metric):
+    """Defines the flags and runs a command: `usage` is its `--help` text, `metric`
+    what it reports besides perplexity (`"bleu"`: BLEU and chrF)."""
+    define_flags(separate_vocabularies=separate_vocabularies)
+    cli.run(lambda argv: run(flags.FLAGS, metric), usage, [__name__])

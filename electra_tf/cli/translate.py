@@ -15,26 +15,9 @@ Examples:
 In a checkout, `python scripts/translate.py` is the same command.
 """
 
-import functools
-
-from absl import flags
-
-from electra_tf import cli
 from electra_tf.cli import generation
-
-
-@functools.cache
-def define_flags():
-    """Defines the command's flags (once)."""
-    generation.define_flags(separate_vocabularies=True)
-
-
-def main(argv):
-    del argv
-    generation.run(flags.FLAGS, metric="bleu")
 
 
 def run():
     """The `electra-translate` command."""
-    define_flags()
-    cli.run(main, __doc__, [generation.__name__])
+    generation.run_command(__doc__, separate_vocabularies=True, metric="bleu")
