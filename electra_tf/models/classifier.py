@@ -93,14 +93,10 @@ class ElectraClassifier(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTas
         num_classes = _check_classes(num_classes, label_names)
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
-        if preprocessor is not None:
-            encoders.check_sequence_length(backbone, preprocessor.sequence_length)
         dropout = backbone.dropout if dropout is None else dropout
-        backbone.pooled_dense.trainable = False
 
         # === Layers ===
-        self.backbone = backbone
-        self.preprocessor = preprocessor
+        self._set_encoder(backbone, preprocessor)
         self.head_dropout = keras.layers.Dropout(
             dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
         )

@@ -43,11 +43,7 @@ class ElectraReplacedTokenDetector(encoders.ElectraEncoderTask, keras_hub.models
     preprocessor_cls = ElectraTextClassifierPreprocessor
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
-        if preprocessor is not None:
-            encoders.check_sequence_length(backbone, preprocessor.sequence_length)
-        backbone.pooled_dense.trainable = False  # no released checkpoint trains it
-        self.backbone = backbone
-        self.preprocessor = preprocessor
+        self._set_encoder(backbone, preprocessor)
         self.rtd_head = ReplacedTokenDetectionHead(
             backbone.hidden_dim, activation=activation_of(backbone),
             dtype=backbone.dtype_policy, name="rtd_head",

@@ -80,6 +80,19 @@ class ElectraEncoderTask(ElectraTaskPresets):
     comes from `ElectraTaskPresets`.
     """
 
+    def _set_encoder(self, backbone, preprocessor):
+        """`self.backbone` and `self.preprocessor`, checked to fit each other.
+
+        The backbone's pooled (tanh) layer, which no released checkpoint
+        trains and no head here reads, is frozen so that every trainable
+        variable gets a gradient.
+        """
+        if preprocessor is not None:
+            check_sequence_length(backbone, preprocessor.sequence_length)
+        backbone.pooled_dense.trainable = False
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+
     @classmethod
     def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
         """Starts from pre-trained weights: an `electra_tf` model dir or a keras-hub preset.

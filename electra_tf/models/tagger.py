@@ -71,14 +71,10 @@ class ElectraTagger(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTask,
                 "tag_names must hold 'O' and B-/I-/E-/S- tags, each once; got "
                 f"{tag_names}" + (f" (not BIO/BIOES: {bad})" if bad else "") + "."
             )
-        if preprocessor is not None:
-            encoders.check_sequence_length(backbone, preprocessor.sequence_length)
         dropout = backbone.dropout if dropout is None else dropout
-        backbone.pooled_dense.trainable = False
 
         # === Layers ===
-        self.backbone = backbone
-        self.preprocessor = preprocessor
+        self._set_encoder(backbone, preprocessor)
         self.tag_dropout = keras.layers.Dropout(
             dropout, dtype=backbone.dtype_policy, name="tagger_dropout"
         )
