@@ -35,7 +35,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from electra_tf.data.tagging import entity_spans, split_words
+from electra_tf.data.tagging import entity_spans, split_words, word_windows
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.metrics import EntityF1
@@ -134,12 +134,12 @@ class ElectraTagger(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTask,
         ).ragged_batch(batch_size)
         predicted = np.argmax(self.predict(ds, verbose=0), axis=-1)
         counts = iter(self.preprocessor.piece_counts([w for window, _, _ in windows for w in window]))
+        budget = self.preprocessor.sequence_length - 2
         result = [[] for _ in sentences]
         for (window, index, _), row in zip(windows, predicted):
-            position = 1  # after [CLS]
-            for _ in window:
-                result[index].append(self.tag_names[row[position]])
-                position += next(counts)
+            # The windowing rule also says where each word's first piece sits (its slot).
+            placed = word_windows([next(counts) for _ in window], budget)
+            result[index] += [self.tag_names[row[slot]] for _, slot in placed]
         return result
 
     def tag(self, texts, batch_size=32):
