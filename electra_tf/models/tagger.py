@@ -134,11 +134,10 @@ class ElectraTagger(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTask,
         ).ragged_batch(batch_size)
         predicted = np.argmax(self.predict(ds, verbose=0), axis=-1)
         counts = iter(self.preprocessor.piece_counts([w for window, _, _ in windows for w in window]))
-        budget = self.preprocessor.sequence_length - 2
         result = [[] for _ in sentences]
         for (window, index, _), row in zip(windows, predicted):
             # The windowing rule also says where each word's first piece sits (its slot).
-            placed = word_windows([next(counts) for _ in window], budget)
+            placed = word_windows([next(counts) for _ in window], self.preprocessor.window_pieces)
             result[index] += [self.tag_names[row[slot]] for _, slot in placed]
         return result
 

@@ -92,14 +92,19 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         token_tags, _ = self.zero_packer(words.with_flat_values(token_tags).merge_dims(1, 2))
         return x, token_tags, tf.cast(weights, tf.float32)
 
+    @property
+    def window_pieces(self):
+        """How many word pieces a window holds: the sequence but `[CLS]` and `[SEP]`."""
+        return self.sequence_length - 2
+
     def windows(self, sentences):
         """Cuts word lists so each fits; returns `(window, sentence index, first word)`.
 
         The rule is `electra_tf.data.tagging.cut_windows`, with this
-        tokenizer's piece counts and `sequence_length - 2` pieces a window.
+        tokenizer's piece counts and `window_pieces` pieces a window.
         """
         counts = self.piece_counts([w for words in sentences for w in words])
-        return cut_windows(sentences, counts, self.sequence_length - 2)
+        return cut_windows(sentences, counts, self.window_pieces)
 
     def piece_counts(self, words):
         """WordPiece count of each word in a flat list."""
