@@ -1,6 +1,7 @@
 """End to end: scripts/pretrain.py on a small corpus, killed and resumed."""
 
 import json
+import logging
 import os
 import pathlib
 import re
@@ -210,16 +211,17 @@ def test_the_random_streams_continue_across_the_resume(resumed_run):
     assert not np.array_equal(resumed, fresh_draws[1])  # a fresh run's first training step
 
 
-def test_a_finished_run_is_not_trained_over_and_can_be_extended(resumed_run, corpus, capsys):
+def test_a_finished_run_is_not_trained_over_and_can_be_extended(resumed_run, corpus, caplog):
     model_dir = resumed_run.model_dir
     config = ElectraConfig.load(model_dir / "electra_config.json")
     weights = (model_dir / "pretrainer.weights.h5").read_bytes()
+    caplog.set_level(logging.INFO, logger="electra_tf")
     run_pretraining(config, [str(corpus / "train.txt")], model_dir, checkpoint_steps=4, verbose=0)
-    assert "already holds a finished run of 12 steps" in capsys.readouterr().out
+    assert "already holds a finished run of 12 steps" in caplog.text
     assert (model_dir / "pretrainer.weights.h5").read_bytes() == weights
     result = run_pretraining(config.replace(train_steps=16), [str(corpus / "train.txt")], model_dir,
                              checkpoint_steps=4, verbose=0)
-    assert "continuing the finished run from step 12" in capsys.readouterr().out
+    assert "continuing the finished run from step 12" in caplog.text
     assert int(result.pretrainer.optimizer.iterations.numpy()) == 16
 
 

@@ -18,9 +18,12 @@ command: two commands run in one process would define some flags twice.
 The installed console scripts (setup.cfg) and `scripts/<name>.py` in a
 checkout both start a command through `electra_tf_launcher`, which keeps
 TensorFlow's C++ start-up lines (no CUDA driver on a CPU-only machine, ...)
-from the user; importing a module here does not.
+from the user; importing a module here does not. The library reports
+progress through Python's `logging` (loggers under `electra_tf`); a command
+shows those notes as plain lines, warnings on stderr (`show_library_logs`).
 """
 
+import logging
 import sys
 
 from absl import app, flags
@@ -39,4 +42,22 @@ def run(main, usage, flag_modules):
     for module in flag_modules:
         for flag in flags.FLAGS.get_flags_for_module(module):
             flags.FLAGS.register_key_flag_for_module(main_module, flag)
+    show_library_logs()
     app.run(main)
+
+
+def show_library_logs():
+    """Sends the `electra_tf` loggers' notes to stdout and their warnings to stderr, unadorned.
+
+    They stop propagating to the root logger, where absl's handler would
+    print them a second time, prefixed with a timestamp and source line.
+    """
+    logger = logging.getLogger("electra_tf")
+    notes = logging.StreamHandler(sys.stdout)
+    notes.addFilter(lambda record: record.levelno < logging.WARNING)
+    warnings = logging.StreamHandler(sys.stderr)
+    warnings.setLevel(logging.WARNING)
+    warnings.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.handlers = [notes, warnings]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

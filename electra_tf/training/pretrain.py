@@ -51,6 +51,8 @@ from electra_tf.training.distribute import strategy_from_name
 
 VOCAB_SAMPLE_LINES = 200_000
 
+log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass
 class PretrainingResult:
@@ -94,10 +96,8 @@ def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=No
         vocabulary = tokenization.build_vocabulary(lines.batch(1000), vocab_size, lowercase)
         sample = [line.decode() for line in lines.take(2000).as_numpy_iterator()]
         rate = tokenization.oov_rate(tokenization.make_tokenizer(vocabulary, lowercase), sample)
-        logging.info("built a vocabulary of %d entries; OOV rate %.2f%% on %d lines",
-                     len(vocabulary), 100 * rate, len(sample))
-        print(f"vocabulary: {len(vocabulary)} entries, OOV rate {100 * rate:.2f}% "
-              f"on {len(sample)} sampled lines")
+        log.info("vocabulary: %d entries, OOV rate %.2f%% on %d sampled lines",
+                 len(vocabulary), 100 * rate, len(sample))
     else:
         raise ValueError("give a vocabulary file (--vocab_file) or a size to build one (--vocab_size).")
     tokenization.save_vocabulary(vocabulary, model_dir)
@@ -190,102 +190,131 @@ def run_pretraining(
     repeated dataset, so `BackupAndRestore` resumes at a step boundary.
     `callbacks` are added to the built-in ones (backup, checkpoints,
     TensorBoard, NaN guard).
+
+    Progress notes (vocabulary built, resuming, ...) go to the
+    `electra_tf.training.pretrain` logger.
     """
     if init_from:
         vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
     model_dir = pathlib.Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    files = pretraining_data.expand_file_patterns(input_files)
-    text_files = [f for f in files if not pretraining_data.is_tfrecord_file(f)]
-    if text_files:
-        report = pretraining_data.check_text_files(text_files)
-        if report.get("invalid_utf8_lines"):
-            print(f"warning: {report['invalid_utf8_lines']} line(s) are not valid UTF-8; "
-                  "their bad bytes become U+FFFD ([UNK]).")
+    files = _checked_input_files(input_files)
     vocabulary = prepare_vocabulary(
         model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size, lowercase=config.lowercase
     )
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
     _check_resumable_config(model_dir, config)
 
+    def evaluate(pretrainer, tokenizer):
+        if not heldout_files:
+            return {}
+        return evaluate_pretrainer(
+            pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
+        )
+
     finished = _finished_steps(model_dir)
     if finished >= config.train_steps and not _backup_epoch(model_dir / BACKUP_DIRNAME):
         # A completed run is never trained over: evaluate what is there.
-        print(f"{model_dir} already holds a finished run of {finished} steps; evaluating it "
-              "(raise --train_steps to train further, or choose a new --model_dir).")
+        log.info("%s already holds a finished run of %d steps; evaluating it (raise "
+                 "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
         pretrainer, tokenizer = ElectraPretrainer.from_model_dir(model_dir)
         pretrainer.compile()
-        eval_metrics = {}
-        if heldout_files:
-            eval_metrics = evaluate_pretrainer(
-                pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
-            )
-        return PretrainingResult(pretrainer, tokenizer, {}, eval_metrics)
+        return PretrainingResult(pretrainer, tokenizer, {}, evaluate(pretrainer, tokenizer))
 
-    distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
-    with distribution.scope():
-        pretrainer = ElectraPretrainer(
-            config,
-            vocabulary_size=len(vocabulary),
-            special_token_ids=tokenization.special_token_ids(tokenizer),
-            seed=seed,
-        )
-        pretrainer.compile()
-
+    pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,
         batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
     )
     checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
-    epochs = math.ceil(config.train_steps / checkpoint_steps)
-    (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
+    initial_epoch = _restore_starting_point(
+        pretrainer, model_dir, checkpoint_steps, finished, init_from)
+    history = pretrainer.fit(
+        dataset, epochs=math.ceil(config.train_steps / checkpoint_steps),
+        steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
+        callbacks=[*_run_callbacks(model_dir, checkpoint_steps), *callbacks], verbose=verbose,
+    )
+    pretrainer.save_to_model_dir(model_dir, tokenizer)
+    eval_metrics = evaluate(pretrainer, tokenizer)
+    _write_summary(model_dir, pretrainer, history.history, eval_metrics)
+    return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
+
+
+def _checked_input_files(input_files):
+    """`input_files` with their glob patterns expanded; text files are checked to be readable."""
+    files = pretraining_data.expand_file_patterns(input_files)
+    text_files = [f for f in files if not pretraining_data.is_tfrecord_file(f)]
+    if text_files:
+        report = pretraining_data.check_text_files(text_files)
+        if report.get("invalid_utf8_lines"):
+            log.warning("%d line(s) are not valid UTF-8; their bad bytes become U+FFFD ([UNK]).",
+                        report["invalid_utf8_lines"])
+    return files
+
+
+def _build_pretrainer(config, tokenizer, seed, strategy):
+    """A compiled `ElectraPretrainer`, its variables made in `strategy`'s scope."""
+    distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    with distribution.scope():
+        pretrainer = ElectraPretrainer(
+            config,
+            vocabulary_size=tokenizer.vocabulary_size(),
+            special_token_ids=tokenization.special_token_ids(tokenizer),
+            seed=seed,
+        )
+        pretrainer.compile()
+    return pretrainer
+
+
+def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from):
+    """Sets `pretrainer` up to start where this run should; returns the first epoch.
+
+    A killed run is left to `BackupAndRestore` (it restores weights, optimizer
+    and epoch inside `fit`); a finished run asked for more steps continues
+    from its final weights and optimizer state; `init_from` gives weights only,
+    so the optimizer starts afresh with this run's recipe.
+    """
     resume_from = _backup_epoch(model_dir / BACKUP_DIRNAME)
-    initial_epoch = 0
     if resume_from:
-        print(f"resuming from the checkpoint at step {resume_from * checkpoint_steps} "
-              f"({model_dir / BACKUP_DIRNAME})")
-    elif finished:
-        # A finished run asked for more steps continues from its final weights
-        # and optimizer state.
+        log.info("resuming from the checkpoint at step %d (%s)",
+                 resume_from * checkpoint_steps, model_dir / BACKUP_DIRNAME)
+        return 0
+    if finished:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
-        initial_epoch = finished // checkpoint_steps
-        print(f"continuing the finished run from step {finished}")
-    elif init_from:
-        # Weights only: the optimizer starts afresh with this run's recipe.
+        log.info("continuing the finished run from step %d", finished)
+        return finished // checkpoint_steps
+    if init_from:
         source, _ = ElectraPretrainer.from_model_dir(init_from)
         pretrainer.set_weights(source.get_weights())
-        del source
-        print(f"starting from the weights of {init_from}")
-    all_callbacks = [
+        log.info("starting from the weights of %s", init_from)
+    return 0
+
+
+def _run_callbacks(model_dir, checkpoint_steps):
+    """Backup (resume after a kill), numbered checkpoints, TensorBoard and the NaN guard."""
+    (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
+    return [
         keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
                                          double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
             str(model_dir / CHECKPOINTS_DIRNAME / "ckpt-{epoch:04d}.weights.h5"),
             save_weights_only=True,
         ),
-        keras.callbacks.TensorBoard(str(model_dir / LOGS_DIRNAME), update_freq=max(1, checkpoint_steps // 10)),
+        keras.callbacks.TensorBoard(str(model_dir / LOGS_DIRNAME),
+                                    update_freq=max(1, checkpoint_steps // 10)),
         keras.callbacks.TerminateOnNaN(),
-        *callbacks,
     ]
-    history = pretrainer.fit(
-        dataset, epochs=epochs, steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
-        callbacks=all_callbacks, verbose=verbose,
-    )
-    pretrainer.save_to_model_dir(model_dir, tokenizer)
 
-    eval_metrics = {}
-    if heldout_files:
-        eval_metrics = evaluate_pretrainer(
-            pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
-        )
+
+def _write_summary(model_dir, pretrainer, history, eval_metrics):
+    """`pretraining_summary.json`: its `steps_done` marks the run finished."""
     summary = {
         "steps_done": int(pretrainer.optimizer.iterations.numpy()),
-        "train_metrics": {k: float(v[-1]) for k, v in history.history.items()},
+        "train_metrics": {name: float(values[-1]) for name, values in history.items()},
         "heldout_metrics": eval_metrics,
     }
     (model_dir / SUMMARY_FILENAME).write_text(json.dumps(summary, indent=2) + "\n")
-    return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
 
 
 def _finished_steps(model_dir):
