@@ -4,7 +4,7 @@
 token by token, the original text, which positions were masked, the text the
 discriminator read (the generator's samples at the masked positions) and the
 discriminator's probability that each token was replaced. `to_html` renders
-that as coloured text for a notebook.
+that as coloured text for a notebook, `to_markdown` as text for TensorBoard.
 
 Example:
 ```python
@@ -99,6 +99,31 @@ def _sentence_html(view):
     body = "".join(f"<tr><th style='text-align:left'>{name}</th>{''.join(cells)}</tr>"
                    for name, cells in rows)
     return f'<table style="margin-bottom:1em;font-family:monospace">{body}</table>'
+
+
+def to_markdown(views):
+    """Markdown for TensorBoard's text dashboard, one paragraph per sentence.
+
+    The discriminator's input token by token: a replaced token is bold with
+    the original struck through after it (`**样**~~天~~`); a `?` follows every
+    token the discriminator calls replaced (P > 0.5), so a line shows hits,
+    misses and false alarms at a glance.
+    """
+    return "\n\n".join(_sentence_markdown(view) for view in views)
+
+
+def _sentence_markdown(view):
+    tokens = []
+    for original, read, replaced, probability in zip(
+            view.tokens, view.read, view.replaced, view.replaced_probability):
+        token = f"**{_escape(read)}**~~{_escape(original)}~~" if replaced else _escape(read)
+        tokens.append(token + ("?" if probability > 0.5 else ""))
+    return " ".join(tokens)
+
+
+def _escape(token):
+    # Markdown would read [CLS] as a link label and ## (word-piece) as a heading.
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!~|<>" else c for c in token)
 
 
 @contextlib.contextmanager

@@ -61,6 +61,15 @@ def test_html_marks_masked_and_replaced_tokens_and_escapes_text(model):
     assert page.count("rgba(30,90,200,") == len(views[0].tokens)
 
 
+def test_markdown_marks_replaced_tokens_and_the_discriminator_s_calls():
+    view = inspection.TokenView(
+        tokens=["[CLS]", "今", "天", "##好", "[SEP]"], masked=[False, True, True, False, False],
+        read=["[CLS]", "明", "天", "##好", "[SEP]"], replaced=[False, True, False, False, False],
+        replaced_probability=[0.1, 0.9, 0.7, 0.2, 0.0])
+    text = inspection.to_markdown([view, view])
+    assert text.split("\n\n") == [r"\[CLS\] **明**~~今~~? 天? \#\#好 \[SEP\]"] * 2
+
+
 @pytest.mark.parametrize("bad", [[], "一句话"])
 def test_sentences_must_be_a_non_empty_list(model, bad):
     with pytest.raises(ValueError, match="non-empty list"):

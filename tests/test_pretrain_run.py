@@ -20,6 +20,7 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.models.pretrainer import load_weights_file
+from electra_tf.training import summaries
 from electra_tf.training.pretrain import run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -72,16 +73,16 @@ def _closed(h5_file):
         return False
 
 
-def _trained_batches_and_epochs(event_file):
-    """The `batch_loss` steps and `epoch_loss` epochs one process's TensorBoard writer logged."""
-    batches, epochs = [], []
+def _logged_steps(event_file):
+    """The steps one process logged its `loss` scalar and its replaced-token text at."""
+    losses, texts = [], []
     for event in tf.compat.v1.train.summary_iterator(str(event_file)):
         for value in event.summary.value:
-            if value.tag == "batch_loss":
-                batches.append(event.step)
-            elif value.tag == "epoch_loss":
-                epochs.append(event.step)
-    return batches, epochs
+            if value.tag == "loss":
+                losses.append(event.step)
+            elif value.tag == summaries.TEXT_TAG:
+                texts.append(event.step)
+    return losses, texts
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     heldout = summary["heldout_metrics"]
     assert set(heldout) >= {"mlm_accuracy", "rtd_accuracy", "rtd_precision", "rtd_recall"}
     assert "held-out: generator MLM accuracy" in output
+    curves = model_dir / summaries.CURVES_FILENAME
+    assert f"training curves: {curves}" in output
+    assert curves.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
@@ -150,11 +154,29 @@ def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
     # Keras prints the epochs the second process's fit runs, counting from 1.
     assert re.findall(r"Epoch (\d+)/3", resumed_run.output) == [
         str(epoch + 1) for epoch in remaining_epochs]
-    # Its own TensorBoard event file (one per process) logs every batch it trained.
+    # Its own TensorBoard event file (one per process) logs every step it trained, by the
+    # optimizer's step, and the discriminator's view at each checkpoint it wrote.
     (event_file,) = [f for f in resumed_run.new_event_files if "train" in f.parts]
-    batches, epochs = _trained_batches_and_epochs(event_file)
-    assert batches == list(range(1, STEPS - resumed_run.killed_at + 1))
-    assert epochs == remaining_epochs
+    losses, texts = _logged_steps(event_file)
+    assert losses == list(range(resumed_run.killed_at + 1, STEPS + 1))
+    assert texts == list(range(resumed_run.killed_at + CHECKPOINT_STEPS, STEPS + 1, CHECKPOINT_STEPS))
+
+
+def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):
+    scalars = summaries.read_scalars(resumed_run.model_dir / "logs")["train"]
+    assert set(scalars) == {
+        "loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
+        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second"}
+    for tag, points in scalars.items():
+        assert [step for step, _ in points] == list(range(1, STEPS + 1)), tag
+    learning_rates = [value for _, value in scalars["learning_rate"]]
+    assert learning_rates[0] > 0 and learning_rates[-1] < max(learning_rates)  # decays
+    assert all(value > 0 for _, value in scalars["tokens_per_second"])
+    text = [tf.make_ndarray(value.tensor).item().decode()
+            for f in resumed_run.new_event_files
+            for event in tf.compat.v1.train.summary_iterator(str(f))
+            for value in event.summary.value if value.tag == summaries.TEXT_TAG][-1]
+    assert "\\[CLS\\]" in text and len(text.split("\n\n")) == 3  # three held-out lines
 
 
 def test_checkpoints_from_before_the_kill_are_left_untouched(resumed_run):

@@ -23,19 +23,24 @@ override it.
 The model directory is a keras-hub preset: `ElectraClassifier.from_preset(dir)`
 (or `ElectraTagger.from_preset(dir)`) loads it, label names included;
 a multi-task directory loads with `ElectraMultiTask.from_model_dir(dir)`.
+Each epoch's metrics and learning rate go to TensorBoard (`tensorboard --logdir
+<model_dir>/logs`); at the end they are drawn into <model_dir>/training_curves.png.
 In a checkout, `python scripts/finetune.py` is the same command.
 """
 
 import dataclasses
 import functools
 import json
+import pathlib
 
 from absl import app, flags
 
 from electra_tf import cli
 from electra_tf.config import FinetuneConfig, preset_names
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.models.tagger import ElectraTagger
+from electra_tf.training import summaries
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning
 
 FLAGS = flags.FLAGS
@@ -113,6 +118,10 @@ def main(argv):
     spec = FinetuneSpec(**{name: FLAGS[name].value for name in fields}, recipe=recipe_from_flags())
     metrics = run_finetuning(spec)
     print(json.dumps({split: metrics[split] for split in ("dev", "test") if split in metrics}, indent=2))
+    curves = summaries.plot_curves(pathlib.Path(spec.model_dir) / LOGS_DIRNAME,
+                                   pathlib.Path(spec.model_dir) / summaries.CURVES_FILENAME,
+                                   title=f"fine-tuning {spec.model_dir}")
+    print(f"training curves: {curves}")
     if FLAGS.sample_texts:
         # Reloaded from the model directory, as a user would.
         if spec.task == "classification":

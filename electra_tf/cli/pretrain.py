@@ -15,8 +15,11 @@ Examples:
       --model_dir runs/electra_small_more --train_steps 10000 --learning_rate 1e-4
 
 Kill it at any moment and run the same command again: it resumes from the
-last checkpoint in --model_dir. In a checkout, `python scripts/pretrain.py` is
-the same command.
+last checkpoint in --model_dir. Training shows in TensorBoard as it happens
+(`tensorboard --logdir <model_dir>/logs`: losses, accuracies, learning rate,
+tokens per second, and sentences with the replaced tokens marked); at the end
+the curves are also drawn into <model_dir>/training_curves.png. In a checkout,
+`python scripts/pretrain.py` is the same command.
 """
 
 import functools
@@ -27,6 +30,8 @@ from absl import app, flags
 from electra_tf import ElectraConfig, cli
 from electra_tf.config import preset_names
 from electra_tf.data import corpora
+from electra_tf.models.model_dir import LOGS_DIRNAME
+from electra_tf.training import summaries
 from electra_tf.training.distribute import STRATEGIES
 from electra_tf.training.pretrain import continued_config, run_pretraining
 
@@ -108,7 +113,11 @@ def main(argv):
             "guess scores accuracy {:.3f}, recall 0)".format(
                 m["mlm_accuracy"], m["rtd_accuracy"], m["rtd_precision"], m["rtd_recall"],
                 m["replaced_rate"], 1 - m["replaced_rate"]))
-    print(f"model directory: {FLAGS.model_dir}")
+    curves = summaries.plot_curves(pathlib.Path(FLAGS.model_dir) / LOGS_DIRNAME,
+                                   pathlib.Path(FLAGS.model_dir) / summaries.CURVES_FILENAME,
+                                   title=f"pre-training {FLAGS.model_dir}")
+    print(f"model directory: {FLAGS.model_dir} (training curves: {curves}; "
+          f"tensorboard --logdir {pathlib.Path(FLAGS.model_dir) / LOGS_DIRNAME})")
 
 
 def run():

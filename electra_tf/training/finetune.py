@@ -37,7 +37,7 @@ from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
 from electra_tf.models.tagger import ElectraTagger
-from electra_tf.models.model_dir import CONFIG_FILENAME
+from electra_tf.models.model_dir import CONFIG_FILENAME, LOGS_DIRNAME
 from electra_tf.optimizers import create_finetuning_optimizer
 
 TASKS = ("classification", "ner", "multitask")
@@ -171,7 +171,8 @@ def run_finetuning(spec: FinetuneSpec) -> dict:
         _dataset(model, splits["train"], recipe.batch_size, seed=spec.seed),
         validation_data=_dataset(model, splits["dev"], recipe.batch_size),
         epochs=recipe.epochs,
-        callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor, mode="max"),
+        callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor, mode="max",
+                                       log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
         verbose=2,
     )
     metrics = _metrics(spec, train_steps, history)
@@ -244,7 +245,9 @@ def run_multitask(spec: FinetuneSpec) -> dict:
     history = model.fit(
         train, steps_per_epoch=steps_per_epoch, epochs=recipe.epochs,
         validation_data=_concatenate([b["dev"] for b in batches.values()]),
-        callbacks=finetuning_callbacks(recipe.early_stopping_patience), verbose=2,
+        callbacks=finetuning_callbacks(recipe.early_stopping_patience,
+                                       log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
+        verbose=2,
     )
     metrics = _metrics(spec, train_steps, history)
     for split in ("dev", "test"):
@@ -344,10 +347,15 @@ def results_table(rows):
     return "\n".join(lines) + "\n"
 
 
-def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto"):
-    """Early stopping that restores the best epoch's weights, when a patience is given."""
-    if early_stopping_patience is None:
-        return []
-    return [keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=mode, patience=early_stopping_patience, restore_best_weights=True
-    )]
+def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",
+                         log_dir=None):
+    """Early stopping that restores the best epoch's weights, when a patience is given;
+    TensorBoard's epoch metrics (and learning rate) under `log_dir`, when one is given."""
+    callbacks = []
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
+    if early_stopping_patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=early_stopping_patience,
+            restore_best_weights=True))
+    return callbacks

@@ -8,7 +8,7 @@ model_dir/
   discriminator/        a keras-hub preset: ElectraBackbone.from_preset(...) loads it
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
-  logs/                 TensorBoard
+  logs/                 TensorBoard: scalars every few steps, text at checkpoints
   pretraining_summary.json  steps done, last training and held-out metrics
 ```
 
@@ -48,8 +48,11 @@ from electra_tf.models.model_dir import (
 )
 from electra_tf.models.pretrainer import ElectraPretrainer, load_weights_file
 from electra_tf.training.distribute import strategy_from_name
+from electra_tf.training.summaries import PretrainingSummaries
 
 VOCAB_SAMPLE_LINES = 200_000
+# Sentences shown in TensorBoard as the discriminator read them, at every checkpoint.
+SUMMARY_SENTENCES = 3
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +192,7 @@ def run_pretraining(
     Keras "epochs" are checkpoint intervals of `checkpoint_steps` steps over a
     repeated dataset, so `BackupAndRestore` resumes at a step boundary.
     `callbacks` are added to the built-in ones (backup, checkpoints,
-    TensorBoard, NaN guard).
+    TensorBoard summaries in `logs/` (`training.summaries`), NaN guard).
 
     Progress notes (vocabulary built, resuming, ...) go to the
     `electra_tf.training.pretrain` logger.
@@ -232,7 +235,9 @@ def run_pretraining(
     history = pretrainer.fit(
         dataset, epochs=math.ceil(config.train_steps / checkpoint_steps),
         steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
-        callbacks=[*_run_callbacks(model_dir, checkpoint_steps), *callbacks], verbose=verbose,
+        callbacks=[*_run_callbacks(model_dir, config, checkpoint_steps, tokenizer,
+                                   heldout_files or files), *callbacks],
+        verbose=verbose,
     )
     pretrainer.save_to_model_dir(model_dir, tokenizer)
     eval_metrics = evaluate(pretrainer, tokenizer)
@@ -291,8 +296,8 @@ def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, i
     return 0
 
 
-def _run_callbacks(model_dir, checkpoint_steps):
-    """Backup (resume after a kill), numbered checkpoints, TensorBoard and the NaN guard."""
+def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files):
+    """Backup (resume after a kill), numbered checkpoints, TensorBoard summaries and the NaN guard."""
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
     return [
         keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
@@ -301,10 +306,28 @@ def _run_callbacks(model_dir, checkpoint_steps):
             str(model_dir / CHECKPOINTS_DIRNAME / "ckpt-{epoch:04d}.weights.h5"),
             save_weights_only=True,
         ),
-        keras.callbacks.TensorBoard(str(model_dir / LOGS_DIRNAME),
-                                    update_freq=max(1, checkpoint_steps // 10)),
+        PretrainingSummaries(
+            model_dir / LOGS_DIRNAME, tokens_per_step=config.batch_size * config.sequence_length,
+            every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
+            sentences=_first_lines(sample_files, SUMMARY_SENTENCES),
+        ),
         keras.callbacks.TerminateOnNaN(),
     ]
+
+
+def _first_lines(files, count):
+    """The first `count` non-empty lines of the text files among `files`."""
+    lines = []
+    for path in files:
+        if pretraining_data.is_tfrecord_file(path):
+            continue
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            for line in handle:
+                if len(lines) == count:
+                    return lines
+                if line.strip():
+                    lines.append(line.decode("utf-8", errors="replace").strip())
+    return lines
 
 
 def _write_summary(model_dir, pretrainer, history, eval_metrics):
