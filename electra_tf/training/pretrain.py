@@ -366,5 +366,8 @@ def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_ste
     )
     if max_steps:
         dataset = dataset.take(max_steps)
+    # Packing hides the number of batches; told it, Keras does not warn that the data ran out.
+    batches = int(dataset.reduce(0, lambda count, _: count + 1))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     results = pretrainer.evaluate(dataset, return_dict=True, verbose=0)
     return {name: float(value) for name, value in results.items()}

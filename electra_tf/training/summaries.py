@@ -110,7 +110,7 @@ def read_scalars(log_dir):
     files = []  # (time of the first summary, run, [(tag, step, value), ...])
     for event_file in pathlib.Path(log_dir).rglob("*tfevents*"):
         points, first = [], float("inf")
-        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+        for event in _events(event_file):
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name == "scalars":
                     first = min(first, event.wall_time)
@@ -122,6 +122,12 @@ def read_scalars(log_dir):
             runs.setdefault(run, {}).setdefault(tag, {})[step] = value
     return {run: {tag: sorted(points.items()) for tag, points in tags.items()}
             for run, tags in runs.items()}
+
+
+def _events(event_file):
+    # tf.compat.v1.train.summary_iterator does the same with a deprecation warning.
+    for record in tf.data.TFRecordDataset(str(event_file)):
+        yield tf.compat.v1.Event.FromString(record.numpy())
 
 
 def plot_curves(log_dir, path, title=None):
