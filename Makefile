@@ -13,7 +13,7 @@ RUN_STEPS ?= 300
 FORTUNES_CACHE := .cache/fortunes-zh
 export FORTUNES_ZH_DIR := $(CURDIR)/$(FORTUNES_CACHE)/usr/share/games/fortunes
 
-.PHONY: run test install install-test fortunes benchmark clean
+.PHONY: run test install install-test fortunes notebooks benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ run: install
 TEST_WORKERS ?= 2
 test: install-test fortunes
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# Runs every notebook in a fresh kernel and writes the executed copies (with
+# their outputs and figures) to docs/notebooks/; the notebooks themselves stay
+# without outputs.
+notebooks: install-test
+	$(PY) notebooks/execute.py --output_dir docs/notebooks
 
 benchmark: install
 	$(PY) benchmarks/pretrain_step.py

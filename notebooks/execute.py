@@ -1,0 +1,44 @@
+"""Runs every notebook top to bottom in a fresh kernel; writes executed copies.
+
+`make notebooks` calls it: the notebooks here are committed without outputs,
+the executed copies under docs/notebooks/ are for reading on the web. A cell
+that raises stops the run with that cell's error.
+
+    python notebooks/execute.py --output_dir docs/notebooks
+"""
+
+import pathlib
+
+import nbclient
+import nbformat
+from absl import app, flags
+
+NOTEBOOKS = pathlib.Path(__file__).resolve().parent
+
+flags.DEFINE_string("output_dir", "docs/notebooks", "where the executed copies go")
+flags.DEFINE_integer("timeout", 1800, "seconds one cell may take")
+
+
+def execute(path, timeout=1800, working_dir=None):
+    """`path` executed in a fresh `python3` kernel (cwd `working_dir`), as a notebook node."""
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(working_dir or path.parent)}},
+    )
+    client.execute()
+    return notebook
+
+
+def main(argv):
+    del argv
+    output_dir = pathlib.Path(flags.FLAGS.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        print(f"executing {path.name}", flush=True)
+        nbformat.write(execute(path, flags.FLAGS.timeout), output_dir / path.name)
+        print(f"wrote {output_dir / path.name}")
+
+
+if __name__ == "__main__":
+    app.run(main)
