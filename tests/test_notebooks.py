@@ -14,7 +14,7 @@ import execute  # noqa: E402  (notebooks/execute.py, what `make notebooks` runs)
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS] == ["quickstart.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["finetune_from_checkpoint.ipynb", "quickstart.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -44,15 +44,24 @@ print(json.dumps({
 """
 
 
-def test_quickstart_runs_and_learns(tmp_path):
-    path = ROOT / "notebooks" / "quickstart.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(QUICKSTART_CHECKS))
-    checked = tmp_path / "quickstart.ipynb"
+def run_checked(name, checks, tmp_path, parameters=None):
+    """Runs notebook `name` with `parameters` (source of its "parameters" cell, as
+    papermill would) and `checks` appended; returns the executed notebook and the
+    JSON the checks printed last."""
+    notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    if parameters is not None:
+        (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        cell.source = parameters
+    notebook.cells.append(nbformat.v4.new_code_cell(checks))
+    checked = tmp_path / name
     nbformat.write(notebook, checked)
     executed = execute.execute(checked, timeout=900, working_dir=tmp_path)
     text = "".join(o.get("text", "") for o in executed.cells[-1].outputs)
-    facts = json.loads(text.strip().splitlines()[-1])
+    return executed, json.loads(text.strip().splitlines()[-1])
+
+
+def test_quickstart_runs_and_learns(tmp_path):
+    executed, facts = run_checked("quickstart.ipynb", QUICKSTART_CHECKS, tmp_path)
     # Pre-training learned: both losses fell from the first to the last epoch.
     assert facts["mlm_loss"][-1] < facts["mlm_loss"][0] - 0.5
     assert facts["rtd_loss"][-1] < facts["rtd_loss"][0]
@@ -68,3 +77,39 @@ def test_quickstart_runs_and_learns(tmp_path):
     images = [o for cell in executed.cells for o in cell.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert len(images) == 2
+
+
+# The Hugging Face fixture (the architecture of a released checkpoint, tiny and random) in
+# place of the Hub id: no hub here, and a real Small would take too long for the suite.
+FINETUNE_PARAMETERS = f"""
+CHECKPOINT = {str(ROOT / "tests" / "fixtures" / "hf_electra" / "discriminator")!r}
+TRAIN_EXAMPLES = 64
+EPOCHS = 1
+"""
+FINETUNE_CHECKS = """
+import json
+reloaded, _ = convert.load(hf_dir)
+print(json.dumps({
+    "activation": classifier.backbone.activation,
+    "accuracy": float(accuracy),
+    "export_labels": [x.decode() for x in answer["label"].numpy()],
+    "keras_labels": classifier.predict_labels(new_reviews),
+    "round_trip_gap": float(np.abs(reloaded.predict(new_reviews, verbose=0)
+                                   - classifier.predict(new_reviews, verbose=0)).max()),
+    "hf_files": sorted(p.name for p in pathlib.Path(hf_dir).iterdir()),
+}))
+"""
+
+
+def test_finetune_from_checkpoint_runs_end_to_end(tmp_path):
+    executed, facts = run_checked("finetune_from_checkpoint.ipynb", FINETUNE_CHECKS, tmp_path,
+                                  parameters=FINETUNE_PARAMETERS)
+    assert facts["activation"] == "gelu"  # the released checkpoint's exact GELU is kept
+    assert 0.0 <= facts["accuracy"] <= 1.0
+    assert facts["export_labels"] == facts["keras_labels"]
+    # Written out in Hugging Face's format and read back, it computes the same.
+    assert {"config.json", "model.safetensors", "vocab.txt"} <= set(facts["hf_files"])
+    assert facts["round_trip_gap"] < 1e-4
+    images = [o for cell in executed.cells for o in cell.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 1
