@@ -10,6 +10,7 @@ from electra_tf.optimizers import (
     electra_layer_multipliers,
 )
 from electra_tf.training.finetune import finetuning_callbacks
+from electra_tf.training.guards import StopOnNonFiniteLoss
 
 CONFIG = ElectraConfig.from_preset("tiny")  # 2 transformer layers
 VOCAB = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(10)]
@@ -94,8 +95,8 @@ def test_recipe_schedule_and_serialization():
 
 
 def test_early_stopping_restores_the_best_weights():
-    assert finetuning_callbacks() == []
-    (callback,) = finetuning_callbacks(early_stopping_patience=2, monitor="val_accuracy")
+    assert [type(c) for c in finetuning_callbacks()] == [StopOnNonFiniteLoss]
+    (_, callback) = finetuning_callbacks(early_stopping_patience=2, monitor="val_accuracy")
     assert callback.restore_best_weights and callback.patience == 2
     model = keras.Sequential(
         [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")]

@@ -13,6 +13,7 @@ import time
 import types
 
 import h5py
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,6 +22,7 @@ from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.models.pretrainer import load_weights_file
 from electra_tf.training import summaries
+from electra_tf.training.guards import NonFiniteLossError
 from electra_tf.training.pretrain import run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -271,3 +273,46 @@ def test_help_explains_every_flag():
     for flag in ("--config", "--input_files", "--model_dir", "--train_steps", "--batch_size",
                  "--seed", "--vocab_file", "--vocab_size", "--checkpoint_steps", "--strategy"):
         assert flag in result.stdout, flag
+
+
+class PoisonAtStep(keras.callbacks.Callback):
+    """Makes the discriminator's word embeddings NaN before optimizer step `step` runs."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step - 1:
+            embeddings = self.model.discriminator.token_embedding.embeddings
+            embeddings.assign(tf.fill(embeddings.shape, float("nan")))
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(corpus, tmp_path):
+    config = ElectraConfig.from_preset("tiny").replace(train_steps=12, batch_size=8,
+                                                       warmup_steps=2)
+    args = ([str(corpus / "train.txt")], tmp_path)
+    options = dict(vocab_size=300, checkpoint_steps=4, verbose=0)
+    with pytest.raises(NonFiniteLossError, match=r"became nan at step 7; .*learning rate.*"
+                       r"float16.*checkpoints \(and backup/\)"):
+        run_pretraining(config, *args, callbacks=[PoisonAtStep(7)], **options)
+    # Nothing after step 4 was saved: no second checkpoint, no final weights, no summary.
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["ckpt-0001.weights.h5"]
+    assert not (tmp_path / "pretraining_summary.json").exists()
+    vocabulary = tokenization.load_vocabulary(tmp_path / "vocab.txt")
+    pretrainer = ElectraPretrainer(config, len(vocabulary), tokenization.special_token_ids(
+        tokenization.make_tokenizer(vocabulary)))
+    load_weights_file(pretrainer, tmp_path / "checkpoints" / "ckpt-0001.weights.h5")
+    assert all(np.isfinite(w).all() for w in pretrainer.get_weights())
+    # The same command resumes from that checkpoint and finishes.
+    result = run_pretraining(config, *args, **options)
+    assert int(result.pretrainer.optimizer.iterations.numpy()) == 12
+    assert all(np.isfinite(w).all() for w in result.pretrainer.get_weights())
+
+
+def test_the_command_reports_a_nan_loss_without_a_traceback(corpus, tmp_path):
+    result = subprocess.run(script_args(corpus, tmp_path) + ["--learning_rate=1e30"], env=env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "error: the training loss became" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -23,10 +23,13 @@ progress through Python's `logging` (loggers under `electra_tf`); a command
 shows those notes as plain lines, warnings on stderr (`show_library_logs`).
 """
 
+import functools
 import logging
 import sys
 
 from absl import app, flags
+
+from electra_tf.training.guards import NonFiniteLossError
 
 
 def run(main, usage, flag_modules):
@@ -43,7 +46,15 @@ def run(main, usage, flag_modules):
         for flag in flags.FLAGS.get_flags_for_module(module):
             flags.FLAGS.register_key_flag_for_module(main_module, flag)
     show_library_logs()
-    app.run(main)
+    app.run(functools.partial(_stop_cleanly, main))
+
+
+def _stop_cleanly(main, argv):
+    """`main(argv)`, with a run that diverged ending in its message instead of a traceback."""
+    try:
+        return main(argv)
+    except NonFiniteLossError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def show_library_logs():

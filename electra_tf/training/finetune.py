@@ -39,6 +39,7 @@ from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.models.model_dir import CONFIG_FILENAME, LOGS_DIRNAME
 from electra_tf.optimizers import create_finetuning_optimizer
+from electra_tf.training.guards import StopOnNonFiniteLoss
 
 TASKS = ("classification", "ner", "multitask")
 BUILTIN_DATASETS = {"chinese_sentiment": "classification", "peoples_daily_ner": "ner"}
@@ -170,7 +171,7 @@ def run_finetuning(spec: FinetuneSpec) -> dict:
     history = model.fit(
         _dataset(model, splits["train"], recipe.batch_size, seed=spec.seed),
         validation_data=_dataset(model, splits["dev"], recipe.batch_size),
-        epochs=recipe.epochs,
+        epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn it cannot.
         callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor, mode="max",
                                        log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
         verbose=2,
@@ -243,7 +244,7 @@ def run_multitask(spec: FinetuneSpec) -> dict:
     train_steps = recipe.epochs * steps_per_epoch
     _compile(model, spec, config, train_steps)
     history = model.fit(
-        train, steps_per_epoch=steps_per_epoch, epochs=recipe.epochs,
+        train, steps_per_epoch=steps_per_epoch, epochs=recipe.epochs, shuffle=False,
         validation_data=_concatenate([b["dev"] for b in batches.values()]),
         callbacks=finetuning_callbacks(recipe.early_stopping_patience,
                                        log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
@@ -349,9 +350,10 @@ def results_table(rows):
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",
                          log_dir=None):
-    """Early stopping that restores the best epoch's weights, when a patience is given;
-    TensorBoard's epoch metrics (and learning rate) under `log_dir`, when one is given."""
-    callbacks = []
+    """A stop at the first non-finite loss; TensorBoard's epoch metrics (and learning rate)
+    under `log_dir`, when one is given; early stopping that restores the best epoch's
+    weights, when a patience is given."""
+    callbacks = [StopOnNonFiniteLoss()]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
     if early_stopping_patience is not None:

@@ -123,7 +123,7 @@ def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothi
     """Teacher-forced training with Adam and (by default) label smoothing 0.1."""
     lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing)
     return lm.fit(pairs_dataset(pairs, batch_size, shuffle_seed=seed), epochs=epochs,
-                  callbacks=callbacks, verbose=2)
+                  shuffle=False, callbacks=callbacks, verbose=2)  # The dataset shuffles.
 
 
 def perplexity(lm, pairs, batch_size=64):

@@ -48,6 +48,7 @@ from electra_tf.models.model_dir import (
 )
 from electra_tf.models.pretrainer import ElectraPretrainer, load_weights_file
 from electra_tf.training.distribute import strategy_from_name
+from electra_tf.training.guards import StopOnNonFiniteLoss
 from electra_tf.training.summaries import PretrainingSummaries
 
 VOCAB_SAMPLE_LINES = 200_000
@@ -192,7 +193,9 @@ def run_pretraining(
     Keras "epochs" are checkpoint intervals of `checkpoint_steps` steps over a
     repeated dataset, so `BackupAndRestore` resumes at a step boundary.
     `callbacks` are added to the built-in ones (backup, checkpoints,
-    TensorBoard summaries in `logs/` (`training.summaries`), NaN guard).
+    TensorBoard summaries in `logs/` (`training.summaries`), and the NaN guard:
+    a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
+    saved over the last checkpoint).
 
     Progress notes (vocabulary built, resuming, ...) go to the
     `electra_tf.training.pretrain` logger.
@@ -235,6 +238,7 @@ def run_pretraining(
     history = pretrainer.fit(
         dataset, epochs=math.ceil(config.train_steps / checkpoint_steps),
         steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
+        shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
         callbacks=[*_run_callbacks(model_dir, config, checkpoint_steps, tokenizer,
                                    heldout_files or files), *callbacks],
         verbose=verbose,
@@ -297,9 +301,12 @@ def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, i
 
 
 def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files):
-    """Backup (resume after a kill), numbered checkpoints, TensorBoard summaries and the NaN guard."""
+    """The NaN guard, backup (resume after a kill), numbered checkpoints and TensorBoard summaries."""
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
     return [
+        # First, so it raises before anything below saves the poisoned weights.
+        StopOnNonFiniteLoss(
+            last_good_state=f"{model_dir / CHECKPOINTS_DIRNAME} (and {BACKUP_DIRNAME}/)"),
         keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
                                          double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
@@ -311,7 +318,6 @@ def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files)
             every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
             sentences=_first_lines(sample_files, SUMMARY_SENTENCES),
         ),
-        keras.callbacks.TerminateOnNaN(),
     ]
 
 
