@@ -6,7 +6,8 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.multitask import ElectraMultiTask, mix_tasks, sampling_probabilities
+from electra_tf.data.mixing import mix_tasks, sampling_probabilities
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
 
 CONFIG = ElectraConfig.from_preset("tiny")

@@ -2,9 +2,9 @@
 
 Each task keeps its own preprocessor (`ElectraTextClassifierPreprocessor` or
 `ElectraTaggerPreprocessor`, same tokenizer and sequence length); `task_batches`
-turns its preprocessed batches into one structure common to all tasks, and
-`mix_tasks` draws batches from the tasks' pipelines by proportional or
-temperature sampling. The loss is `sum_k weight_k * loss_k` with the static
+turns its preprocessed batches into one structure common to all tasks, which
+`electra_tf.data.mixing.mix_tasks` draws from by proportional or temperature
+sampling. The loss is `sum_k weight_k * loss_k` with the static
 weights of the task specs, or, with `uncertainty_weighting=True`, Kendall et
 al. (2018)'s learned weighting `sum_k weight_k * (exp(-s_k) * loss_k + s_k / 2)`
 with one trainable log-variance `s_k` per task (classification likelihood form).
@@ -13,9 +13,10 @@ Example:
 ```python
 import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
+from electra_tf.data.mixing import mix_tasks
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTaggerPreprocessor
 
 vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
@@ -52,30 +53,6 @@ from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 KINDS = ("classification", "tagging")
 MULTITASK_MODEL = "multitask.keras"
 MULTITASK_SETTINGS = "multitask.json"
-
-
-def sampling_probabilities(sizes, temperature=1.0):
-    """`p_k ∝ n_k^(1/T)`: T = 1 is proportional sampling, larger T flattens towards uniform."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}.")
-    scaled = {name: float(n) ** (1.0 / temperature) for name, n in sizes.items()}
-    total = sum(scaled.values())
-    return {name: value / total for name, value in scaled.items()}
-
-
-def mix_tasks(datasets, sizes, temperature=1.0, seed=None):
-    """One endless stream of batches, each from one task chosen at random.
-
-    `datasets` maps task names to pipelines from `ElectraMultiTask.task_batches`;
-    `sizes` to their numbers of training examples.
-    """
-    probabilities = sampling_probabilities(sizes, temperature)
-    names = sorted(datasets)
-    return tf.data.Dataset.sample_from_datasets(
-        [datasets[name].repeat() for name in names],
-        weights=[probabilities[name] for name in names],
-        seed=seed,
-    )
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

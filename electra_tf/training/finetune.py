@@ -33,9 +33,10 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig, FinetuneConfig
 from electra_tf.data import corpora, tasks
+from electra_tf.data.mixing import mix_tasks
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.multitask import ElectraMultiTask, mix_tasks
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.models.model_dir import CONFIG_FILENAME, LOGS_DIRNAME
 from electra_tf.optimizers import create_finetuning_optimizer
