@@ -4,7 +4,10 @@
 the executed copies under docs/notebooks/ are for reading on the web. A cell
 that raises stops the run with that cell's error.
 
-    python notebooks/execute.py --output_dir docs/notebooks
+    python notebooks/execute.py --output_dir docs/notebooks [--notebooks quickstart.ipynb]
+
+finetune_from_checkpoint.ipynb downloads its checkpoint from the Hugging Face
+Hub; without Hub access, run the others with --notebooks.
 """
 
 import pathlib
@@ -17,6 +20,7 @@ NOTEBOOKS = pathlib.Path(__file__).resolve().parent
 
 flags.DEFINE_string("output_dir", "docs/notebooks", "where the executed copies go")
 flags.DEFINE_integer("timeout", 1800, "seconds one cell may take")
+flags.DEFINE_list("notebooks", [], "file names in notebooks/ to run; all of them when empty")
 
 
 def execute(path, timeout=1800, working_dir=None):
@@ -34,7 +38,10 @@ def main(argv):
     del argv
     output_dir = pathlib.Path(flags.FLAGS.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    names = flags.FLAGS.notebooks or sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    for path in (NOTEBOOKS / name for name in names):
+        if not path.is_file():
+            raise app.UsageError(f"no notebook {path}")
         print(f"executing {path.name}", flush=True)
         nbformat.write(execute(path, flags.FLAGS.timeout), output_dir / path.name)
         print(f"wrote {output_dir / path.name}")
