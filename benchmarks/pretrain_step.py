@@ -1,4 +1,5 @@
-"""Pre-training step speed: eager vs tf.function vs XLA, the input pipeline, and PyTorch.
+"""Pre-training step speed: eager vs tf.function vs XLA, dtype policies, the input pipeline,
+and PyTorch.
 
 Times one ELECTRA pre-training step (generator + discriminator, forward,
 backward, AdamW update) of a config at a given batch and sequence length, in
@@ -9,15 +10,23 @@ transformers`; not part of any install extra), a Hugging Face step of the same
 size (ElectraForMaskedLM generator + ElectraForPreTraining discriminator with
 tied embeddings) is timed in the same rounds as the reference.
 
+A mode is an execution mode, optionally with a Keras dtype policy after a
+colon: `graph:mixed_bfloat16` is the tf.function step with bfloat16 compute
+and float32 variables, `graph:mixed_float16` the same in float16 with dynamic
+loss scaling; a mode without a policy runs in float32. Which is fastest depends
+on the CPU's vector extensions (bfloat16 needs AVX512_BF16 or AMX to pay off),
+so the results start with the machine's CPU flags.
+
 Run alone on the machine (nothing else heavy), e.g.:
   python benchmarks/pretrain_step.py                      # Small, seq 128, batch 32
   python benchmarks/pretrain_step.py --config tiny --rounds 2 --steps 2   # smoke run
+  python benchmarks/pretrain_step.py --modes graph,graph:mixed_bfloat16,graph:mixed_float16 \
+      --pipeline=false                                      # which dtype policy to pick
 """
 
 import json
 import os
 import pathlib
-import platform
 import statistics
 import tempfile
 import time
@@ -28,6 +37,7 @@ from absl import app, flags
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data import corpora, pretraining
 from hf_reference import hf_electra
+from machine import describe
 from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
@@ -37,7 +47,9 @@ flags.DEFINE_integer("sequence_length", 128, "Sequence length.")
 flags.DEFINE_integer("vocab_size", 8000, "Vocabulary size (a synthetic vocabulary).")
 flags.DEFINE_integer("rounds", 5, "Interleaved rounds; each times every mode.")
 flags.DEFINE_integer("steps", 3, "Steps timed per mode and round.")
-flags.DEFINE_list("modes", ["eager", "graph", "xla", "torch"], "Modes to time.")
+flags.DEFINE_list("modes", ["eager", "graph", "xla", "torch"],
+                  "Modes to time: eager, graph, xla or torch; the first three take a dtype "
+                  "policy after a colon (graph:mixed_bfloat16, xla:mixed_float16, ...).")
 flags.DEFINE_float("dropout", 0.1, "Dropout rate (the recipe's 0.1; 0 isolates the cost of "
                    "dropout's random numbers, which dominates XLA on CPU).")
 flags.DEFINE_bool("pipeline", True, "Also time the input pipeline alone.")
@@ -46,9 +58,13 @@ flags.DEFINE_string("output", None, "Write the results as JSON here too.")
 
 class KerasStep:
     def __init__(self, config, vocabulary, mode):
+        execution, _, policy = mode.partition(":")
+        if execution not in ("eager", "graph", "xla"):
+            raise app.UsageError(f"unknown mode {mode!r}: eager, graph or xla[:dtype policy].")
+        config = config.replace(dtype_policy=policy or "float32")  # validates the policy
         special = tokenization.special_token_ids(tokenization.make_tokenizer(vocabulary))
         self.model = ElectraPretrainer(config, len(vocabulary), special, seed=0)
-        self.model.compile(run_eagerly=mode == "eager", jit_compile=mode == "xla")
+        self.model.compile(run_eagerly=execution == "eager", jit_compile=execution == "xla")
         self.batch = synthetic_batch(len(vocabulary), FLAGS.batch_size, config.sequence_length)
         self.dataset = tf.data.Dataset.from_tensors(self.batch).repeat()
         self.model.fit(self.dataset, steps_per_epoch=1, epochs=1, verbose=0)  # build everything
@@ -150,8 +166,7 @@ def main(argv):
 
     tokens = FLAGS.batch_size * config.sequence_length
     results = {
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-                   f"TensorFlow {tf.__version__}",
+        "machine": describe(),
         "config": config.name, "batch_size": FLAGS.batch_size,
         "sequence_length": config.sequence_length,
         "modes": {m: {"median_step_s": statistics.median(t),
@@ -170,10 +185,13 @@ def main(argv):
     print(f"\n{config.name}: batch {FLAGS.batch_size} x sequence {config.sequence_length}, "
           f"dropout {FLAGS.dropout}, "
           f"median of {FLAGS.rounds} interleaved rounds x {FLAGS.steps} steps ({results['machine']})")
-    print(f"{'mode':8} {'step (s)':>9} {'tokens/s':>10} {'vs torch':>9}")
+    first = next(iter(results["modes"]))
+    print(f"{'mode':22} {'step (s)':>9} {'tokens/s':>10} {'vs ' + first:>14} {'vs torch':>9}")
     for mode, r in results["modes"].items():
         vs = f"{r['vs_torch']:.2f}x" if "vs_torch" in r else "-"
-        print(f"{mode:8} {r['median_step_s']:9.3f} {r['tokens_per_s']:10.0f} {vs:>9}")
+        speedup = results["modes"][first]["median_step_s"] / r["median_step_s"]
+        print(f"{mode:22} {r['median_step_s']:9.3f} {r['tokens_per_s']:10.0f} "
+              f"{speedup:13.2f}x {vs:>9}")
     if FLAGS.pipeline:
         print(f"input pipeline: {results['pipeline_batches_per_s']:.1f} batches/s = "
               f"{results['pipeline_vs_fastest_step']:.0f}x what the fastest mode ({fastest}) "
