@@ -16,6 +16,7 @@ from absl import app, flags
 
 from electra_tf.cli import generation as cli_generation
 from electra_tf.training import generation
+from machine import describe
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A trained model (default: a random one).")
@@ -64,6 +65,7 @@ def main(argv):
           f"speed-up {cached / uncached:5.2f}x   (batch {FLAGS.batch_size}, "
           f"max_length {FLAGS.max_length}, {FLAGS.sampler}; same text in both modes: "
           f"{list(first[True]) == list(first[False])})")
+    print(describe())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from absl import app, flags
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from machine import describe
 from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
@@ -80,7 +81,7 @@ def main(argv):
     by_type, by_pattern = op_times(traced_xspace(config, vocabulary, FLAGS.steps), FLAGS.steps)
     total = sum(by_type.values())
     print(f"{config.name}, batch {FLAGS.batch_size} x {config.sequence_length}, dropout "
-          f"{FLAGS.dropout}: {total:.2f} thread-seconds of ops per step")
+          f"{FLAGS.dropout}: {total:.2f} thread-seconds of ops per step ({describe()})")
     for op_type, seconds in by_type.most_common(FLAGS.top):
         print(f"{100 * seconds / total:5.1f}%  {op_type}")
     print()

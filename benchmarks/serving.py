@@ -22,7 +22,6 @@ Run alone on the machine (nothing else heavy), e.g.:
 """
 
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import ClassifierServable, export_saved_model
 from electra_tf.export.serving import ID_INPUTS
 from electra_tf.models.classifier import ElectraClassifier
+from machine import describe
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "A saved ElectraClassifier preset; default: random weights.")
@@ -113,7 +113,7 @@ def main(argv):
                     round_medians[mode, batch_size].append(statistics.median(this_round))
 
     results = {
-        "machine": platform.processor() or platform.machine(),
+        "machine": describe(),
         "sequence_length": FLAGS.sequence_length,
         "rounds": FLAGS.rounds,
         "calls_per_round": FLAGS.calls,
@@ -136,6 +136,7 @@ def main(argv):
             for batch in calls
         },
     }
+    print(results["machine"])
     print(f"{'mode/batch':<34}{'p50 ms':>10}{'p99 ms':>10}")
     for key, value in results["latency_ms"].items():
         print(f"{key:<34}{value['p50']:>10.2f}{value['p99']:>10.2f}")
