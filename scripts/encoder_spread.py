@@ -17,10 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from electra_tf import ElectraConfig, tokenization
+from electra_tf import tokenization
 from electra_tf.models import encoders
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.model_dir import CONFIG_FILENAME
+from electra_tf.models.model_dir import pretraining_config, vocabulary_file
 
 FORMAT = "cosine %.3f  std %.3f  [CLS] std across sentences %.3f"
 TEXTS = ["这本书很好看，值得一读", "质量太差了，再也不买", "江泽民在北京会见克林顿", "物流很快，包装完好"]
@@ -41,8 +41,8 @@ def main(model_dirs):
     keras.utils.set_random_seed(0)
     for model_dir in model_dirs:
         print(model_dir, FORMAT % spread(*encoders.pretrained_encoder(model_dir)))
-    config = ElectraConfig.load(f"{model_dirs[0]}/{CONFIG_FILENAME}")
-    vocabulary = tokenization.load_vocabulary(model_dirs[0])
+    config = pretraining_config(model_dirs[0])
+    vocabulary = tokenization.load_vocabulary(vocabulary_file(model_dirs[0]))
     print("random init", FORMAT % spread(*encoders.random_encoder(config, vocabulary)))
 
 

@@ -108,13 +108,15 @@ def test_starts_from_a_pretraining_model_dir(tmp_path):
         CONFIG, vocabulary_size=len(VOCAB),
         special_token_ids=tokenization.special_token_ids(tokenization.make_tokenizer(VOCAB)),
     )
-    pretrainer.save_to_model_dir(tmp_path, tokenization.make_tokenizer(VOCAB))
-    classifier = ElectraClassifier.from_model_dir(tmp_path, num_classes=2)
+    pretrainer.save_to_preset(tmp_path / "run", tokenization.make_tokenizer(VOCAB))
+    classifier = ElectraClassifier.from_model_dir(tmp_path / "run", num_classes=2)
     assert classifier.preprocessor.sequence_length == CONFIG.sequence_length
     for ours, theirs in zip(classifier.backbone.weights, pretrainer.discriminator.weights):
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    # A plain keras-hub preset (the discriminator/ folder) works the same way.
-    preset = ElectraClassifier.from_model_dir(tmp_path / "discriminator", num_classes=2)
+    # A plain keras-hub backbone preset works the same way.
+    pretrainer.discriminator.save_to_preset(str(tmp_path / "backbone"))
+    tokenization.make_tokenizer(VOCAB).save_to_preset(str(tmp_path / "backbone"))
+    preset = ElectraClassifier.from_model_dir(tmp_path / "backbone", num_classes=2)
     assert preset.preprocessor.sequence_length == 64  # 128, capped at the tiny encoder's positions
 
 

@@ -145,7 +145,7 @@ def test_ours_to_keras_hub_and_back(tmp_path):
     tokenizer = tokenization.make_tokenizer(vocabulary)
     config = ElectraConfig.from_preset("tiny").replace(sequence_length=LENGTH)
     ours = ElectraPretrainer(config, len(vocabulary), tokenization.special_token_ids(tokenizer))
-    ours.save_to_model_dir(tmp_path / "run", tokenizer)
+    ours.save_to_preset(tmp_path / "run", tokenizer)
     convert.convert(tmp_path / "run", tmp_path / "keras_hub", to="keras_hub")
     plain = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path / "keras_hub"))
     assert type(plain) is keras_hub.models.ElectraBackbone

@@ -53,13 +53,14 @@ def pretrainer_dir(tmp_path_factory):
         CONFIG, vocabulary_size=len(VOCAB),
         special_token_ids=tokenization.special_token_ids(tokenizer), seed=0,
     )
-    pretrainer.save_to_model_dir(path, tokenizer)
+    pretrainer.save_to_preset(path, tokenizer)
     return path
 
 
 @pytest.fixture(scope="module")
 def pretrainer(pretrainer_dir):
-    return ElectraPretrainer.from_model_dir(pretrainer_dir)
+    pretrainer = ElectraPretrainer.from_preset(pretrainer_dir)
+    return pretrainer, pretrainer.tokenizer
 
 
 @pytest.fixture(scope="module")

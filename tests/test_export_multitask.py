@@ -39,7 +39,7 @@ def export(parts, tmp_path_factory):
     """Saved by the model, exported by the script: the export serves the reloaded model."""
     model, _ = parts
     model_dir = tmp_path_factory.mktemp("multi")
-    model.save_to_model_dir(model_dir)
+    model.save_to_preset(model_dir)
     base = tmp_path_factory.mktemp("serving")
     run_export_script(f"--model_dir={model_dir}", f"--export_dir={base}", "--nocheck_ops")
     path = base / "multitask" / "1"

@@ -22,7 +22,7 @@ def test_results_table_compares_pretrained_and_random_with_one_budget(tmp_path, 
     config = ElectraConfig.from_preset("tiny")
     pretrainer = ElectraPretrainer(config, vocabulary_size=len(VOCAB), special_token_ids=
                                    tokenization.special_token_ids(tokenization.make_tokenizer(VOCAB)))
-    pretrainer.save_to_model_dir(tmp_path / "pretrained", tokenization.make_tokenizer(VOCAB))
+    pretrainer.save_to_preset(tmp_path / "pretrained", tokenization.make_tokenizer(VOCAB))
     recipe = FinetuneConfig(epochs=1, batch_size=4, sequence_length=16)
     rows = finetune.compare_initialisations(tmp_path / "pretrained", tmp_path / "results", recipe)
     assert [(r["dataset"], r["start"]) for r in rows] == [
@@ -71,7 +71,7 @@ def test_multitask_mixes_built_in_datasets_with_per_task_metrics(tmp_path, monke
     assert written["test"] == metrics["test"] and written["train_steps"] == 3 * (6 + 6)
     # Above chance (0.5) on the keyword task after the mixed training.
     assert metrics["test"]["chinese_sentiment_accuracy"] > 0.7
-    loaded = ElectraMultiTask.from_model_dir(tmp_path / "multi")
+    loaded = ElectraMultiTask.from_preset(tmp_path / "multi")
     assert loaded.tasks["peoples_daily_ner"]["weight"] == 0.5
     with pytest.raises(ValueError, match="at least two different built-in datasets"):
         finetune.multitask_datasets(finetune.FinetuneSpec(

@@ -117,8 +117,8 @@ def test_save_load_same_predictions(tmp_path):
     model = ElectraMultiTask(backbone, TASKS, tokenizer=tokenizer, sequence_length=12)
     x, _ = next(iter(pipelines(model, tokenizer)["ner"]))
     before = model(x)
-    model.save_to_model_dir(tmp_path / "multi")
-    loaded = ElectraMultiTask.from_model_dir(tmp_path / "multi")
+    model.save_to_preset(tmp_path / "multi")
+    loaded = ElectraMultiTask.from_preset(tmp_path / "multi")
     after = loaded(x)
     for name in TASKS:
         np.testing.assert_allclose(before[name], after[name], atol=1e-5)
@@ -128,5 +128,5 @@ def test_save_load_same_predictions(tmp_path):
     text = tf.constant(["张三的好"])
     np.testing.assert_array_equal(loaded.preprocessor("sentiment")(text)["token_ids"],
                                   model.preprocessor("sentiment")(text)["token_ids"])
-    with pytest.raises(FileNotFoundError, match="not a multi-task model directory"):
-        ElectraMultiTask.from_model_dir(tmp_path)
+    with pytest.raises(ValueError, match="holds no saved model"):
+        ElectraMultiTask.from_preset(tmp_path)

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.masking import DynamicMasking
-from electra_tf.models.pretrainer import load_weights_file
+from electra_tf.models.model_dir import load_weights_file
 from electra_tf.training import summaries
 from electra_tf.training.guards import NonFiniteLossError
 from electra_tf.training.pretrain import run_pretraining
@@ -121,7 +121,7 @@ def resumed_run(corpus, tmp_path_factory):
                             text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     kept = tmp_path_factory.mktemp("kept")
-    shutil.copy(model_dir / "pretrainer.weights.h5", kept / "final.weights.h5")
+    shutil.copy(model_dir / "task.weights.h5", kept / "final.weights.h5")
     return types.SimpleNamespace(
         model_dir=model_dir, killed_at=killed_epochs * CHECKPOINT_STEPS, output=second.stdout,
         checkpoints_before=before,
@@ -136,9 +136,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     assert f"resuming from the checkpoint at step {killed_at}" in output
     summary = resumed_run.summary
     assert summary["steps_done"] == STEPS  # not 12 + killed_at: the resumed run did only the rest
-    for name in ("electra_config.json", "vocab.txt", "pretrainer.weights.h5",
-                 "discriminator/config.json", "discriminator/model.weights.h5"):
+    for name in ("electra_config.json", "vocab.txt", "task.json", "task.weights.h5",
+                 "config.json", "model.weights.h5", "tokenizer.json"):
         assert (model_dir / name).is_file(), name
+    assert ElectraPretrainer.from_preset(model_dir).electra_config.train_steps == STEPS
     assert sorted(p.name for p in (model_dir / "checkpoints").iterdir())[-1] == "ckpt-0003.weights.h5"
     assert any((model_dir / "logs").rglob("*tfevents*"))
     heldout = summary["heldout_metrics"]
@@ -238,11 +239,11 @@ def test_the_random_streams_continue_across_the_resume(resumed_run):
 def test_a_finished_run_is_not_trained_over_and_can_be_extended(resumed_run, corpus, caplog):
     model_dir = resumed_run.model_dir
     config = ElectraConfig.load(model_dir / "electra_config.json")
-    weights = (model_dir / "pretrainer.weights.h5").read_bytes()
+    weights = (model_dir / "task.weights.h5").read_bytes()
     caplog.set_level(logging.INFO, logger="electra_tf")
     run_pretraining(config, [str(corpus / "train.txt")], model_dir, checkpoint_steps=4, verbose=0)
     assert "already holds a finished run of 12 steps" in caplog.text
-    assert (model_dir / "pretrainer.weights.h5").read_bytes() == weights
+    assert (model_dir / "task.weights.h5").read_bytes() == weights
     result = run_pretraining(config.replace(train_steps=16), [str(corpus / "train.txt")], model_dir,
                              checkpoint_steps=4, verbose=0)
     assert "continuing the finished run from step 12" in caplog.text

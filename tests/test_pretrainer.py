@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf import ElectraClassifier, ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf.models import model_dir
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(59)]
 CONFIG = ElectraConfig.from_preset("tiny").replace(warmup_steps=10, train_steps=400)
@@ -103,14 +104,18 @@ def test_jit_compiled_step_trains_after_tracing_once(count_traces):
     assert len(traced) == 1
 
 
-def test_save_and_load_the_model_directory(tmp_path):
+def test_save_and_load_the_preset(tmp_path):
     pretrainer = make_pretrainer()
     pretrainer.compile()
     pretrainer.fit(dataset(), steps_per_epoch=5, epochs=1, verbose=0)
     tokenizer = tokenization.make_tokenizer(VOCAB)
-    pretrainer.save_to_model_dir(tmp_path, tokenizer)
-    loaded, loaded_tokenizer = ElectraPretrainer.from_model_dir(tmp_path)
-    assert loaded_tokenizer.get_vocabulary() == VOCAB
+    pretrainer.save_to_preset(tmp_path, tokenizer)
+    assert model_dir.saved_class(tmp_path) == "ElectraPretrainer"
+    assert not list(tmp_path.glob(".saving-*"))  # the staging folder is gone
+    loaded = ElectraPretrainer.from_preset(tmp_path)
+    assert loaded.tokenizer.get_vocabulary() == VOCAB
+    assert loaded.electra_config == pretrainer.electra_config and loaded.seed == pretrainer.seed
+    assert loaded.special_token_ids == pretrainer.special_token_ids
     batch = {k: v[:4] for k, v in block_corpus().items()}
     positions = np.tile(np.arange(1, 5, dtype="int32"), (4, 1))
     for model in (pretrainer, loaded):
@@ -124,8 +129,8 @@ def test_save_and_load_the_model_directory(tmp_path):
 
 def test_discriminator_loads_into_keras_hub_electra_backbone(tmp_path):
     pretrainer = make_pretrainer()
-    pretrainer.save_to_model_dir(tmp_path, tokenization.make_tokenizer(VOCAB))
-    backbone = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path / "discriminator"))
+    pretrainer.save_to_preset(tmp_path, tokenization.make_tokenizer(VOCAB))
+    backbone = keras_hub.models.ElectraBackbone.from_preset(str(tmp_path))
     assert isinstance(backbone, keras_hub.models.ElectraBackbone)
     batch = {k: v[:4] for k, v in block_corpus().items()}
     np.testing.assert_allclose(
@@ -133,22 +138,32 @@ def test_discriminator_loads_into_keras_hub_electra_backbone(tmp_path):
         pretrainer.discriminator(batch)["sequence_output"].numpy(),
         atol=1e-6,
     )
-    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(tmp_path / "discriminator"))
+    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(tmp_path))
     assert tokenizer.get_vocabulary() == VOCAB
 
 
 def test_missing_and_corrupt_weights_are_reported(tmp_path):
     pretrainer = make_pretrainer()
-    pretrainer.save_to_model_dir(tmp_path, tokenization.make_tokenizer(VOCAB))
-    weights = tmp_path / "pretrainer.weights.h5"
+    pretrainer.save_to_preset(tmp_path, tokenization.make_tokenizer(VOCAB))
+    weights = tmp_path / "task.weights.h5"
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ValueError, match="corrupt"):
-        ElectraPretrainer.from_model_dir(tmp_path)
+        ElectraPretrainer.from_preset(tmp_path)
     weights.unlink()
     with pytest.raises(FileNotFoundError, match="checkpoints"):
-        ElectraPretrainer.from_model_dir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="not an electra_tf model directory"):
-        ElectraPretrainer.from_model_dir(tmp_path / "nowhere")
+        ElectraPretrainer.from_preset(tmp_path)
+    with pytest.raises(ValueError, match="holds no saved model"):
+        ElectraPretrainer.from_preset(tmp_path / "nowhere")
+    (tmp_path / "task.json").write_text("{")
+    with pytest.raises(ValueError, match="task.json is not readable JSON"):
+        ElectraPretrainer.from_preset(tmp_path)
+
+
+def test_a_task_preset_is_not_taken_for_a_pretrainer(tmp_path):
+    ElectraClassifier.from_scratch(CONFIG, VOCAB, num_classes=2, sequence_length=16
+                                   ).save_to_preset(str(tmp_path))
+    with pytest.raises(ValueError, match="holds an ElectraClassifier, not an ElectraPretrainer"):
+        ElectraPretrainer.from_preset(tmp_path)
 
 
 def test_vocabulary_that_does_not_fit_the_config():

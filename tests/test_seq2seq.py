@@ -207,7 +207,7 @@ def test_encoder_warm_starts_from_an_electra_tf_model_dir(tmp_path):
     tokenizer = tokenization.make_tokenizer(VOCAB)
     pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), vocabulary_size=len(VOCAB),
                                    special_token_ids=tokenization.special_token_ids(tokenizer))
-    pretrainer.save_to_model_dir(tmp_path, tokenizer)
+    pretrainer.save_to_preset(tmp_path, tokenizer)
     keras.utils.set_random_seed(7)
     lm = generation.build_lm([("w1 w2", "w2 w1")] * 4, encoder=str(tmp_path), sequence_length=8)
     encoder = lm.backbone.encoder

@@ -59,7 +59,7 @@ def test_fine_tuning_generalises_to_words_only_pre_training_has_seen(tmp_path):
     pretrainer.fit(pretraining_dataset(str(tmp_path / "corpus.txt"), tokenizer, sequence_length=32,
                                        batch_size=32, seed=0),
                    steps_per_epoch=CONFIG.train_steps, epochs=1, verbose=0)
-    pretrainer.save_to_model_dir(tmp_path / "electra", tokenizer)
+    pretrainer.save_to_preset(tmp_path / "electra", tokenizer)
 
     train = labelled(64, 1, [words[:SEEN] for words in TOPICS])
     test = labelled(200, 2, [words[SEEN:] for words in TOPICS])

@@ -5,7 +5,7 @@ Examples:
   electra-export --model_dir runs/zh_small --export_dir exports --kind discriminator
   electra-export --model_dir runs/zh_small --export_dir exports --kind generator
 
-  # a fine-tuned task model: the kind is read from the directory (task.json, multitask.keras)
+  # a fine-tuned task model: the kind is read from the directory (its task.json)
   electra-export --model_dir runs/multi --export_dir exports --model_name multi
   electra-export --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
 

@@ -22,7 +22,7 @@ The recipe (learning rate, layer decay, warmup, epochs, ...) comes from --recipe
 override it.
 The model directory is a keras-hub preset: `ElectraClassifier.from_preset(dir)`
 (or `ElectraTagger.from_preset(dir)`) loads it, label names included;
-a multi-task directory loads with `ElectraMultiTask.from_model_dir(dir)`.
+a multi-task directory loads with `ElectraMultiTask.from_preset(dir)`.
 Each epoch's metrics and learning rate go to TensorBoard (`tensorboard --logdir
 <model_dir>/logs`); at the end they are drawn into <model_dir>/training_curves.png.
 In a checkout, `python scripts/finetune.py` is the same command.

@@ -6,7 +6,8 @@
   `ElectraForTokenClassification`; a generator given as `generator=` beside
   its discriminator makes the pair one `ElectraPretrainer`),
 * an original TF1 pre-training checkpoint (folder or prefix, with `vocab.txt`),
-* an `electra_tf` model directory or task preset, or a keras-hub ELECTRA preset,
+* an `electra_tf` model directory or task preset (version 0.1's layouts too: converting
+  one to `"electra_tf"` rewrites it in the current format), or a keras-hub ELECTRA preset,
 
 and writes it in the format `to` names:
 * `"electra_tf"`: a discriminator + generator pair becomes a pre-training
@@ -38,7 +39,8 @@ from electra_tf.models.backbone import ElectraBackbone, activation_of
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
-from electra_tf.models.model_dir import is_pretraining_dir
+from electra_tf.models import model_dir
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.tagger import ElectraTagger
 
@@ -54,9 +56,12 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
          sequence_length=None):
     """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
     path = pathlib.Path(str(source))
-    if is_pretraining_dir(path):
+    saved = {cls.__name__: cls for cls in (ElectraPretrainer, ElectraMultiTask)}.get(
+        model_dir.saved_class(path))
+    if saved is not None:
         _no_generator(generator, source)
-        return ElectraPretrainer.from_model_dir(path)
+        model = saved.from_preset(path)
+        return model, model.tokenizer
     if tf1.is_checkpoint(path):
         _no_generator(generator, source)
         discriminator, generator = tf1.read(path, vocab_file, lowercase, num_heads)
@@ -116,7 +121,7 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
         tokenizer.save_to_preset(str(output_dir))
         return [output_dir]
     if isinstance(model, ElectraPretrainer):
-        return [model.save_to_model_dir(output_dir, tokenizer)]
+        return [model.save_to_preset(output_dir, tokenizer)]
     model.save_to_preset(str(output_dir))
     if not hasattr(model, "preprocessor"):  # a bare backbone: its tokenizer beside it
         tokenizer.save_to_preset(str(output_dir))

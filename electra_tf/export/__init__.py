@@ -26,7 +26,7 @@ from electra_tf.export.serving import (
     write_models_config,
     write_warmup_requests,
 )
-from electra_tf.export.multitask import MultiTaskServable, load_multitask_dir
+from electra_tf.export.multitask import MultiTaskServable
 from electra_tf.export.tagging import TaggerServable
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "detect_kind",
     "export_for_serving",
     "export_saved_model",
-    "load_multitask_dir",
     "load_servable",
     "repair_text",
     "write_models_config",

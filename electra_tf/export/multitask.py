@@ -1,8 +1,8 @@
 """The multi-task servable: every head of an `ElectraMultiTask`, from one request.
 
-The servable takes the tokenizer and sequence length next to the model;
-`load_multitask_dir` reads all three from the directory
-`ElectraMultiTask.save_to_model_dir` writes (what `scripts/export.py` exports).
+The servable takes the tokenizer and sequence length next to the model
+(`ElectraMultiTask.from_preset` gives all three: `model.tokenizer`,
+`model.sequence_length`).
 
 Example:
 ```python
@@ -110,11 +110,3 @@ def build(model, sequence_length):
     if not model.built:
         ids = tf.zeros([1, sequence_length], tf.int32)
         model({"token_ids": ids, "segment_ids": ids, "padding_mask": ids})
-
-
-def load_multitask_dir(directory):
-    """`(model, tokenizer, sequence_length)` from an `ElectraMultiTask.save_to_model_dir` directory."""
-    from electra_tf.models.multitask import ElectraMultiTask
-
-    model = ElectraMultiTask.from_model_dir(directory)
-    return model, model.tokenizer, model.sequence_length

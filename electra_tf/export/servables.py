@@ -17,8 +17,6 @@ export_for_serving(servable, "exports", "sentiment")  # exports/sentiment/1
 ```
 """
 
-import json
-import pathlib
 
 import keras
 import keras_hub
@@ -27,8 +25,7 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.export import decoding
-from electra_tf.models.model_dir import CONFIG_FILENAME, is_pretraining_dir
-from electra_tf.models.multitask import MULTITASK_MODEL
+from electra_tf.models import model_dir as model_dirs
 from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import TaggerServable
 
@@ -47,9 +44,11 @@ class DiscriminatorServable(Servable):
         self.rtd_head = rtd_head
 
     @classmethod
-    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+    def from_pretrainer(cls, pretrainer, tokenizer=None, **kwargs):
+        """`tokenizer` defaults to the one `ElectraPretrainer.from_preset` attached."""
         kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
-        return cls(pretrainer.discriminator, pretrainer.rtd_head, tokenizer, **kwargs)
+        return cls(pretrainer.discriminator, pretrainer.rtd_head,
+                   tokenizer or pretrainer.tokenizer, **kwargs)
 
     def trackables(self):
         return [self.discriminator, self.rtd_head, self.tokenizer]
@@ -93,9 +92,10 @@ class GeneratorServable(Servable):
         )
 
     @classmethod
-    def from_pretrainer(cls, pretrainer, tokenizer, **kwargs):
+    def from_pretrainer(cls, pretrainer, tokenizer=None, **kwargs):
+        """`tokenizer` defaults to the one `ElectraPretrainer.from_preset` attached."""
         kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
-        return cls(pretrainer.generator, tokenizer, **kwargs)
+        return cls(pretrainer.generator, tokenizer or pretrainer.tokenizer, **kwargs)
 
     def trackables(self):
         return [self.generator, self.tokenizer]
@@ -330,30 +330,30 @@ def fill_masks(texts, tokens, num_tokens, mask=tokenization.MASK):
 def _load_pretrainer(model_dir):
     from electra_tf.models.pretrainer import ElectraPretrainer
 
-    return ElectraPretrainer.from_model_dir(model_dir)
+    return ElectraPretrainer.from_preset(model_dir)
 
 
 def _load_discriminator(model_dir, **kwargs):
     """From a pre-training model dir, or an `ElectraReplacedTokenDetector` preset."""
-    if _task_name(model_dir) == "ElectraReplacedTokenDetector":
+    if model_dirs.saved_class(model_dir) == "ElectraReplacedTokenDetector":
         from electra_tf.models.detector import ElectraReplacedTokenDetector
 
         detector = ElectraReplacedTokenDetector.from_preset(str(model_dir))
         kwargs.setdefault("sequence_length", detector.preprocessor.sequence_length)
         return DiscriminatorServable(detector.backbone, detector.rtd_head,
                                      detector.preprocessor.tokenizer, **kwargs)
-    return DiscriminatorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+    return DiscriminatorServable.from_pretrainer(_load_pretrainer(model_dir), **kwargs)
 
 
 def _load_generator(model_dir, **kwargs):
     """From a pre-training model dir, or an `ElectraMaskedLM` preset."""
-    if _task_name(model_dir) == "ElectraMaskedLM":
+    if model_dirs.saved_class(model_dir) == "ElectraMaskedLM":
         from electra_tf.models.masked_lm import ElectraMaskedLM
 
         masked_lm = ElectraMaskedLM.from_preset(str(model_dir))
         kwargs.setdefault("sequence_length", masked_lm.preprocessor.sequence_length)
         return GeneratorServable(masked_lm, masked_lm.preprocessor.tokenizer, **kwargs)
-    return GeneratorServable.from_pretrainer(*_load_pretrainer(model_dir), **kwargs)
+    return GeneratorServable.from_pretrainer(_load_pretrainer(model_dir), **kwargs)
 
 
 def _load_classifier(model_dir, **kwargs):
@@ -363,10 +363,12 @@ def _load_classifier(model_dir, **kwargs):
 
 
 def _load_multitask(model_dir, sequence_length=None, **kwargs):
-    from electra_tf.export.multitask import MultiTaskServable, load_multitask_dir
+    from electra_tf.export.multitask import MultiTaskServable
+    from electra_tf.models.multitask import ElectraMultiTask
 
-    model, tokenizer, saved_length = load_multitask_dir(model_dir)
-    return MultiTaskServable(model, tokenizer, sequence_length or saved_length, **kwargs)
+    model = ElectraMultiTask.from_preset(model_dir)
+    return MultiTaskServable(model, model.tokenizer, sequence_length or model.sequence_length,
+                             **kwargs)
 
 
 def _load_tagger(model_dir, **kwargs):
@@ -392,10 +394,12 @@ SERVABLES = {
 }
 
 
-# Task class in a keras-hub preset's task.json -> kind.
+# Class a model directory's task.json names -> the kind it exports as by default.
 _TASK_KINDS = {
     "ElectraClassifier": "classifier",
     "ElectraMaskedLM": "generator",
+    "ElectraMultiTask": "multitask",
+    "ElectraPretrainer": "discriminator",
     "ElectraReplacedTokenDetector": "discriminator",
     "ElectraSeq2SeqLM": "seq2seq",
     "ElectraTagger": "tagger",
@@ -403,26 +407,16 @@ _TASK_KINDS = {
 
 
 def detect_kind(model_dir):
-    """The default export of a model directory: a pre-training run's
-    discriminator, an `ElectraMultiTask.save_to_model_dir` directory, or the task of a
-    keras-hub task preset."""
-    model_dir = pathlib.Path(model_dir)
-    if is_pretraining_dir(model_dir):
-        return "discriminator"
-    if (model_dir / MULTITASK_MODEL).is_file():
-        return "multitask"
-    if _task_name(model_dir) in _TASK_KINDS:
-        return _TASK_KINDS[_task_name(model_dir)]
+    """The default export of a model directory, from the class its `task.json`
+    records: a pre-training run exports its discriminator, every other model
+    itself."""
+    name = model_dirs.saved_class(model_dir)
+    if name in _TASK_KINDS:
+        return _TASK_KINDS[name]
+    holds = f"an {name}" if name else "no saved model (no task.json)"
     raise ValueError(
-        f"cannot tell what {model_dir} holds (no {CONFIG_FILENAME}, {MULTITASK_MODEL} or "
-        f"task.json of {sorted(_TASK_KINDS)}); pass --kind, one of {sorted(SERVABLES)}."
-    )
-
-
-def _task_name(model_dir):
-    """The task class a keras-hub preset's task.json names, or None."""
-    task = pathlib.Path(model_dir) / "task.json"
-    return json.loads(task.read_text()).get("class_name") if task.is_file() else None
+        f"{model_dir} holds {holds}, which has no default export (known: "
+        f"{', '.join(sorted(_TASK_KINDS))}); pass --kind, one of {sorted(SERVABLES)}.")
 
 
 def load_servable(kind, model_dir, sequence_length=None, **kwargs):

@@ -29,7 +29,7 @@ from electra_tf.export import DiscriminatorServable, export_for_serving
 tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["今天天气很好"], 40))
 pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), tokenizer.vocabulary_size(),
                                tokenization.special_token_ids(tokenizer))
-# or: pretrainer, tokenizer = ElectraPretrainer.from_model_dir("runs/zh_small")
+# or a trained one: pretrainer = ElectraPretrainer.from_preset("runs/zh_small")
 servable = DiscriminatorServable.from_pretrainer(pretrainer, tokenizer)
 export_for_serving(servable, "exports", "discriminator")  # exports/discriminator/1
 ```

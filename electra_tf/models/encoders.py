@@ -3,8 +3,8 @@
 Every task head starts from an `ElectraBackbone` and its `ElectraTokenizer`,
 taken from one of three places:
 
-* an `electra_tf` pre-training model directory (its `discriminator/` preset,
-  written by `ElectraPretrainer.save_to_model_dir`),
+* an `electra_tf` pre-training model directory (`ElectraPretrainer.save_to_preset`
+  makes its discriminator the preset's backbone),
 * any keras-hub preset holding an `ElectraBackbone` and tokenizer (a local
   directory, or a name such as `"electra_small_discriminator_uncased_en"`),
 * random initialisation from an `ElectraConfig` and a vocabulary (the
@@ -23,23 +23,20 @@ backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"),
 ```
 """
 
-import pathlib
-
 import keras_hub
 
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
-from electra_tf.models.model_dir import CONFIG_FILENAME, encoder_preset
+from electra_tf.models import model_dir
 from electra_tf.models.pretrainer import build_discriminator
 
 
 def default_sequence_length(init_from, backbone, fallback=128) -> int:
     """The pre-training length of an `electra_tf` model directory, else `fallback`
     capped at the number of positions `backbone` has."""
-    config_path = pathlib.Path(init_from) / CONFIG_FILENAME
-    if config_path.is_file():
-        return ElectraConfig.load(config_path).sequence_length
+    if model_dir.is_pretraining_dir(init_from):
+        return model_dir.pretraining_config(init_from).sequence_length
     return min(fallback, backbone.max_sequence_length)
 
 
@@ -59,7 +56,7 @@ def check_sequence_length(backbone, sequence_length):
 
 def pretrained_encoder(init_from):
     """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
-    preset = encoder_preset(init_from)
+    preset = model_dir.encoder_preset(init_from)
     backbone = ElectraBackbone.from_preset(preset)
     tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
     return backbone, tokenizer

@@ -9,9 +9,14 @@ confidence choosing what to redo). The last iteration keeps every fill.
 
 Example:
 ```python
+from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.models.mask_predict import fill_masks
-# pretrainer, tokenizer = ElectraPretrainer.from_model_dir("runs/zh_small")
-# fill_masks(pretrainer, tokenizer, ["今天[MASK][MASK]很好"], iterations=4)
+
+tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["今天天气很好"], 40))
+pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), tokenizer.vocabulary_size(),
+                               tokenization.special_token_ids(tokenizer))
+# or a trained one: pretrainer = ElectraPretrainer.from_preset("runs/zh_small")
+fill_masks(pretrainer, tokenizer, ["今天[MASK][MASK]很好"], iterations=2)
 ```
 """
 

@@ -45,14 +45,12 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.models import encoders
+from electra_tf.models import encoders, model_dir
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
 from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 KINDS = ("classification", "tagging")
-MULTITASK_MODEL = "multitask.keras"
-MULTITASK_SETTINGS = "multitask.json"
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -68,11 +66,11 @@ class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
             on top of the static weights.
         dropout: head dropout; `None` means the backbone's rate.
         tokenizer: the backbone's `ElectraTokenizer`, for `preprocessor(name)`
-            and `save_to_model_dir`.
+            and `save_to_preset`.
         sequence_length: tokens per example for the task preprocessors.
 
-    `save_to_model_dir(dir)` writes the model, its vocabulary and settings;
-    `ElectraMultiTask.from_model_dir(dir)` restores it with the same predictions.
+    `save_to_preset(dir)` writes it as a keras-hub-style preset;
+    `ElectraMultiTask.from_preset(dir)` restores it with the same predictions.
 
     Logs hold `loss`, and per task `<name>_loss` plus `<name>_accuracy` or
     `<name>_entity_{precision,recall,f1}`.
@@ -97,7 +95,7 @@ class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
         self.task_ids = {name: i for i, name in enumerate(self.tasks)}
         self.uncertainty_weighting = uncertainty_weighting
         self.dropout = backbone.dropout if dropout is None else dropout
-        # Saved as preset assets by save_to_model_dir, not in get_config.
+        # Saved as the preset's tokenizer by save_to_preset, not in get_config.
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         self.head_dropout = keras.layers.Dropout(self.dropout, name="head_dropout")
@@ -139,41 +137,36 @@ class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
         """Raw inputs → encoder inputs for task `name` (sentences, or word lists for tagging)."""
         if self.tokenizer is None:
             raise ValueError("this model has no tokenizer; build it with tokenizer=... "
-                             "or load it with ElectraMultiTask.from_model_dir.")
+                             "or load it with ElectraMultiTask.from_preset.")
         if self.tasks[name]["kind"] == "classification":
             return ElectraTextClassifierPreprocessor(self.tokenizer, self.sequence_length)
         return ElectraTaggerPreprocessor(self.tokenizer, self.sequence_length)
 
-    def save_to_model_dir(self, model_dir):
-        """Writes `multitask.keras` (the whole model), `vocab.txt` and `multitask.json`.
-
-        The layout `electra_tf.export.load_multitask_dir` reads for serving.
-        """
+    def save_to_preset(self, preset_dir):
+        """Saves the model as a keras-hub-style preset (`models.model_dir`): the shared
+        encoder and tokenizer as keras-hub saves them, `task.json` (tasks, labels,
+        sequence length) and `task.weights.h5`."""
         if self.tokenizer is None:
-            raise ValueError("save_to_model_dir needs the tokenizer: build the model with "
-                             "tokenizer=... so the directory can be used on raw text.")
-        model_dir = pathlib.Path(model_dir)
-        model_dir.mkdir(parents=True, exist_ok=True)
+            raise ValueError("save_to_preset needs the tokenizer: build the model with "
+                             "tokenizer=... so the preset can be used on raw text.")
         self._build_once()
-        self.save(model_dir / MULTITASK_MODEL)
-        tokenization.save_vocabulary(self.tokenizer.get_vocabulary(), model_dir)
-        settings = {"sequence_length": int(self.sequence_length),
-                    "lowercase": bool(self.tokenizer.lowercase)}
-        (model_dir / MULTITASK_SETTINGS).write_text(json.dumps(settings, indent=2))
+        return model_dir.save_preset(self, preset_dir, self.backbone, self.tokenizer)
 
     @classmethod
-    def from_model_dir(cls, model_dir):
-        """The model `save_to_model_dir` wrote, weights and tokenizer included."""
-        model_dir = pathlib.Path(model_dir)
-        missing = [n for n in (MULTITASK_MODEL, MULTITASK_SETTINGS) if not (model_dir / n).is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{model_dir} lacks {missing}: it is not a multi-task model directory "
-                "(scripts/finetune.py --task multitask writes one).")
-        settings = json.loads((model_dir / MULTITASK_SETTINGS).read_text())
-        model = keras.saving.load_model(model_dir / MULTITASK_MODEL)
-        model.tokenizer = tokenization.make_tokenizer(model_dir, lowercase=settings["lowercase"])
-        model.sequence_length = settings["sequence_length"]
+    def from_preset(cls, preset_dir, load_weights=True):
+        """The model `save_to_preset` wrote, weights and tokenizer included.
+
+        Directories in version 0.1's layout (`multitask.keras`) load too, with a
+        warning saying how to rewrite them.
+        """
+        if model_dir.is_legacy(preset_dir) and model_dir.saved_class(preset_dir) == cls.__name__:
+            model_dir.warn_legacy(preset_dir, cls.__name__)
+            return _from_0_1_layout(preset_dir)
+        model = model_dir.load_preset(cls, preset_dir, load_weights=False)
+        if load_weights:
+            model._build_once()
+            model_dir.load_weights_file(
+                model, pathlib.Path(str(preset_dir)) / model_dir.TASK_WEIGHTS_FILENAME)
         return model
 
     def _build_once(self):
@@ -290,3 +283,17 @@ class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
     def from_config(cls, config):
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+def _from_0_1_layout(directory):
+    """Version 0.1's layout: the whole model in `multitask.keras`, `vocab.txt` and
+    `multitask.json` (sequence length, lower-casing)."""
+    directory = pathlib.Path(str(directory))
+    settings = json.loads((directory / model_dir.LEGACY_MULTITASK_SETTINGS).read_text())
+    saved = keras.saving.load_model(directory / model_dir.LEGACY_MULTITASK_MODEL)
+    model = ElectraMultiTask.from_config({
+        **saved.get_config(), "sequence_length": settings["sequence_length"],
+        "tokenizer": tokenization.make_tokenizer(directory, lowercase=settings["lowercase"])})
+    model._build_once()
+    model.set_weights(saved.get_weights())
+    return model

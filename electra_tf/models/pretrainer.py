@@ -14,7 +14,6 @@ pretrainer.compile()  # AdamW with the config's warmup + linear decay
 ```
 """
 
-import json
 import pathlib
 
 import keras
@@ -27,12 +26,7 @@ from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.generator import ElectraGenerator
-from electra_tf.models.model_dir import (
-    CONFIG_FILENAME,
-    DISCRIMINATOR_DIRNAME,
-    SPECIAL_TOKENS_FILENAME,
-    WEIGHTS_FILENAME,
-)
+from electra_tf.models import model_dir
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
 
@@ -71,7 +65,8 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
     `electra_tf.data.pretraining.pretraining_dataset`.
     """
 
-    def __init__(self, config, vocabulary_size, special_token_ids, seed=None, **kwargs):
+    def __init__(self, config, vocabulary_size, special_token_ids, seed=None, tokenizer=None,
+                 **kwargs):
         if isinstance(config, dict):
             config = ElectraConfig.from_dict(config)
         # The model's own policy makes `compile` add loss scaling under mixed_float16.
@@ -90,6 +85,8 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
         self.vocabulary_size = int(vocabulary_size)
         self.special_token_ids = {k: int(v) for k, v in special_token_ids.items()}
         self.seed = seed
+        # Saved as the preset's tokenizer by save_to_preset, not in get_config.
+        self.tokenizer = tokenizer
 
         self.discriminator = build_discriminator(config, vocabulary_size)
         # The pooled (tanh) output has no role in pre-training; freezing it
@@ -273,62 +270,43 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
             "seed": self.seed,
         }
 
-    def save_to_model_dir(self, model_dir, tokenizer):
-        """Writes config, vocabulary, weights, and the discriminator as a keras-hub preset.
+    def save_to_preset(self, preset_dir, tokenizer=None):
+        """Saves the pre-trainer as a keras-hub-style preset (`models.model_dir`).
 
-        `keras_hub.models.ElectraBackbone.from_preset(model_dir + "/discriminator")`
-        then loads the discriminator, without this package when the config's
-        activation is keras-hub's `gelu_approximate`.
+        The discriminator is the preset's backbone, so
+        `keras_hub.models.ElectraBackbone.from_preset(preset_dir)` loads it
+        (without this package when the config's activation is keras-hub's
+        `gelu_approximate`) and any task's `from_preset` starts a head on it;
+        `task.json` holds the recipe and `task.weights.h5` every weight.
+        `tokenizer` defaults to the one `from_preset` attached.
         """
-        model_dir = pathlib.Path(model_dir)
-        model_dir.mkdir(parents=True, exist_ok=True)
-        self.electra_config.save(model_dir / CONFIG_FILENAME)
-        tokenization.save_vocabulary(tokenizer.get_vocabulary(), model_dir)
-        (model_dir / SPECIAL_TOKENS_FILENAME).write_text(json.dumps(self.special_token_ids))
-        # Write to a temporary name first so a crash never leaves a torn file.
-        partial = model_dir / (WEIGHTS_FILENAME + ".partial.weights.h5")
-        self.save_weights(partial)
-        partial.replace(model_dir / WEIGHTS_FILENAME)
-        preset = model_dir / DISCRIMINATOR_DIRNAME
-        self.discriminator.save_to_preset(str(preset))
-        tokenizer.save_to_preset(str(preset))
-        return model_dir
+        tokenizer = tokenizer or self.tokenizer
+        if tokenizer is None:
+            raise ValueError("save_to_preset needs the tokenizer the pre-trainer reads: "
+                             "pass tokenizer=... so the preset can be used on raw text.")
+        return model_dir.save_preset(self, preset_dir, self.discriminator, tokenizer)
 
     @classmethod
-    def from_model_dir(cls, model_dir, load_weights=True):
-        """Rebuilds the pretrainer (and its tokenizer) from `save_to_model_dir`'s output."""
-        model_dir = pathlib.Path(model_dir)
-        config_path = model_dir / CONFIG_FILENAME
-        if not config_path.is_file():
-            raise FileNotFoundError(
-                f"{model_dir} is not an electra_tf model directory: {CONFIG_FILENAME} is "
-                "missing. Point --model_dir at a directory written by scripts/pretrain.py."
-            )
-        config = ElectraConfig.load(config_path)
-        tokenizer = tokenization.make_tokenizer(model_dir, lowercase=config.lowercase)
-        pretrainer = cls(
-            config,
-            vocabulary_size=tokenizer.vocabulary_size(),
-            special_token_ids=tokenization.special_token_ids(tokenizer),
-        )
-        if load_weights:
-            load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
-        return pretrainer, tokenizer
+    def from_preset(cls, preset_dir, load_weights=True):
+        """The pre-trainer `save_to_preset` wrote, its tokenizer as `.tokenizer`.
+
+        Directories in version 0.1's layout load too, with a warning saying
+        how to rewrite them.
+        """
+        if model_dir.is_legacy(preset_dir) and model_dir.is_pretraining_dir(preset_dir):
+            model_dir.warn_legacy(preset_dir, cls.__name__)
+            return _from_0_1_layout(cls, preset_dir, load_weights)
+        return model_dir.load_preset(cls, preset_dir, load_weights)
 
 
-def load_weights_file(model, path):
-    """`model.load_weights` with errors that name the file and the fix."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"weights file {path} is missing; retrain, or restore it from the "
-            "checkpoints/ folder of the model directory."
-        )
-    try:
-        model.load_weights(path)
-    except Exception as error:  # h5py and Keras raise many types for a bad file.
-        raise ValueError(
-            f"cannot load weights from {path}: the file is corrupt or was written for "
-            f"another config ({type(error).__name__}: {error}). Restore it from the "
-            "checkpoints/ folder or retrain."
-        ) from error
+def _from_0_1_layout(cls, directory, load_weights):
+    """Version 0.1's layout: `electra_config.json`, `vocab.txt`, `pretrainer.weights.h5`."""
+    config = model_dir.pretraining_config(directory)
+    tokenizer = tokenization.make_tokenizer(directory, lowercase=config.lowercase)
+    pretrainer = cls(config, vocabulary_size=tokenizer.vocabulary_size(),
+                     special_token_ids=tokenization.special_token_ids(tokenizer),
+                     tokenizer=tokenizer)
+    if load_weights:
+        model_dir.load_weights_file(
+            pretrainer, pathlib.Path(str(directory)) / model_dir.LEGACY_PRETRAINER_WEIGHTS)
+    return pretrainer

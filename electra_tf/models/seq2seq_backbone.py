@@ -10,8 +10,8 @@
   them into `(states, padding_mask)`; `ImageCaptionBackbone`
   (`electra_tf.models.captioning`) is one.
 * `ElectraSeq2SeqBackbone` — text in: an ELECTRA discriminator as the
-  encoder (`make_encoder`: random, a keras-hub preset, or an electra_tf model
-  directory's `discriminator/`), shaped like `keras_hub.models.BartBackbone`.
+  encoder (`make_encoder`: random, a keras-hub preset, or an electra_tf
+  pre-training directory's discriminator), shaped like `keras_hub.models.BartBackbone`.
   The target vocabulary may differ from the source's (translation).
 
 Example:
@@ -49,7 +49,7 @@ def make_encoder(source=None, load_weights=True, **config):
     `source` is `None` (random, built from `config`: `vocabulary_size`,
     `hidden_dim`, `num_layers`, `num_heads`, `intermediate_dim`, optional
     `embedding_dim`, `dropout`, `max_sequence_length`), an electra_tf model
-    directory (its `discriminator/` preset is loaded), a keras-hub preset name
+    directory (its discriminator is loaded), a keras-hub preset name
     or directory, or an `ElectraBackbone` (returned as is). With
     `load_weights=False` a preset gives its shape with fresh weights.
     """

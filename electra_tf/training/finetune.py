@@ -35,10 +35,11 @@ from electra_tf.config import ElectraConfig, FinetuneConfig
 from electra_tf.data import corpora, tasks
 from electra_tf.data.mixing import mix_tasks
 from electra_tf.models import encoders
+from electra_tf.models import model_dir as model_dirs
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTagger
-from electra_tf.models.model_dir import CONFIG_FILENAME, LOGS_DIRNAME
 from electra_tf.optimizers import create_finetuning_optimizer
 from electra_tf.training.guards import StopOnNonFiniteLoss
 
@@ -124,8 +125,10 @@ def _random_encoder_recipe(spec, train_sets):
 
 
 def _encoder_config(init_from, fallback):
-    path = pathlib.Path(init_from) / CONFIG_FILENAME
-    return ElectraConfig.load(path) if path.is_file() else fallback
+    """The pre-training config of `init_from` if it is a pre-training run, else `fallback`."""
+    if model_dirs.is_pretraining_dir(init_from):
+        return model_dirs.pretraining_config(init_from)
+    return fallback
 
 
 def _texts(data):
@@ -257,7 +260,7 @@ def run_multitask(spec: FinetuneSpec) -> dict:
             results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
                                      verbose=0, return_dict=True)
             metrics[split] = {k: float(v) for k, v in results.items()}
-    model.save_to_model_dir(spec.model_dir)
+    model.save_to_preset(spec.model_dir)
     (pathlib.Path(spec.model_dir) / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -309,14 +312,17 @@ def compare_initialisations(pretrained_dir, output_dir, recipe=None, seed=0):
     """
     recipe = recipe or FinetuneConfig()
     pretrained_dir, output_dir = pathlib.Path(pretrained_dir), pathlib.Path(output_dir)
+    encoder_config = output_dir / "encoder_config.json"  # the random encoder's sizes
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model_dirs.pretraining_config(pretrained_dir).save(encoder_config)
     rows = []
     for dataset, task in BUILTIN_DATASETS.items():
         for start in ("pre-trained", "random"):
             spec = FinetuneSpec(
                 task=task, dataset=dataset, model_dir=str(output_dir / f"{dataset}-{start}"),
                 init_from=str(pretrained_dir) if start == "pre-trained" else None,
-                config=str(pretrained_dir / CONFIG_FILENAME),
-                vocab_file=str(pretrained_dir / tokenization.VOCAB_FILENAME),
+                config=str(encoder_config),
+                vocab_file=str(model_dirs.vocabulary_file(pretrained_dir)),
                 seed=seed, recipe=recipe,
             )
             test = _finished(spec) or run_finetuning(spec)["test"]

@@ -1,11 +1,14 @@
 """Pre-training from text files to a model directory, resumable at any time.
 
-The model directory holds everything a later step needs:
+The model directory is the trained `ElectraPretrainer`'s preset (see
+`electra_tf.models.model_dir`) with the run's records beside it:
 ```
 model_dir/
+  config.json model.weights.h5 tokenizer.json assets/   the discriminator, keras-hub's way:
+                        ElectraBackbone.from_preset(model_dir) loads it
+  task.json task.weights.h5   the whole pre-trainer: ElectraPretrainer.from_preset(model_dir)
   electra_config.json   the recipe            vocab.txt   the WordPiece vocabulary
-  pretrainer.weights.h5 generator + discriminator + heads
-  discriminator/        a keras-hub preset: ElectraBackbone.from_preset(...) loads it
+                        (both written at the start; a resumed run checks them)
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
   logs/                 TensorBoard: scalars every few steps, text at checkpoints
@@ -38,15 +41,15 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
+from electra_tf.models import model_dir as model_dirs
 from electra_tf.models.model_dir import (
     BACKUP_DIRNAME,
     CHECKPOINTS_DIRNAME,
     CONFIG_FILENAME,
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
-    WEIGHTS_FILENAME,
 )
-from electra_tf.models.pretrainer import ElectraPretrainer, load_weights_file
+from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.training.distribute import strategy_from_name
 from electra_tf.training.guards import StopOnNonFiniteLoss
 from electra_tf.training.summaries import PretrainingSummaries
@@ -114,7 +117,7 @@ def continued_config(init_from, **recipe):
     Architecture fields (`ARCHITECTURE_FIELDS`) cannot be replaced: the
     weights fix them.
     """
-    config = ElectraConfig.load(_init_config_path(init_from))
+    config = model_dirs.pretraining_config(init_from)
     fixed = sorted(set(recipe) & set(ARCHITECTURE_FIELDS))
     if fixed:
         raise ValueError(
@@ -123,19 +126,9 @@ def continued_config(init_from, **recipe):
     return config.replace(**recipe)
 
 
-def _init_config_path(init_from):
-    path = pathlib.Path(init_from) / CONFIG_FILENAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--init_from {init_from} is not an electra_tf pre-training model directory "
-            f"({CONFIG_FILENAME} is missing); convert a released discriminator + generator "
-            "pair with scripts/convert.py first.")
-    return path
-
-
 def _check_init_from(init_from, config, vocab_file, vocab_size):
     """The vocabulary file of `init_from`, after checking `config` keeps its architecture."""
-    saved = ElectraConfig.load(_init_config_path(init_from))
+    saved = model_dirs.pretraining_config(init_from)
     differing = [f"{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} here"
                  for k in ARCHITECTURE_FIELDS if getattr(saved, k) != getattr(config, k)]
     if differing:
@@ -144,7 +137,7 @@ def _check_init_from(init_from, config, vocab_file, vocab_size):
             "start from electra_tf.training.pretrain.continued_config(init_from, ...).")
     if vocab_size:
         raise ValueError(f"{init_from} brings its own vocabulary: drop vocab_size / --vocab_size.")
-    own = pathlib.Path(init_from) / tokenization.VOCAB_FILENAME
+    own = model_dirs.vocabulary_file(init_from)
     if vocab_file and tokenization.load_vocabulary(vocab_file) != tokenization.load_vocabulary(own):
         raise ValueError(f"--vocab_file {vocab_file} differs from {own}, which the weights of "
                          f"{init_from} were trained with; drop --vocab_file.")
@@ -223,9 +216,10 @@ def run_pretraining(
         # A completed run is never trained over: evaluate what is there.
         log.info("%s already holds a finished run of %d steps; evaluating it (raise "
                  "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
-        pretrainer, tokenizer = ElectraPretrainer.from_model_dir(model_dir)
+        pretrainer = ElectraPretrainer.from_preset(model_dir)
         pretrainer.compile()
-        return PretrainingResult(pretrainer, tokenizer, {}, evaluate(pretrainer, tokenizer))
+        return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
+                                 evaluate(pretrainer, pretrainer.tokenizer))
 
     pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
     dataset = pretraining_data.pretraining_dataset(
@@ -243,7 +237,7 @@ def run_pretraining(
                                    heldout_files or files), *callbacks],
         verbose=verbose,
     )
-    pretrainer.save_to_model_dir(model_dir, tokenizer)
+    pretrainer.save_to_preset(model_dir, tokenizer)
     eval_metrics = evaluate(pretrainer, tokenizer)
     _write_summary(model_dir, pretrainer, history.history, eval_metrics)
     return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
@@ -290,11 +284,11 @@ def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, i
         return 0
     if finished:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
-        load_weights_file(pretrainer, model_dir / WEIGHTS_FILENAME)
+        model_dirs.load_weights_file(pretrainer, model_dirs.weights_file(model_dir))
         log.info("continuing the finished run from step %d", finished)
         return finished // checkpoint_steps
     if init_from:
-        source, _ = ElectraPretrainer.from_model_dir(init_from)
+        source = ElectraPretrainer.from_preset(init_from)
         pretrainer.set_weights(source.get_weights())
         log.info("starting from the weights of %s", init_from)
     return 0
