@@ -149,7 +149,11 @@ class ElectraConfig(_JsonConfig):
     learning_rate: float = 5e-4
     warmup_steps: int = 10_000
     train_steps: int = 1_000_000
+    # The global batch of one update; with gradient_accumulation_steps N, each
+    # update averages the gradients of N micro-batches of batch_size / N, so a
+    # small machine follows a recipe written for a large batch. Steps count updates.
     batch_size: int = 128
+    gradient_accumulation_steps: int = 1
     weight_decay: float = 0.01
     adam_epsilon: float = 1e-6
     clip_norm: float = 1.0
@@ -174,6 +178,11 @@ class ElectraConfig(_JsonConfig):
         return feedforward_size(self.generator_hidden_size)
 
     @property
+    def micro_batch_size(self) -> int:
+        """Examples per forward pass: batch_size / gradient_accumulation_steps."""
+        return self.batch_size // self.gradient_accumulation_steps
+
+    @property
     def num_masked_predictions(self) -> int:
         """Cap on masked slots per sequence: int((p + 0.005) x length), as the original."""
         if self.max_predictions_per_seq is not None:
@@ -185,12 +194,18 @@ class ElectraConfig(_JsonConfig):
         positive_ints = (
             "embedding_size", "hidden_size", "num_layers", "num_heads",
             "intermediate_size", "max_position_embeddings", "sequence_length",
-            "train_steps", "batch_size",
+            "train_steps", "batch_size", "gradient_accumulation_steps",
         )
         for field in positive_ints:
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ConfigError(
+                f"batch_size {self.batch_size} is not a multiple of gradient_accumulation_steps "
+                f"{self.gradient_accumulation_steps}: every update averages that many "
+                "micro-batches of equal size."
+            )
         if self.vocab_size is not None and (
             not isinstance(self.vocab_size, int) or self.vocab_size < 6
         ):

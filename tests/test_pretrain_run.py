@@ -272,7 +272,8 @@ def test_help_explains_every_flag():
     result = subprocess.run([sys.executable, str(SCRIPT), "--helpfull"], env=env(),
                             capture_output=True, text=True, timeout=120)
     for flag in ("--config", "--input_files", "--model_dir", "--train_steps", "--batch_size",
-                 "--seed", "--vocab_file", "--vocab_size", "--checkpoint_steps", "--strategy"):
+                 "--seed", "--vocab_file", "--vocab_size", "--checkpoint_steps", "--strategy",
+                 "--gradient_accumulation_steps"):
         assert flag in result.stdout, flag
 
 

@@ -30,6 +30,7 @@ import sys
 from absl import app, flags
 
 from electra_tf.training.guards import NonFiniteLossError
+from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
 
 
 def run(main, usage, flag_modules):
@@ -50,11 +51,16 @@ def run(main, usage, flag_modules):
 
 
 def _stop_cleanly(main, argv):
-    """`main(argv)`, with a run that diverged ending in its message instead of a traceback."""
+    """`main(argv)`, with a run that diverged or was pre-empted ending in its message
+    instead of a traceback; a pre-empted run exits with `preemption.EXIT_CODE`, which
+    restart policies read as "run me again"."""
     try:
         return main(argv)
     except NonFiniteLossError as error:
         raise SystemExit(f"error: {error}") from None
+    except TrainingPreempted as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(EXIT_CODE) from None
 
 
 def show_library_logs():

@@ -14,8 +14,14 @@ Examples:
   electra-pretrain --init_from runs/electra_small --input_files 'corpus/*.txt' \
       --model_dir runs/electra_small_more --train_steps 10000 --learning_rate 1e-4
 
+  # a recipe's batch of 256 on a small machine: 8 micro-batches of 32 per update
+  electra-pretrain --config base --input_files 'corpus/*.txt' --vocab_file vocab.txt \
+      --model_dir runs/base --batch_size 256 --gradient_accumulation_steps 8
+
 Kill it at any moment and run the same command again: it resumes from the
-last checkpoint in --model_dir. Training shows in TensorBoard as it happens
+last checkpoint in --model_dir. On SIGTERM (pre-emption) it saves at the next
+step boundary and exits with code 143; the same command resumes from that
+step. Training shows in TensorBoard as it happens
 (`tensorboard --logdir <model_dir>/logs`: losses, accuracies, learning rate,
 tokens per second, and sentences with the replaced tokens marked); at the end
 the curves are also drawn into <model_dir>/training_curves.png. In a checkout,
@@ -61,6 +67,10 @@ def define_flags():
     flags.DEFINE_string("model_dir", None, "Where config, vocabulary, weights, checkpoints and logs go.")
     flags.DEFINE_integer("train_steps", None, "Overrides the config's train_steps.")
     flags.DEFINE_integer("batch_size", None, "Overrides the config's (global) batch_size.")
+    flags.DEFINE_integer(
+        "gradient_accumulation_steps", None,
+        "Overrides the config's: each update averages this many micro-batches of "
+        "batch_size / N examples (a large-batch recipe on a small machine).")
     flags.DEFINE_integer("sequence_length", None, "Overrides the config's sequence_length.")
     flags.DEFINE_integer("warmup_steps", None, "Overrides the config's warmup_steps.")
     flags.DEFINE_float("learning_rate", None, "Overrides the config's peak learning_rate.")
@@ -75,8 +85,8 @@ def define_flags():
     flags.mark_flag_as_required("model_dir")
 
 
-OVERRIDES = ("train_steps", "batch_size", "sequence_length", "warmup_steps",
-             "learning_rate", "jit_compile")
+OVERRIDES = ("train_steps", "batch_size", "gradient_accumulation_steps", "sequence_length",
+             "warmup_steps", "learning_rate", "jit_compile")
 
 
 def main(argv):

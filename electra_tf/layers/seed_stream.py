@@ -25,14 +25,14 @@ class SeedStream(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self._base_seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
-        self.counter = self.add_weight(
-            name="counter",
-            shape=(),
-            dtype="int32",
-            initializer="zeros",
-            trainable=False,
-            aggregation="only_first_replica",
-        )
+        # One copy per replica, each advanced by its own replica (every replica
+        # calls as often, so they stay equal) and saved from the first: no
+        # cross-replica sync, which would fail inside the loop that
+        # accumulates gradients. `add_weight` cannot ask for that.
+        with keras.name_scope(self.name, caller=self):
+            self.counter = keras.Variable(
+                0, dtype="int32", trainable=False, name="counter",
+                aggregation="only_first_replica", synchronization="on_read")
 
     def next_seed(self):
         replica = tf.distribute.get_replica_context()

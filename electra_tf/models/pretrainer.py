@@ -221,20 +221,57 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
 
     def train_step(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
-        with tf.GradientTape() as tape:
-            outputs = self(inputs, training=True)
-            losses = self.compute_pretraining_losses(outputs)
-            # Keras sums replica gradients, so each replica contributes its
-            # share of the global mean.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled_loss = self.optimizer.scale_loss(losses["loss"] / replicas)
-        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        # Keras sums replica gradients, so each replica contributes its share
+        # of the global mean (and each micro-batch its share of the update's).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        micro_batches = self.electra_config.gradient_accumulation_steps
+        if micro_batches == 1:
+            gradients = self._micro_batch_gradients(inputs, replicas)
+        else:
+            gradients = self._accumulated_gradients(inputs, micro_batches, replicas)
         if replicas > 1 and self.electra_config.clip_norm:
             gradients = clip_by_global_norm_across_replicas(
                 gradients, self.electra_config.clip_norm * self._loss_scale()
             )
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(outputs, losses)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _micro_batch_gradients(self, inputs, shares):
+        """Gradients of `loss / shares` on `inputs`; updates the metrics."""
+        with tf.GradientTape() as tape:
+            outputs = self(inputs, training=True)
+            losses = self.compute_pretraining_losses(outputs)
+            scaled_loss = self.optimizer.scale_loss(losses["loss"] / shares)
+        self._update_metrics(outputs, losses)
+        return tape.gradient(scaled_loss, self.trainable_variables)
+
+    def _accumulated_gradients(self, inputs, micro_batches, replicas):
+        """The mean gradient of `micro_batches` equal slices of the batch, one at a time.
+
+        Keras' own `gradient_accumulation_steps` would fit here, but under
+        `MirroredStrategy` (Keras 3.15) its conditional update fails
+        ("`merge_call` called while defining a new graph"), and it makes every
+        micro-batch a step of `fit`. Accumulating inside the step keeps one
+        step per update (schedule, checkpoints, logs count updates) under any
+        strategy; a sequential loop keeps one micro-batch's activations alive
+        at a time. The masking and sampling streams draw once per micro-batch.
+        """
+        def micro(value):
+            return tf.reshape(value, tf.concat([[micro_batches, -1], tf.shape(value)[1:]], 0))
+
+        sliced = {name: micro(value) for name, value in inputs.items()}
+        variables = self.trainable_variables
+
+        def accumulate(index, total):
+            gradients = self._micro_batch_gradients(
+                {name: value[index] for name, value in sliced.items()}, replicas * micro_batches)
+            return index + 1, [t if g is None else t + tf.convert_to_tensor(g)
+                               for t, g in zip(total, gradients)]
+
+        zeros = [tf.zeros(v.shape, v.dtype) for v in variables]
+        _, total = tf.while_loop(lambda index, _: index < micro_batches, accumulate,
+                                 [tf.constant(0), zeros], parallel_iterations=1)
+        return total
 
     def _loss_scale(self):
         # Under mixed_float16 the gradients are still multiplied by the loss scale.
@@ -244,7 +281,8 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
     def test_step(self, data):
         inputs = data[0] if isinstance(data, tuple) else data
         outputs = self(inputs, training=False)
-        return self._update_metrics(outputs, self.compute_pretraining_losses(outputs))
+        self._update_metrics(outputs, self.compute_pretraining_losses(outputs))
+        return {metric.name: metric.result() for metric in self.metrics}
 
     def _update_metrics(self, outputs, losses):
         self.loss_tracker.update_state(losses["loss"])
@@ -258,7 +296,6 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
         for metric in (self.rtd_accuracy, self.rtd_precision, self.rtd_recall):
             metric.update_state(labels, probabilities, sample_weight=weights)
         self.replaced_rate.update_state(labels, sample_weight=weights)
-        return {metric.name: metric.result() for metric in self.metrics}
 
     # -------------------------------------------------------------- persistence
     def get_config(self):

@@ -52,6 +52,7 @@ from electra_tf.models.model_dir import (
 from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.training.distribute import strategy_from_name
 from electra_tf.training.guards import StopOnNonFiniteLoss
+from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 from electra_tf.training.summaries import PretrainingSummaries
 
 VOCAB_SAMPLE_LINES = 200_000
@@ -181,10 +182,13 @@ def run_pretraining(
     vocabulary, with `config`'s recipe; `config` must keep its architecture
     (`continued_config(init_from, train_steps=...)` builds such a config).
 
-    Run it again with the same arguments after an interruption and it resumes
-    from the last checkpoint (at most `checkpoint_steps` steps are redone).
-    Keras "epochs" are checkpoint intervals of `checkpoint_steps` steps over a
-    repeated dataset, so `BackupAndRestore` resumes at a step boundary.
+    Run it again with the same arguments after an interruption and it resumes:
+    after a kill from the last checkpoint (at most `checkpoint_steps` steps
+    are redone), after a SIGTERM (pre-emption) from the step it was at, which
+    it saved before raising `training.preemption.TrainingPreempted`. Either
+    way the optimizer, the schedule, the masking and sampling streams and the
+    input continue where the saved state was. Keras "epochs" are checkpoint
+    intervals of `checkpoint_steps` steps over a repeated dataset.
     `callbacks` are added to the built-in ones (backup, checkpoints,
     TensorBoard summaries in `logs/` (`training.summaries`), and the NaN guard:
     a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
@@ -211,8 +215,9 @@ def run_pretraining(
             pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
         )
 
+    checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
     finished = _finished_steps(model_dir)
-    if finished >= config.train_steps and not _backup_epoch(model_dir / BACKUP_DIRNAME):
+    if finished >= config.train_steps and not _backup_step(model_dir, checkpoint_steps):
         # A completed run is never trained over: evaluate what is there.
         log.info("%s already holds a finished run of %d steps; evaluating it (raise "
                  "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
@@ -222,25 +227,49 @@ def run_pretraining(
                                  evaluate(pretrainer, pretrainer.tokenizer))
 
     pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
-    dataset = pretraining_data.pretraining_dataset(
-        files, tokenizer, sequence_length=config.sequence_length,
-        batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
-    )
-    checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
-    initial_epoch = _restore_starting_point(
-        pretrainer, model_dir, checkpoint_steps, finished, init_from)
-    history = pretrainer.fit(
-        dataset, epochs=math.ceil(config.train_steps / checkpoint_steps),
-        steps_per_epoch=checkpoint_steps, initial_epoch=initial_epoch,
-        shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
-        callbacks=[*_run_callbacks(model_dir, config, checkpoint_steps, tokenizer,
-                                   heldout_files or files), *callbacks],
-        verbose=verbose,
-    )
+    start = _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from)
+
+    def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
+        """One `fit` from global step `first_step`; the input resumes there too.
+
+        The input is built anew: a second pass over the same dataset would
+        shuffle differently (`reshuffle_each_iteration`).
+        """
+        dataset = pretraining_data.pretraining_dataset(
+            files, tokenizer, sequence_length=config.sequence_length,
+            batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
+        )
+        backup = StepBackup(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
+                            double_checkpoint=True, delete_checkpoint=not keep_backup)
+        history = pretrainer.fit(
+            dataset.skip(first_step), epochs=epochs, steps_per_epoch=steps_per_epoch,
+            initial_epoch=epoch,
+            shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
+            callbacks=[*_run_callbacks(model_dir, config, checkpoint_steps, tokenizer,
+                                       heldout_files or files, backup),
+                       SaveOnPreemption(backup), *callbacks],
+            verbose=verbose,
+        )
+        return history.history
+
+    epochs = math.ceil(config.train_steps / checkpoint_steps)
+    epoch, done_in_epoch = divmod(start, checkpoint_steps)
+    histories = []
+    if done_in_epoch:
+        # Keras starts an epoch at its first batch: finish the pre-empted one on its
+        # own, keeping the backup until the next fit has one of its own.
+        histories.append(fit(start, epoch, epoch + 1, checkpoint_steps - done_in_epoch,
+                             keep_backup=True))
+        epoch += 1
+    if epoch < epochs:
+        histories.append(fit(epoch * checkpoint_steps, epoch, epochs, checkpoint_steps,
+                             keep_backup=False))
+    history = {name: [value for h in histories for value in h.get(name, [])]
+               for name in histories[-1]} if histories else {}
     pretrainer.save_to_preset(model_dir, tokenizer)
     eval_metrics = evaluate(pretrainer, tokenizer)
-    _write_summary(model_dir, pretrainer, history.history, eval_metrics)
-    return PretrainingResult(pretrainer, tokenizer, history.history, eval_metrics)
+    _write_summary(model_dir, pretrainer, history, eval_metrics)
+    return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
 
 
 def _checked_input_files(input_files):
@@ -258,6 +287,12 @@ def _checked_input_files(input_files):
 def _build_pretrainer(config, tokenizer, seed, strategy):
     """A compiled `ElectraPretrainer`, its variables made in `strategy`'s scope."""
     distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    replicas = distribution.num_replicas_in_sync
+    if config.batch_size % (replicas * config.gradient_accumulation_steps):
+        raise ValueError(
+            f"batch_size {config.batch_size} does not split into {replicas} replicas x "
+            f"{config.gradient_accumulation_steps} micro-batches of equal size; make it a "
+            f"multiple of {replicas * config.gradient_accumulation_steps}.")
     with distribution.scope():
         pretrainer = ElectraPretrainer(
             config,
@@ -270,23 +305,24 @@ def _build_pretrainer(config, tokenizer, seed, strategy):
 
 
 def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from):
-    """Sets `pretrainer` up to start where this run should; returns the first epoch.
+    """Sets `pretrainer` up to start where this run should; returns the step it starts at.
 
-    A killed run is left to `BackupAndRestore` (it restores weights, optimizer
-    and epoch inside `fit`); a finished run asked for more steps continues
-    from its final weights and optimizer state; `init_from` gives weights only,
-    so the optimizer starts afresh with this run's recipe.
+    A killed or pre-empted run is left to the backup (`BackupAndRestore`
+    restores weights, optimizer and epoch inside `fit`); a finished run asked
+    for more steps continues from its final weights and optimizer state;
+    `init_from` gives weights only, so the optimizer starts afresh with this
+    run's recipe.
     """
-    resume_from = _backup_epoch(model_dir / BACKUP_DIRNAME)
+    resume_from = _backup_step(model_dir, checkpoint_steps)
     if resume_from:
         log.info("resuming from the checkpoint at step %d (%s)",
-                 resume_from * checkpoint_steps, model_dir / BACKUP_DIRNAME)
-        return 0
+                 resume_from, model_dir / BACKUP_DIRNAME)
+        return resume_from
     if finished:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         model_dirs.load_weights_file(pretrainer, model_dirs.weights_file(model_dir))
         log.info("continuing the finished run from step %d", finished)
-        return finished // checkpoint_steps
+        return finished
     if init_from:
         source = ElectraPretrainer.from_preset(init_from)
         pretrainer.set_weights(source.get_weights())
@@ -294,15 +330,15 @@ def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, i
     return 0
 
 
-def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files):
-    """The NaN guard, backup (resume after a kill), numbered checkpoints and TensorBoard summaries."""
+def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup):
+    """The NaN guard, `backup` (resume after a kill), numbered checkpoints and TensorBoard
+    summaries."""
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
     return [
         # First, so it raises before anything below saves the poisoned weights.
         StopOnNonFiniteLoss(
             last_good_state=f"{model_dir / CHECKPOINTS_DIRNAME} (and {BACKUP_DIRNAME}/)"),
-        keras.callbacks.BackupAndRestore(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
-                                         double_checkpoint=True),
+        backup,
         keras.callbacks.ModelCheckpoint(
             str(model_dir / CHECKPOINTS_DIRNAME / "ckpt-{epoch:04d}.weights.h5"),
             save_weights_only=True,
@@ -345,9 +381,10 @@ def _finished_steps(model_dir):
     return _json_int(pathlib.Path(model_dir) / SUMMARY_FILENAME, "steps_done")
 
 
-def _backup_epoch(backup_dir):
-    """The epoch `BackupAndRestore` will resume at, or 0 when starting afresh."""
-    return _json_int(pathlib.Path(backup_dir) / "training_metadata.json", "epoch")
+def _backup_step(model_dir, checkpoint_steps):
+    """The step the backup of an unfinished run resumes at, or 0 when starting afresh."""
+    epoch, batches = StepBackup.position(pathlib.Path(model_dir) / BACKUP_DIRNAME)
+    return epoch * checkpoint_steps + batches
 
 
 def _json_int(path, key):
@@ -359,9 +396,10 @@ def _json_int(path, key):
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
     """Generator MLM accuracy and discriminator accuracy / precision / recall on `files`."""
+    # Micro-batches: a batch that needs gradient accumulation to train may not fit at once.
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,
-        batch_size=config.batch_size, seed=seed, repeat=False, drop_remainder=False,
+        batch_size=config.micro_batch_size, seed=seed, repeat=False, drop_remainder=False,
         whole_word=config.whole_word_masking,
     )
     if max_steps:

@@ -1,0 +1,153 @@
+"""Pre-emption: on SIGTERM, save at the next step boundary and stop `fit` cleanly.
+
+Cloud VMs and Kubernetes send SIGTERM some seconds before they take a machine
+away. TensorFlow's `tf.distribute.experimental.PreemptionCheckpointHandler`
+catches it (and, across workers, agrees on the step to save at); here its
+`save_fn` writes Keras' own `BackupAndRestore` files with the position inside
+the checkpoint interval, and its `exit_fn` raises `TrainingPreempted` out of
+`fit` (stopping it the polite way, `stop_training`, would still run the
+epoch-end callbacks, which would save the half-done interval as a finished
+one). The same command run again resumes from that step: weights, optimizer state, step counter, learning-rate schedule position,
+masking and sampling streams, and the input (the pipeline skips what was
+trained on).
+
+On GCP CPU and TPU VMs TensorFlow's handler declines to act (it logs so); a
+run there resumes from its last checkpoint interval, as after a kill.
+
+Example:
+```python
+import keras
+from electra_tf.training.preemption import SaveOnPreemption, StepBackup
+
+backup = StepBackup("runs/tiny/backup")
+callbacks = [backup, SaveOnPreemption(backup)]  # then model.fit(..., callbacks=callbacks)
+```
+"""
+
+import json
+import logging
+import pathlib
+import shutil
+import signal
+import tempfile
+import threading
+
+import keras
+import tensorflow as tf
+
+# What a process killed by SIGTERM returns, and TensorFlow's "restart me" code
+# on GCE (failure_handling_util._RESTARTABLE_EXIT_CODE).
+EXIT_CODE = 143
+
+log = logging.getLogger(__name__)
+
+
+class TrainingPreempted(RuntimeError):
+    """Training stopped on a pre-emption signal after saving; run it again to resume."""
+
+    def __init__(self, step, backup_dir):
+        super().__init__(
+            f"pre-empted (SIGTERM): saved the run at step {step} in {backup_dir}; run the same "
+            "command again to resume from there.")
+        self.step = step
+
+
+class StepBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore`, which can also save in the middle of an epoch.
+
+    `save_at(epoch, batches)` writes the same files `BackupAndRestore` writes at
+    an epoch's end, recording `batches` done in `epoch`; `position(backup_dir)`
+    reads them back. Keras restores the weights (optimizer included) and the
+    epoch; finishing the epoch from `batches` is the caller's part (Keras
+    starts epochs at their first batch). Written against Keras 3.15's
+    attributes (`_current_epoch`, `_last_batch_seen`, `_save_model`); the
+    pre-emption test covers them.
+
+    `restore_from` (default: `backup_dir`) is where it resumes from: a
+    multi-worker run's other workers resume from the chief's backup and
+    write their own elsewhere.
+    """
+
+    def __init__(self, backup_dir, restore_from=None, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.restore_from = str(restore_from or backup_dir)
+
+    def on_train_begin(self, logs=None):
+        if pathlib.Path(self.restore_from) != pathlib.Path(self.backup_dir):
+            chief = keras.callbacks.BackupAndRestore(self.restore_from, delete_checkpoint=False)
+            chief.set_model(self.model)
+            chief.on_train_begin(logs)
+        super().on_train_begin(logs)
+
+    def save_at(self, epoch, batches):
+        self._current_epoch, self._last_batch_seen = epoch, batches
+        self._save_model()
+
+    @staticmethod
+    def position(backup_dir):
+        """`(epoch, batches done in it)` of the backup in `backup_dir`; `(0, 0)` if none."""
+        try:
+            metadata = json.loads((pathlib.Path(backup_dir) / "training_metadata.json").read_text())
+            return int(metadata["epoch"]), int(metadata.get("batch", 0))
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0, 0
+
+
+class SaveOnPreemption(keras.callbacks.Callback):
+    """Saves `backup` at the step boundary after a SIGTERM, then raises `TrainingPreempted`.
+
+    The process's own SIGTERM handler is put back when training ends.
+    """
+
+    def __init__(self, backup: StepBackup):
+        super().__init__()
+        self.backup = backup
+        self._handler = None
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is not threading.main_thread():
+            log.warning("pre-emption saving is off: signal handlers can only be set from the "
+                        "main thread, and fit runs in another.")
+            return
+        self._previous_handler = signal.getsignal(signal.SIGTERM)
+        strategy = tf.distribute.get_strategy()
+        self._checkpoint_dir = tempfile.mkdtemp(prefix="electra_tf-preemption-")
+        self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
+            getattr(strategy, "cluster_resolver", None),  # multi-worker strategies have one
+            # The handler needs a checkpoint to manage; `save_fn` replaces its saving.
+            tf.train.Checkpoint(),
+            checkpoint_dir=self._checkpoint_dir,
+            termination_config=tf.distribute.experimental.TerminationConfig(
+                save_fn=self._save, exit_fn=self._stop),
+        )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._batches = epoch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches = batch + 1
+        if self._handler is not None:
+            # Its saving path logs a deprecation notice about its own counter.
+            logger, level = tf.get_logger(), tf.get_logger().level
+            logger.setLevel(logging.ERROR)
+            try:
+                self._handler.save_checkpoint_if_preempted()
+            finally:
+                logger.setLevel(level)
+
+    def on_train_end(self, logs=None):
+        self._release()
+
+    def _release(self):
+        if self._handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._handler = None
+            shutil.rmtree(self._checkpoint_dir, ignore_errors=True)
+
+    def _save(self):
+        self.backup.save_at(self._epoch, self._batches)
+
+    def _stop(self):
+        self._release()
+        raise TrainingPreempted(int(self.model.optimizer.iterations.numpy()),
+                                self.backup.backup_dir)

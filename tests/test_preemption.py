@@ -1,0 +1,114 @@
+"""Pre-emption: SIGTERM saves the run at a step boundary, exits cleanly, and the same command
+resumes from that step; the resumed run ends where an uninterrupted one does."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import h5py
+import numpy as np
+
+from test_pretrain_run import CHECKPOINT_STEPS, STEPS, _closed, corpus, env, script_args  # noqa: F401
+
+from electra_tf.training.preemption import EXIT_CODE, StepBackup
+
+
+def test_sigterm_saves_exits_and_the_same_command_resumes(corpus, tmp_path):
+    model_dir = tmp_path / "run"
+    first_checkpoint = model_dir / "checkpoints" / "ckpt-0001.weights.h5"
+    process = subprocess.Popen(script_args(corpus, model_dir), env=env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if first_checkpoint.is_file() and _closed(first_checkpoint):
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before the signal"
+    checkpoint_bytes = first_checkpoint.read_bytes()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == EXIT_CODE, stderr[-3000:]
+    assert "Traceback" not in stderr
+    saved = int(re.search(r"pre-empted \(SIGTERM\): saved the run at step (\d+)", stderr)[1])
+    assert CHECKPOINT_STEPS <= saved < STEPS
+    epoch, batches = StepBackup.position(model_dir / "backup")
+    assert epoch * CHECKPOINT_STEPS + batches == saved
+
+    second = subprocess.run(script_args(corpus, model_dir), env=env(), capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"resuming from the checkpoint at step {saved}" in second.stdout
+    summary = json.loads((model_dir / "pretraining_summary.json").read_text())
+    assert summary["steps_done"] == STEPS
+    assert first_checkpoint.read_bytes() == checkpoint_bytes
+    assert not (model_dir / "backup").exists()  # a finished run leaves no backup behind
+
+
+# One process, deterministic ops: an uninterrupted run, then a run that signals itself mid-way
+# through its second checkpoint interval, then the same call again, which resumes it.
+PROGRAM = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    import keras
+    import tensorflow as tf
+    tf.config.experimental.enable_op_determinism()
+    from electra_tf import ElectraConfig
+    from electra_tf.training.preemption import TrainingPreempted
+    from electra_tf.training.pretrain import run_pretraining
+
+    corpus, out = sys.argv[1], sys.argv[2]
+    config = ElectraConfig.from_preset("tiny").replace(train_steps=12, batch_size=8)
+
+    class SignalAtStep(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def run(model_dir, callbacks=()):
+        keras.utils.set_random_seed(0)
+        return run_pretraining(config, [corpus], model_dir, vocab_size=300, checkpoint_steps=4,
+                               callbacks=list(callbacks), verbose=0)
+
+    run(out + "/uninterrupted")
+    try:
+        run(out + "/preempted", [SignalAtStep()])
+        raise SystemExit("the signal did not stop the run")
+    except TrainingPreempted as stopped:
+        saved = stopped.step
+    resumed = run(out + "/preempted")
+    print(json.dumps({"saved": saved, "resumed_steps": len(resumed.history["loss"])}))
+    """
+)
+
+
+def test_a_preempted_run_ends_with_the_uninterrupted_runs_weights(corpus, tmp_path):
+    result = subprocess.run([sys.executable, "-c", PROGRAM, str(corpus / "train.txt"),
+                             str(tmp_path)], env=env(), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    # Saved mid-interval (steps 5-8 form the second), so the resumed run first finishes it.
+    assert CHECKPOINT_STEPS < report["saved"] < 2 * CHECKPOINT_STEPS
+    # Keras "epochs" of the resumed run: the rest of the second interval, then the third.
+    assert report["resumed_steps"] == 2
+    uninterrupted = _datasets(tmp_path / "uninterrupted" / "task.weights.h5")
+    resumed = _datasets(tmp_path / "preempted" / "task.weights.h5")
+    assert uninterrupted.keys() == resumed.keys()
+    # Weights, Adam's moments and step counter, the masking and sampling counters.
+    assert any("optimizer" in name for name in resumed)
+    for name, value in uninterrupted.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+
+
+def _datasets(h5_file):
+    """Every array in a Keras weights file, by its path."""
+    arrays = {}
+    with h5py.File(h5_file, "r") as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                          if isinstance(item, h5py.Dataset) else None)
+    return arrays
