@@ -66,3 +66,29 @@ def test_perplexity_is_per_real_target_token():
                              vocab_size=100)
     size = lm.backbone.target_vocabulary_size
     assert 0.5 * size < generation.perplexity(lm, PAIRS, batch_size=2) < 2 * size
+
+
+# The translate command under MirroredStrategy with two replicas (two logical CPUs).
+TWO_REPLICAS = """
+import runpy, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_translate_trains_under_a_strategy_with_two_replicas(tmp_path):
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS * 8), encoding="utf-8")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", TWO_REPLICAS, str(ROOT / "scripts" / "translate.py"),
+         "--train_file", str(tsv), "--model_dir", str(tmp_path / "model"),
+         "--strategy", "mirrored", *TINY], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "device:CPU:1" in result.stderr  # TensorFlow names the replicas it mirrors over
+    assert (tmp_path / "model" / "task.json").is_file()
+    results = json.loads(result.stdout.strip().splitlines()[-1])
+    assert results["train_pairs"] == len(PAIRS) * 8

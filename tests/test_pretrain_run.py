@@ -273,7 +273,7 @@ def test_help_explains_every_flag():
                             capture_output=True, text=True, timeout=120)
     for flag in ("--config", "--input_files", "--model_dir", "--train_steps", "--batch_size",
                  "--seed", "--vocab_file", "--vocab_size", "--checkpoint_steps", "--strategy",
-                 "--gradient_accumulation_steps"):
+                 "--gradient_accumulation_steps", "--tpu"):
         assert flag in result.stdout, flag
 
 

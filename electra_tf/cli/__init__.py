@@ -29,6 +29,7 @@ import sys
 
 from absl import app, flags
 
+from electra_tf.training import distribute
 from electra_tf.training.guards import NonFiniteLossError
 from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
 
@@ -48,6 +49,25 @@ def run(main, usage, flag_modules):
             flags.FLAGS.register_key_flag_for_module(main_module, flag)
     show_library_logs()
     app.run(functools.partial(_stop_cleanly, main))
+
+
+def define_strategy_flags():
+    """`--strategy` and `--tpu`, the same on every training command."""
+    flags.DEFINE_enum(
+        "strategy", "default", list(distribute.STRATEGIES),
+        "tf.distribute strategy: default (one device), mirrored (every local GPU), multi_worker "
+        "(several machines: run the same command on each, with its TF_CONFIG), tpu (see --tpu).")
+    flags.DEFINE_string("tpu", None, "With --strategy tpu: the TPU's name or grpc:// address "
+                        "(empty on a Cloud TPU VM).")
+
+
+def strategy_from_flags():
+    """The strategy the flags name; call it before any other TensorFlow op (a multi-worker
+    strategy sets up its collectives when made)."""
+    try:
+        return distribute.strategy_from_name(flags.FLAGS.strategy, flags.FLAGS.tpu)
+    except RuntimeError as error:  # no TPU where --tpu points
+        raise app.UsageError(str(error)) from None
 
 
 def _stop_cleanly(main, argv):

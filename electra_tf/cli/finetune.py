@@ -41,6 +41,7 @@ from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.training import summaries
+from electra_tf.training.distribute import is_chief
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning
 
 FLAGS = flags.FLAGS
@@ -91,6 +92,7 @@ def define_flags():
     flags.DEFINE_list("task_weights", None, "Multi-task loss weights: name=weight,name=weight.")
     flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
     flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")
+    cli.define_strategy_flags()
     flags.mark_flags_as_required(["task", "model_dir"])
 
 
@@ -114,10 +116,13 @@ def recipe_from_flags():
 
 def main(argv):
     del argv
+    strategy = cli.strategy_from_flags()
     fields = {f.name for f in dataclasses.fields(FinetuneSpec)} - {"recipe"}
     spec = FinetuneSpec(**{name: FLAGS[name].value for name in fields}, recipe=recipe_from_flags())
-    metrics = run_finetuning(spec)
+    metrics = run_finetuning(spec, strategy)
     print(json.dumps({split: metrics[split] for split in ("dev", "test") if split in metrics}, indent=2))
+    if not is_chief(strategy):
+        return
     curves = summaries.plot_curves(pathlib.Path(spec.model_dir) / LOGS_DIRNAME,
                                    pathlib.Path(spec.model_dir) / summaries.CURVES_FILENAME,
                                    title=f"fine-tuning {spec.model_dir}")

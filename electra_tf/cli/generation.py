@@ -19,6 +19,7 @@ from absl import flags, logging
 from electra_tf import cli
 from electra_tf.data import parallel
 from electra_tf.training import generation
+from electra_tf.training.distribute import is_chief
 
 
 def define_data_flags(default_dataset=None):
@@ -76,6 +77,7 @@ def define_flags(default_dataset=None, separate_vocabularies=False):
     define_training_flags()
     define_sampler_flags()
     flags.DEFINE_integer("max_length", None, "Longest output in tokens (default: sequence_length).")
+    cli.define_strategy_flags()
     flags.mark_flag_as_required("model_dir")
 
 
@@ -91,6 +93,8 @@ def _splits(FLAGS):
 
 def run(FLAGS, metric):
     """Trains when --train_file or --dataset is given, otherwise serves stdin."""
+    # Before any other TensorFlow op: multi-worker collectives are set up when it is made.
+    strategy = cli.strategy_from_flags()
     model_dir = pathlib.Path(FLAGS.model_dir)
     sampler = sampler_from_flags(FLAGS)
     if not (FLAGS.train_file or FLAGS.dataset):
@@ -102,15 +106,18 @@ def run(FLAGS, metric):
     train, test = _splits(FLAGS)
     train = train[: FLAGS.max_train_pairs] if FLAGS.max_train_pairs else train
     test = test[: FLAGS.max_test_pairs]
-    lm = generation.build_lm(
-        train, separate_vocabularies=FLAGS.separate_vocabularies, encoder=FLAGS.encoder,
-        vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size, num_layers=FLAGS.num_layers,
-        dropout=FLAGS.dropout, sequence_length=FLAGS.sequence_length,
-        warm_start=FLAGS.warm_start,
-    )
-    generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
-                     FLAGS.label_smoothing, FLAGS.seed)
+    with strategy.scope():
+        lm = generation.build_lm(
+            train, separate_vocabularies=FLAGS.separate_vocabularies, encoder=FLAGS.encoder,
+            vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size,
+            num_layers=FLAGS.num_layers, dropout=FLAGS.dropout,
+            sequence_length=FLAGS.sequence_length, warm_start=FLAGS.warm_start,
+        )
+        generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
+                         FLAGS.label_smoothing, FLAGS.seed)
     lm.compile(sampler=sampler)
+    if not is_chief(strategy):  # the chief writes the model folder
+        return
     generation.save(lm, model_dir)
     results = {"train_pairs": len(train), "test_pairs": len(test), "sampler": FLAGS.sampler,
                "warm_start": FLAGS.encoder if FLAGS.warm_start else None}

@@ -30,6 +30,7 @@ the curves are also drawn into <model_dir>/training_curves.png. In a checkout,
 
 import functools
 import pathlib
+import tempfile
 
 from absl import app, flags
 
@@ -38,7 +39,7 @@ from electra_tf.config import preset_names
 from electra_tf.data import corpora
 from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.training import summaries
-from electra_tf.training.distribute import STRATEGIES
+from electra_tf.training.distribute import is_chief
 from electra_tf.training.pretrain import continued_config, run_pretraining
 
 FLAGS = flags.FLAGS
@@ -80,7 +81,7 @@ def define_flags():
         "vocab_size", None, "Build a vocabulary of this size from the input when --vocab_file is absent.")
     flags.DEFINE_integer("checkpoint_steps", 1000, "Steps between checkpoints (and resume points).")
     flags.DEFINE_integer("eval_steps", 50, "Batches of held-out text to evaluate on.")
-    flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+    cli.define_strategy_flags()
     flags.DEFINE_bool("jit_compile", None, "Overrides the config: compile the train step with XLA.")
     flags.mark_flag_as_required("model_dir")
 
@@ -91,6 +92,8 @@ OVERRIDES = ("train_steps", "batch_size", "gradient_accumulation_steps", "sequen
 
 def main(argv):
     del argv
+    # Before any TensorFlow op: multi-worker collectives are set up when the strategy is made.
+    strategy = cli.strategy_from_flags()
     overrides = {name: FLAGS[name].value for name in OVERRIDES if FLAGS[name].value is not None}
     if FLAGS.init_from:
         if FLAGS["config"].present:
@@ -102,8 +105,11 @@ def main(argv):
         config = config.replace(warmup_steps=config.train_steps // 10)
     input_files, heldout_files = list(FLAGS.input_files), list(FLAGS.heldout_files)
     if FLAGS.default_corpus:
+        # Every worker writes its own copy: the chief's folder is the chief's to write.
+        corpus_dir = (pathlib.Path(FLAGS.model_dir) / "corpus" if is_chief(strategy)
+                      else pathlib.Path(tempfile.mkdtemp(prefix="electra_tf-corpus-")))
         train, heldout = corpora.write_default_pretraining_corpus(
-            pathlib.Path(FLAGS.model_dir) / "corpus", segmented=config.whole_word_masking)
+            corpus_dir, segmented=config.whole_word_masking)
         input_files += [str(f) for f in train]
         heldout_files = heldout_files or [str(f) for f in heldout]
     if not input_files:
@@ -113,7 +119,7 @@ def main(argv):
         heldout_files=heldout_files or None,
         vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, seed=FLAGS.seed,
         checkpoint_steps=FLAGS.checkpoint_steps, eval_steps=FLAGS.eval_steps,
-        strategy=FLAGS.strategy, init_from=FLAGS.init_from,
+        strategy=strategy, init_from=FLAGS.init_from,
     )
     if result.eval_metrics:
         m = result.eval_metrics
@@ -123,6 +129,8 @@ def main(argv):
             "guess scores accuracy {:.3f}, recall 0)".format(
                 m["mlm_accuracy"], m["rtd_accuracy"], m["rtd_precision"], m["rtd_recall"],
                 m["replaced_rate"], 1 - m["replaced_rate"]))
+    if not is_chief(strategy):
+        return
     curves = summaries.plot_curves(pathlib.Path(FLAGS.model_dir) / LOGS_DIRNAME,
                                    pathlib.Path(FLAGS.model_dir) / summaries.CURVES_FILENAME,
                                    title=f"pre-training {FLAGS.model_dir}")

@@ -29,6 +29,7 @@ from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
 from electra_tf.models import model_dir
+from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.pretrainer import build_discriminator
 
 
@@ -68,13 +69,14 @@ def random_encoder(config: ElectraConfig, vocabulary):
     return build_discriminator(config, tokenizer.vocabulary_size()), tokenizer
 
 
-class ElectraEncoderTask(ElectraTaskPresets):
+class ElectraEncoderTask(MultiWorkerKerasSteps, ElectraTaskPresets):
     """Task mixin: `from_model_dir` and `from_scratch`, a new head on an encoder from above.
 
     Each builds the encoder and the task's `preprocessor_cls` around its
     tokenizer, then calls the task's constructor with them and `kwargs`
     (`label_names`, `tag_names`, `head`, ...). `from_preset` (a saved task)
-    comes from `ElectraTaskPresets`.
+    comes from `ElectraTaskPresets`; `fit` under a multi-worker strategy from
+    `MultiWorkerKerasSteps`.
     """
 
     def _set_encoder(self, backbone, preprocessor):

@@ -47,6 +47,7 @@ from electra_tf import tokenization
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders, model_dir
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
@@ -54,7 +55,7 @@ KINDS = ("classification", "tagging")
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
+class ElectraMultiTask(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
     """A shared `ElectraBackbone` with named heads, trained on mixed task batches.
 
     Args:
@@ -236,13 +237,14 @@ class ElectraMultiTask(BuildOptimizerBeforeTraining, keras.Model):
         gradients = [tf.zeros_like(v) if g is None else g
                      for g, v in zip(gradients, self.trainable_variables)]
         self.optimizer.apply(gradients, self.trainable_variables)
-        return self._update_metrics(outputs, y, task_losses, loss)
+        return worker_logs(self._update_metrics(outputs, y, task_losses, loss))
 
     def test_step(self, data):
         x, y = data
         outputs = self(x, training=False)
         task_losses = self.compute_task_losses(outputs, y)
-        return self._update_metrics(outputs, y, task_losses, self.combine_losses(task_losses))
+        return worker_logs(
+            self._update_metrics(outputs, y, task_losses, self.combine_losses(task_losses)))
 
     def _update_metrics(self, outputs, y, task_losses, loss):
         self.loss_tracker.update_state(loss)

@@ -26,6 +26,7 @@ from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models.generator import ElectraGenerator
+from electra_tf.models.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.models import model_dir
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
@@ -50,7 +51,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int, name="discr
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
+class ElectraPretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
     """ELECTRA's pre-training model, trained with plain `fit`.
 
     Each step masks the batch afresh (`DynamicMasking`), trains the generator
@@ -234,7 +235,7 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
                 gradients, self.electra_config.clip_norm * self._loss_scale()
             )
         self.optimizer.apply(gradients, self.trainable_variables)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return worker_logs({metric.name: metric.result() for metric in self.metrics})
 
     def _micro_batch_gradients(self, inputs, shares):
         """Gradients of `loss / shares` on `inputs`; updates the metrics."""
@@ -282,7 +283,7 @@ class ElectraPretrainer(BuildOptimizerBeforeTraining, keras.Model):
         inputs = data[0] if isinstance(data, tuple) else data
         outputs = self(inputs, training=False)
         self._update_metrics(outputs, self.compute_pretraining_losses(outputs))
-        return {metric.name: metric.result() for metric in self.metrics}
+        return worker_logs({metric.name: metric.result() for metric in self.metrics})
 
     def _update_metrics(self, outputs, losses):
         self.loss_tracker.update_state(losses["loss"])

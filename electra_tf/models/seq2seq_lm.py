@@ -38,13 +38,15 @@ from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
+from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
 from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraSeq2SeqLM(BuildOptimizerBeforeTraining, keras_hub.models.Seq2SeqLM):
+class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining,
+                       keras_hub.models.Seq2SeqLM):
     """ELECTRA encoder-decoder language model: `fit` on pairs, `generate` text.
 
     Teacher forcing comes from the preprocessor (decoder input `[CLS] y`,

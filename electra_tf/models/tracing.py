@@ -31,5 +31,7 @@ class BuildOptimizerBeforeTraining:
 
     def make_train_function(self, force=False):
         if self.built and self.optimizer is not None and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
+            # Slots belong to the strategy the model was made in.
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
         return super().make_train_function(force)

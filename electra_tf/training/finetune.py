@@ -41,6 +41,7 @@ from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.optimizers import create_finetuning_optimizer
+from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
 
 TASKS = ("classification", "ner", "multitask")
@@ -159,36 +160,46 @@ def _compile(model, spec, config, train_steps):
     ))
 
 
-def run_finetuning(spec: FinetuneSpec) -> dict:
-    """Trains, evaluates on dev and test, saves the model dir with `metrics.json`."""
+def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
+    """Trains, evaluates on dev and test, saves the model dir with `metrics.json`.
+
+    `strategy` (a `tf.distribute.Strategy` or its name, see
+    `training.distribute`; made before any other TensorFlow op) spreads each batch (`recipe.batch_size` is the global
+    batch) over its replicas; under a multi-worker strategy only the chief
+    writes `spec.model_dir`.
+    """
     if spec.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {spec.task!r}.")
+    strategy = (strategy_from_name(strategy) if isinstance(strategy, str)
+                else strategy or tf.distribute.get_strategy())
     keras.utils.set_random_seed(spec.seed)
     if spec.task == "multitask":
-        return run_multitask(spec)
+        return run_multitask(spec, strategy)
     recipe = spec.recipe
     splits = load_splits(spec)
-    model, config = build_model(spec, splits)
-    train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
-    _compile(model, spec, config, train_steps)
+    with strategy.scope():
+        model, config = build_model(spec, splits)
+        train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
+        _compile(model, spec, config, train_steps)
     monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
-    history = model.fit(
-        _dataset(model, splits["train"], recipe.batch_size, seed=spec.seed),
-        validation_data=_dataset(model, splits["dev"], recipe.batch_size),
-        epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn it cannot.
-        callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor, mode="max",
-                                       log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
-        verbose=2,
-    )
-    metrics = _metrics(spec, train_steps, history)
-    for split in ("dev", "test"):
-        if split in splits:
-            results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
-                                     verbose=0, return_dict=True)
-            metrics[split] = {_short(k): float(v) for k, v in results.items()}
-    model_dir = pathlib.Path(spec.model_dir)
-    model.save_to_preset(str(model_dir))
-    (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
+    with worker_dir(spec.model_dir, strategy) as model_dir:
+        history = model.fit(
+            shard_input(_dataset(model, splits["train"], recipe.batch_size, seed=spec.seed), (),
+                        strategy),
+            validation_data=_dataset(model, splits["dev"], recipe.batch_size),
+            epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn.
+            callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor,
+                                           mode="max", log_dir=model_dir / LOGS_DIRNAME),
+            verbose=2,
+        )
+        metrics = _metrics(spec, train_steps, history)
+        for split in ("dev", "test"):
+            if split in splits:
+                results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
+                                         verbose=0, return_dict=True)
+                metrics[split] = {_short(k): float(v) for k, v in results.items()}
+        model.save_to_preset(str(model_dir))
+        (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
@@ -216,7 +227,7 @@ def multitask_datasets(spec):
     return names
 
 
-def run_multitask(spec: FinetuneSpec) -> dict:
+def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
     """One shared encoder, one head per built-in dataset, task batches mixed by sampling.
 
     Logs and `metrics.json` hold per-task numbers (`<dataset>_accuracy`,
@@ -224,21 +235,24 @@ def run_multitask(spec: FinetuneSpec) -> dict:
     training sets hold together.
     """
     recipe = spec.recipe
+    strategy = strategy or tf.distribute.get_strategy()
     names = multitask_datasets(spec)
     splits = {name: load_splits(dataclasses.replace(spec, task=BUILTIN_DATASETS[name], dataset=name))
               for name in names}
-    if spec.init_from:
-        (backbone, tokenizer), config = (encoders.pretrained_encoder(spec.init_from),
-                                         _encoder_config(spec.init_from, None))
-    else:
-        config, vocabulary = _random_encoder_recipe(spec, [s["train"] for s in splits.values()])
-        backbone, tokenizer = encoders.random_encoder(config, vocabulary)
-    model = ElectraMultiTask(backbone, {
-        name: {"kind": "classification" if BUILTIN_DATASETS[name] == "classification" else "tagging",
-               "labels": _names(splits[name]["train"]), "weight": recipe.task_weight(name)}
-        for name in names
-    }, uncertainty_weighting=recipe.uncertainty_weighting, dropout=recipe.dropout,
-       tokenizer=tokenizer, sequence_length=recipe.sequence_length)
+    with strategy.scope():
+        if spec.init_from:
+            (backbone, tokenizer), config = (encoders.pretrained_encoder(spec.init_from),
+                                             _encoder_config(spec.init_from, None))
+        else:
+            config, vocabulary = _random_encoder_recipe(spec, [s["train"] for s in splits.values()])
+            backbone, tokenizer = encoders.random_encoder(config, vocabulary)
+        model = ElectraMultiTask(backbone, {
+            name: {"kind": "classification" if BUILTIN_DATASETS[name] == "classification"
+                   else "tagging",
+                   "labels": _names(splits[name]["train"]), "weight": recipe.task_weight(name)}
+            for name in names
+        }, uncertainty_weighting=recipe.uncertainty_weighting, dropout=recipe.dropout,
+           tokenizer=tokenizer, sequence_length=recipe.sequence_length)
     batches = {name: _task_batches(model, name, splits[name], recipe.batch_size, spec.seed)
                for name in names}
     steps_per_epoch = sum(count for _, count in (b["train"] for b in batches.values()))
@@ -246,22 +260,25 @@ def run_multitask(spec: FinetuneSpec) -> dict:
     train = mix_tasks({name: b["train"][0] for name, b in batches.items()}, sizes,
                       temperature=recipe.sampling_temperature, seed=spec.seed)
     train_steps = recipe.epochs * steps_per_epoch
-    _compile(model, spec, config, train_steps)
-    history = model.fit(
-        train, steps_per_epoch=steps_per_epoch, epochs=recipe.epochs, shuffle=False,
-        validation_data=_concatenate([b["dev"] for b in batches.values()]),
-        callbacks=finetuning_callbacks(recipe.early_stopping_patience,
-                                       log_dir=pathlib.Path(spec.model_dir) / LOGS_DIRNAME),
-        verbose=2,
-    )
-    metrics = _metrics(spec, train_steps, history)
-    for split in ("dev", "test"):
-        if all(split in b for b in batches.values()):
-            results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
-                                     verbose=0, return_dict=True)
-            metrics[split] = {k: float(v) for k, v in results.items()}
-    model.save_to_preset(spec.model_dir)
-    (pathlib.Path(spec.model_dir) / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
+    with strategy.scope():
+        _compile(model, spec, config, train_steps)
+    with worker_dir(spec.model_dir, strategy) as model_dir:
+        history = model.fit(
+            shard_input(train, (), strategy), steps_per_epoch=steps_per_epoch,
+            epochs=recipe.epochs, shuffle=False,
+            validation_data=_concatenate([b["dev"] for b in batches.values()]),
+            callbacks=finetuning_callbacks(recipe.early_stopping_patience,
+                                           log_dir=model_dir / LOGS_DIRNAME),
+            verbose=2,
+        )
+        metrics = _metrics(spec, train_steps, history)
+        for split in ("dev", "test"):
+            if all(split in b for b in batches.values()):
+                results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
+                                         verbose=0, return_dict=True)
+                metrics[split] = {k: float(v) for k, v in results.items()}
+        model.save_to_preset(model_dir)
+        (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 

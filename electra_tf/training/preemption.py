@@ -20,7 +20,8 @@ import keras
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 
 backup = StepBackup("runs/tiny/backup")
-callbacks = [backup, SaveOnPreemption(backup)]  # then model.fit(..., callbacks=callbacks)
+callbacks = [backup, SaveOnPreemption(backup, first_step=0, steps_per_epoch=100)]
+# model.fit(..., steps_per_epoch=100, callbacks=callbacks)
 ```
 """
 
@@ -96,12 +97,17 @@ class StepBackup(keras.callbacks.BackupAndRestore):
 class SaveOnPreemption(keras.callbacks.Callback):
     """Saves `backup` at the step boundary after a SIGTERM, then raises `TrainingPreempted`.
 
-    The process's own SIGTERM handler is put back when training ends.
+    `first_step` is the run's step `fit` starts at and `steps_per_epoch` the
+    steps of a whole epoch (a checkpoint interval), so the backup records the
+    run's position even when this `fit` began inside an epoch. The process's
+    own SIGTERM handler is put back when training ends.
     """
 
-    def __init__(self, backup: StepBackup):
+    def __init__(self, backup: StepBackup, first_step=0, steps_per_epoch=None):
         super().__init__()
         self.backup = backup
+        self.first_step = first_step
+        self.steps_per_epoch = steps_per_epoch
         self._handler = None
 
     def on_train_begin(self, logs=None):
@@ -109,8 +115,10 @@ class SaveOnPreemption(keras.callbacks.Callback):
             log.warning("pre-emption saving is off: signal handlers can only be set from the "
                         "main thread, and fit runs in another.")
             return
+        self._step = self.first_step
         self._previous_handler = signal.getsignal(signal.SIGTERM)
-        strategy = tf.distribute.get_strategy()
+        # Callbacks run outside the strategy's scope: ask the model which it was built in.
+        strategy = self.model.distribute_strategy
         self._checkpoint_dir = tempfile.mkdtemp(prefix="electra_tf-preemption-")
         self._handler = tf.distribute.experimental.PreemptionCheckpointHandler(
             getattr(strategy, "cluster_resolver", None),  # multi-worker strategies have one
@@ -121,11 +129,8 @@ class SaveOnPreemption(keras.callbacks.Callback):
                 save_fn=self._save, exit_fn=self._stop),
         )
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch, self._batches = epoch, 0
-
     def on_train_batch_end(self, batch, logs=None):
-        self._batches = batch + 1
+        self._step += 1
         if self._handler is not None:
             # Its saving path logs a deprecation notice about its own counter.
             logger, level = tf.get_logger(), tf.get_logger().level
@@ -145,9 +150,9 @@ class SaveOnPreemption(keras.callbacks.Callback):
             shutil.rmtree(self._checkpoint_dir, ignore_errors=True)
 
     def _save(self):
-        self.backup.save_at(self._epoch, self._batches)
+        steps_per_epoch = self.steps_per_epoch or self.params["steps"]
+        self.backup.save_at(*divmod(self._step, steps_per_epoch))
 
     def _stop(self):
         self._release()
-        raise TrainingPreempted(int(self.model.optimizer.iterations.numpy()),
-                                self.backup.backup_dir)
+        raise TrainingPreempted(self._step, self.backup.backup_dir)

@@ -50,7 +50,7 @@ from electra_tf.models.model_dir import (
     SUMMARY_FILENAME,
 )
 from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.training.distribute import strategy_from_name
+from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 from electra_tf.training.summaries import PretrainingSummaries
@@ -70,11 +70,12 @@ class PretrainingResult:
     eval_metrics: dict
 
 
-def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=None, lowercase=True):
-    """Returns the run's vocabulary, saving it to `model_dir` on first use.
+def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=None, lowercase=True,
+                       save_dir=None):
+    """Returns the run's vocabulary, saving it to `save_dir` (default `model_dir`) on first use.
 
-    A resumed run reuses the saved vocabulary, so token ids never change
-    under a checkpoint.
+    A resumed run reuses the vocabulary saved in `model_dir`, so token ids
+    never change under a checkpoint.
     """
     model_dir = pathlib.Path(model_dir)
     saved = model_dir / tokenization.VOCAB_FILENAME
@@ -108,7 +109,7 @@ def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=No
                  len(vocabulary), 100 * rate, len(sample))
     else:
         raise ValueError("give a vocabulary file (--vocab_file) or a size to build one (--vocab_size).")
-    tokenization.save_vocabulary(vocabulary, model_dir)
+    tokenization.save_vocabulary(vocabulary, save_dir or model_dir)
     return vocabulary
 
 
@@ -145,7 +146,8 @@ def _check_init_from(init_from, config, vocab_file, vocab_size):
     return own
 
 
-def _check_resumable_config(model_dir, config):
+def _check_resumable_config(model_dir, config, save_dir=None):
+    """Refuses a config that differs from the run's in `model_dir`; saves it to `save_dir`."""
     path = pathlib.Path(model_dir) / CONFIG_FILENAME
     if path.is_file():
         saved = ElectraConfig.load(path)
@@ -156,7 +158,7 @@ def _check_resumable_config(model_dir, config):
                 f"{model_dir} holds a run with another config ({path}); resume with the same "
                 "config (only train_steps may change) or choose a new --model_dir."
             )
-    config.save(path)
+    config.save(pathlib.Path(save_dir or model_dir) / CONFIG_FILENAME)
 
 
 def run_pretraining(
@@ -194,82 +196,95 @@ def run_pretraining(
     a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
     saved over the last checkpoint).
 
+    `strategy` is a `tf.distribute.Strategy` or its name (`training.distribute`);
+    `config.batch_size` is the global batch. A multi-worker strategy must be
+    made before any other TensorFlow op runs in the process (pass the object
+    made first thing, or its name to a fresh process); then each worker reads
+    its share of the input, and only the chief writes `model_dir`.
+
     Progress notes (vocabulary built, resuming, ...) go to the
     `electra_tf.training.pretrain` logger.
     """
+    # First: a multi-worker strategy must exist before any other TensorFlow op runs.
+    strategy = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
     if init_from:
         vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
     model_dir = pathlib.Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    files = _checked_input_files(input_files)
-    vocabulary = prepare_vocabulary(
-        model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size, lowercase=config.lowercase
-    )
-    tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
-    _check_resumable_config(model_dir, config)
-
-    def evaluate(pretrainer, tokenizer):
-        if not heldout_files:
-            return {}
-        return evaluate_pretrainer(
-            pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
+    # Reads (vocabulary, recipe, backup, finished steps) come from `model_dir`; writes go
+    # to `run_dir`: the same folder, except on a multi-worker run's other workers.
+    with worker_dir(model_dir, strategy) as run_dir:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        files = _checked_input_files(input_files)
+        vocabulary = prepare_vocabulary(
+            model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size,
+            lowercase=config.lowercase, save_dir=run_dir,
         )
+        tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+        _check_resumable_config(model_dir, config, save_dir=run_dir)
 
-    checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
-    finished = _finished_steps(model_dir)
-    if finished >= config.train_steps and not _backup_step(model_dir, checkpoint_steps):
-        # A completed run is never trained over: evaluate what is there.
-        log.info("%s already holds a finished run of %d steps; evaluating it (raise "
-                 "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
-        pretrainer = ElectraPretrainer.from_preset(model_dir)
-        pretrainer.compile()
-        return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
-                                 evaluate(pretrainer, pretrainer.tokenizer))
+        def evaluate(pretrainer, tokenizer):
+            if not heldout_files:
+                return {}
+            return evaluate_pretrainer(
+                pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
+            )
 
-    pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
-    start = _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from)
+        checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
+        finished = _finished_steps(model_dir)
+        if finished >= config.train_steps and not _backup_step(model_dir, checkpoint_steps):
+            # A completed run is never trained over: evaluate what is there.
+            log.info("%s already holds a finished run of %d steps; evaluating it (raise "
+                     "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
+            pretrainer = ElectraPretrainer.from_preset(model_dir)
+            pretrainer.compile()
+            return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
+                                     evaluate(pretrainer, pretrainer.tokenizer))
 
-    def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
-        """One `fit` from global step `first_step`; the input resumes there too.
+        pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
+        start = _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from)
 
-        The input is built anew: a second pass over the same dataset would
-        shuffle differently (`reshuffle_each_iteration`).
-        """
-        dataset = pretraining_data.pretraining_dataset(
-            files, tokenizer, sequence_length=config.sequence_length,
-            batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
-        )
-        backup = StepBackup(str(model_dir / BACKUP_DIRNAME), save_freq="epoch",
-                            double_checkpoint=True, delete_checkpoint=not keep_backup)
-        history = pretrainer.fit(
-            dataset.skip(first_step), epochs=epochs, steps_per_epoch=steps_per_epoch,
-            initial_epoch=epoch,
-            shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
-            callbacks=[*_run_callbacks(model_dir, config, checkpoint_steps, tokenizer,
-                                       heldout_files or files, backup),
-                       SaveOnPreemption(backup), *callbacks],
-            verbose=verbose,
-        )
-        return history.history
+        def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
+            """One `fit` from global step `first_step`; the input resumes there too.
 
-    epochs = math.ceil(config.train_steps / checkpoint_steps)
-    epoch, done_in_epoch = divmod(start, checkpoint_steps)
-    histories = []
-    if done_in_epoch:
-        # Keras starts an epoch at its first batch: finish the pre-empted one on its
-        # own, keeping the backup until the next fit has one of its own.
-        histories.append(fit(start, epoch, epoch + 1, checkpoint_steps - done_in_epoch,
-                             keep_backup=True))
-        epoch += 1
-    if epoch < epochs:
-        histories.append(fit(epoch * checkpoint_steps, epoch, epochs, checkpoint_steps,
-                             keep_backup=False))
-    history = {name: [value for h in histories for value in h.get(name, [])]
-               for name in histories[-1]} if histories else {}
-    pretrainer.save_to_preset(model_dir, tokenizer)
-    eval_metrics = evaluate(pretrainer, tokenizer)
-    _write_summary(model_dir, pretrainer, history, eval_metrics)
-    return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
+            The input is built anew: a second pass over the same dataset would
+            shuffle differently (`reshuffle_each_iteration`).
+            """
+            dataset = shard_input(pretraining_data.pretraining_dataset(
+                files, tokenizer, sequence_length=config.sequence_length,
+                batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
+            ), files, strategy)
+            backup = StepBackup(str(run_dir / BACKUP_DIRNAME),
+                                restore_from=model_dir / BACKUP_DIRNAME, save_freq="epoch",
+                                double_checkpoint=True, delete_checkpoint=not keep_backup)
+            history = pretrainer.fit(
+                dataset.skip(first_step), epochs=epochs, steps_per_epoch=steps_per_epoch,
+                initial_epoch=epoch,
+                shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
+                callbacks=[*_run_callbacks(run_dir, config, checkpoint_steps, tokenizer,
+                                           heldout_files or files, backup),
+                           SaveOnPreemption(backup, first_step, checkpoint_steps), *callbacks],
+                verbose=verbose,
+            )
+            return history.history
+
+        epochs = math.ceil(config.train_steps / checkpoint_steps)
+        epoch, done_in_epoch = divmod(start, checkpoint_steps)
+        histories = []
+        if done_in_epoch:
+            # Keras starts an epoch at its first batch: finish the pre-empted one on its
+            # own, keeping the backup until the next fit has one of its own.
+            histories.append(fit(start, epoch, epoch + 1, checkpoint_steps - done_in_epoch,
+                                 keep_backup=True))
+            epoch += 1
+        if epoch < epochs:
+            histories.append(fit(epoch * checkpoint_steps, epoch, epochs, checkpoint_steps,
+                                 keep_backup=False))
+        history = {name: [value for h in histories for value in h.get(name, [])]
+                   for name in histories[-1]} if histories else {}
+        pretrainer.save_to_preset(run_dir, tokenizer)
+        eval_metrics = evaluate(pretrainer, tokenizer)
+        _write_summary(run_dir, pretrainer, history, eval_metrics)
+        return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
 
 
 def _checked_input_files(input_files):
@@ -284,9 +299,8 @@ def _checked_input_files(input_files):
     return files
 
 
-def _build_pretrainer(config, tokenizer, seed, strategy):
-    """A compiled `ElectraPretrainer`, its variables made in `strategy`'s scope."""
-    distribution = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+def _build_pretrainer(config, tokenizer, seed, distribution):
+    """A compiled `ElectraPretrainer`, its variables made in `distribution`'s scope."""
     replicas = distribution.num_replicas_in_sync
     if config.batch_size % (replicas * config.gradient_accumulation_steps):
         raise ValueError(
