@@ -1,11 +1,13 @@
 """Two real `MultiWorkerMirroredStrategy` workers on 127.0.0.1, each its own process.
 
-They pre-train a few steps of the `tiny` config through `run_pretraining` (what
-`electra-pretrain --strategy multi_worker` runs) and must end with identical weights, equal (within float tolerance) to one
-process training on the same global batch with two replicas (`MirroredStrategy` over two
-logical CPUs: the same split of every batch, the same per-replica random streams). Only the
-chief writes the run folder. Processes are always cleaned up, and the whole test is bounded
-in time.
+Workers run `run_pretraining` / `run_finetuning` (what `electra-pretrain` and
+`electra-finetune --strategy multi_worker` run) on the `tiny` config. They must end with
+identical weights, equal (within float tolerance) to one process training on the same global
+batch with two replicas (`MirroredStrategy` over two logical CPUs: the same split of every
+batch, the same per-replica random streams), and only the chief may write the run folder. A
+SIGTERM to one worker must make both save at the same step and exit, and the relaunched
+workers must finish the run together. Processes are always cleaned up, and every launch is bounded in
+time.
 """
 
 import json
@@ -24,14 +26,15 @@ from electra_tf.models.multi_worker import KERAS_VERSIONS
 from electra_tf.training.preemption import EXIT_CODE
 
 TIMEOUT = 420
-# Under the strategy argv[1] names: pre-trains 6 steps of `tiny` on a text file, or fine-tunes a
-# classifier (random `tiny` encoder) for 2 epochs on a TSV file; prints the sum of every weight
-# of the final model.
+# Under the strategy argv[1] names: pre-trains `tiny` for argv[5] steps on a text file (with
+# argv[4] == "signal", worker 1 sends itself SIGTERM after step 4), or fine-tunes a classifier
+# (random `tiny` encoder) for 2 epochs on a TSV file. Prints the sum of every weight of the
+# final model, or the step a pre-emption saved at.
 PROGRAM = textwrap.dedent(
     """
-    import logging, sys
+    import logging, os, signal, sys
     import numpy as np
-    strategy_name, data, model_dir = sys.argv[1:4]
+    strategy_name, data, model_dir, send_signal, steps = sys.argv[1:6]
     import tensorflow as tf
     if strategy_name == "mirrored":  # one process, two replicas
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -42,6 +45,7 @@ PROGRAM = textwrap.dedent(
     from electra_tf.config import FinetuneConfig
     from electra_tf.training.distribute import strategy_from_name
     from electra_tf.training.finetune import FinetuneSpec, run_finetuning
+    from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
     from electra_tf.training.pretrain import run_pretraining
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
 
@@ -49,8 +53,14 @@ PROGRAM = textwrap.dedent(
         total = sum(float(np.sum(w.numpy(), dtype="float64")) for w in model.weights)
         print("weights checksum", repr(total))
 
+    class SignalAfterStep4(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+
     # Before any other op: collective ops are configured when the strategy is made.
     strategy = strategy_from_name(strategy_name)
+    worker = getattr(getattr(strategy, "cluster_resolver", None), "task_id", 0)
     keras.utils.set_random_seed(0)  # the same initial weights in every process
     if data.endswith(".tsv"):
         # Every worker saves (the others into a folder removed afterwards): report there.
@@ -62,9 +72,16 @@ PROGRAM = textwrap.dedent(
                 epochs=2, batch_size=8, sequence_length=16, learning_rate=1e-3, dropout=0.0)),
             strategy)
     else:
-        config = ElectraConfig.from_preset("tiny").replace(train_steps=6, batch_size=8)
-        report(run_pretraining(config, [data], model_dir, vocab_size=300, checkpoint_steps=3,
-                               strategy=strategy, verbose=0).pretrainer)
+        config = ElectraConfig.from_preset("tiny").replace(train_steps=int(steps), batch_size=8)
+        callbacks = [SignalAfterStep4()] if send_signal == "signal" and worker == 1 else []
+        try:
+            result = run_pretraining(config, [data], model_dir, vocab_size=300,
+                                     checkpoint_steps=3, strategy=strategy, verbose=0,
+                                     callbacks=callbacks)
+        except TrainingPreempted as stopped:
+            print("preempted at", stopped.step)
+            sys.exit(EXIT_CODE)
+        report(result.pretrainer)
     """
 )
 
@@ -79,10 +96,83 @@ def _free_ports(count):
     return ports
 
 
+def _launch_workers(*args):
+    """Runs `PROGRAM args` as two MultiWorkerMirroredStrategy workers; `[(returncode,
+    stdout, stderr)]`, the processes killed if they outlive `TIMEOUT`."""
+    ports = _free_ports(2)
+    workers = []
+    try:
+        for index in range(2):
+            config = {"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+                      "task": {"type": "worker", "index": index}}
+            workers.append(subprocess.Popen(
+                [sys.executable, "-c", PROGRAM, "multi_worker", *args],
+                env={**env(), "TF_CONFIG": json.dumps(config)},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [worker.communicate(timeout=TIMEOUT) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    return [(worker.returncode, *output) for worker, output in zip(workers, outputs)]
+
+
+def _one_process_with_two_replicas(*args):
+    result = subprocess.run([sys.executable, "-c", PROGRAM, "mirrored", *args],
+                            env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _checksum(output):
+    return float([line for line in output.splitlines()
+                  if line.startswith("weights checksum")][0].split()[-1])
+
+
+def _assert_same_run(folder, reference, weights_file):
+    """`folder` (the chief's) holds what one process wrote in `reference`, with its weights."""
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in reference.iterdir())
+    ours, theirs = _datasets(folder / weights_file), _datasets(reference / weights_file)
+    assert ours.keys() == theirs.keys()
+    for name, value in theirs.items():
+        np.testing.assert_allclose(ours[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 def test_the_pinned_keras_is_the_one_the_workarounds_were_checked_on():
     assert keras.__version__.startswith(KERAS_VERSIONS), (
         f"Keras {keras.__version__}: re-check electra_tf/models/multi_worker.py's workarounds "
         "(keras-team/keras#20585) with tests/test_multi_worker.py, then update KERAS_VERSIONS.")
+
+
+def test_two_pretraining_workers_train_like_one_process(corpus, tmp_path):
+    args = [str(corpus / "train.txt"), str(tmp_path / "workers"), "no-signal", "6"]
+    outputs = _launch_workers(*args)
+    for returncode, _, stderr in outputs:
+        assert returncode == 0, stderr[-3000:]
+    assert "reads its share of the input by example" in outputs[0][1]
+    sums = [_checksum(out) for _, out, _ in outputs]
+    assert sums[0] == sums[1]  # both workers hold the same weights
+    reference = _one_process_with_two_replicas(str(corpus / "train.txt"), str(tmp_path / "one"),
+                                               "no-signal", "6")
+    np.testing.assert_allclose(sums[0], _checksum(reference), rtol=1e-4)
+    _assert_same_run(tmp_path / "workers", tmp_path / "one", "task.weights.h5")
+
+
+def test_a_preempted_worker_stops_both_and_both_resume(corpus, tmp_path):
+    args = [str(corpus / "train.txt"), str(tmp_path / "run")]
+    first = _launch_workers(*args, "signal", "9")
+    for returncode, _, stderr in first:
+        assert returncode == EXIT_CODE, stderr[-3000:]
+    steps = {int(out.split("preempted at")[1].split()[0]) for _, out, _ in first}
+    assert len(steps) == 1 and 4 < steps.pop() < 9  # both saved at the same step
+    second = _launch_workers(*args, "no-signal", "9")
+    for returncode, _, stderr in second:
+        assert returncode == 0, stderr[-3000:]
+    sums = [_checksum(out) for _, out, _ in second]
+    assert sums[0] == sums[1]
+    assert json.loads((tmp_path / "run" / "pretraining_summary.json").read_text()
+                      )["steps_done"] == 9
 
 
 @pytest.fixture(scope="module")
@@ -97,108 +187,16 @@ def sentiment(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("job", ["pre-training", "fine-tuning"])
-def test_two_workers_train_like_one_process_with_two_replicas(job, corpus, sentiment, tmp_path):
-    data = str(corpus / "train.txt") if job == "pre-training" else str(sentiment)
-    outputs = _launch_workers(PROGRAM, ["multi_worker", data, str(tmp_path / "workers")])
+def test_two_finetuning_workers_train_like_one_process(sentiment, tmp_path):
+    outputs = _launch_workers(str(sentiment), str(tmp_path / "workers"), "no-signal", "0")
     for returncode, _, stderr in outputs:
         assert returncode == 0, stderr[-3000:]
-    assert "reads its share of the input by example" in outputs[0][1]
     sums = [_checksum(out) for _, out, _ in outputs]
-    assert sums[0] == sums[1]  # both workers hold the same weights
-
-    reference = subprocess.run(
-        [sys.executable, "-c", PROGRAM, "mirrored", data, str(tmp_path / "one")],
-        env=env(), capture_output=True, text=True, timeout=TIMEOUT)
-    assert reference.returncode == 0, reference.stderr[-3000:]
-
-    # The chief wrote the run folder, as one process does; the other worker left nothing.
-    written = sorted(p.name for p in (tmp_path / "workers").iterdir())
-    assert written == sorted(p.name for p in (tmp_path / "one").iterdir())
-    weights = "task.weights.h5" if job == "pre-training" else "model.weights.h5"
-    chief = _datasets(tmp_path / "workers" / weights)
-    one = _datasets(tmp_path / "one" / weights)
-    assert chief.keys() == one.keys()
-    for name, value in one.items():
-        np.testing.assert_allclose(chief[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
-    np.testing.assert_allclose(sums[0], _checksum(reference.stdout), rtol=1e-6)
-
-
-# Two workers pre-train 9 steps; in the first launch worker 1 gets SIGTERM after step 4. Each
-# prints where it stopped or the sum of its final weights.
-PREEMPTED = textwrap.dedent(
-    """
-    import os, signal, sys
-    import numpy as np
-    corpus, model_dir, send_signal = sys.argv[1], sys.argv[2], sys.argv[3] == "signal"
-    import keras
-    from electra_tf import ElectraConfig
-    from electra_tf.training.distribute import strategy_from_name
-    from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
-    from electra_tf.training.pretrain import run_pretraining
-    strategy = strategy_from_name("multi_worker")
-    worker = strategy.cluster_resolver.task_id
-
-    class SignalAtStep(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if worker == 1 and int(self.model.optimizer.iterations.numpy()) == 4:
-                os.kill(os.getpid(), signal.SIGTERM)
-
-    keras.utils.set_random_seed(0)
-    config = ElectraConfig.from_preset("tiny").replace(train_steps=9, batch_size=8)
-    try:
-        result = run_pretraining(config, [corpus], model_dir, vocab_size=300, checkpoint_steps=3,
-                                 strategy=strategy, verbose=0,
-                                 callbacks=[SignalAtStep()] if send_signal else [])
-    except TrainingPreempted as stopped:
-        print("preempted at", stopped.step)
-        sys.exit(EXIT_CODE)
-    total = sum(float(np.sum(w.numpy(), dtype="float64")) for w in result.pretrainer.weights)
-    print("weights checksum", repr(total))
-    """
-)
-
-
-def _launch_workers(program, args, timeout=TIMEOUT):
-    """Runs `program` as two MultiWorkerMirroredStrategy workers; `[(returncode, stdout,
-    stderr)]`, the processes killed if they outlive `timeout`."""
-    ports = _free_ports(2)
-    workers = []
-    try:
-        for index in range(2):
-            config = {"cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
-                      "task": {"type": "worker", "index": index}}
-            workers.append(subprocess.Popen(
-                [sys.executable, "-c", program, *args], env={**env(), "TF_CONFIG": json.dumps(config)},
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        outputs = [worker.communicate(timeout=timeout) for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-    return [(worker.returncode, *output) for worker, output in zip(workers, outputs)]
-
-
-def test_a_preempted_worker_stops_both_and_both_resume(corpus, tmp_path):
-    args = [str(corpus / "train.txt"), str(tmp_path / "run")]
-    first = _launch_workers(PREEMPTED, [*args, "signal"])
-    for returncode, out, err in first:
-        assert returncode == EXIT_CODE, err[-3000:]
-    steps = {int(out.split("preempted at")[1].split()[0]) for _, out, _ in first}
-    assert len(steps) == 1 and 4 <= steps.pop() < 9  # both saved at the same step
-    second = _launch_workers(PREEMPTED, [*args, "no-signal"])
-    for returncode, out, err in second:
-        assert returncode == 0, err[-3000:]
-    sums = [_checksum(out) for _, out, _ in second]
     assert sums[0] == sums[1]
-    assert json.loads((tmp_path / "run" / "pretraining_summary.json").read_text()
-                      )["steps_done"] == 9
-
-
-def _checksum(output):
-    return float([line for line in output.splitlines()
-                  if line.startswith("weights checksum")][0].split()[-1])
+    reference = _one_process_with_two_replicas(str(sentiment), str(tmp_path / "one"),
+                                               "no-signal", "0")
+    np.testing.assert_allclose(sums[0], _checksum(reference), rtol=1e-4)
+    _assert_same_run(tmp_path / "workers", tmp_path / "one", "model.weights.h5")
 
 
 def test_the_tpu_strategy_without_a_tpu_says_what_to_give():
