@@ -28,12 +28,7 @@ RECIPE = dict(dropout=0.0, clip_norm=0.05, warmup_steps=2, train_steps=6, learni
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_accumulated_updates_equal_the_large_batch_updates(jit_compile):
     config = CONFIG.replace(**RECIPE, jit_compile=jit_compile)
-    accumulating = ElectraPretrainer(
-        config.replace(gradient_accumulation_steps=MICRO_BATCHES), len(VOCAB), special_ids(),
-        seed=0)
-    reference = ElectraPretrainer(config, len(VOCAB), special_ids(), seed=0)
-    reference.set_weights(accumulating.get_weights())
-    accumulating.compile()
+    accumulating, reference = _twin_pretrainers(config)
     reference.compile()
     batches = tf.data.Dataset.from_tensor_slices(
         block_corpus(num_sequences=UPDATES * config.batch_size)).batch(config.batch_size)
@@ -44,10 +39,7 @@ def test_accumulated_updates_equal_the_large_batch_updates(jit_compile):
     # Under XLA the random draws come from XLA's generator: the reference's must too.
     gradients_of = tf.function(lambda half: _gradients(reference, half), jit_compile=jit_compile)
     for batch in batches:
-        size = accumulating.electra_config.micro_batch_size
-        halves = [{k: v[i * size:(i + 1) * size] for k, v in batch.items()}
-                  for i in range(MICRO_BATCHES)]
-        gradients = [gradients_of(half) for half in halves]
+        gradients = [gradients_of(half) for half in _micro_batches(batch)]
         reference.optimizer.apply([tf.add_n(list(g)) / MICRO_BATCHES for g in zip(*gradients)],
                                   reference.trainable_variables)
     assert int(accumulating.optimizer.iterations) == int(reference.optimizer.iterations) == UPDATES
@@ -67,20 +59,32 @@ def test_the_accumulated_gradient_is_the_mean_of_the_micro_batches_gradients():
     # Adam's step hardly depends on the gradient's scale, so the update test above
     # would not notice a sum instead of a mean; the gradient itself does.
     config = CONFIG.replace(**RECIPE)
+    accumulating, reference = _twin_pretrainers(config)
+    batch = {k: tf.constant(v[:config.batch_size]) for k, v in block_corpus().items()}
+    accumulated = tf.function(accumulating._accumulated_gradients)(batch, MICRO_BATCHES, 1)
+    halves = [_gradients(reference, half) for half in _micro_batches(batch)]
+    for ours, *theirs in zip(accumulated, *halves):
+        np.testing.assert_allclose(ours.numpy(), (sum(theirs) / MICRO_BATCHES).numpy(),
+                                   rtol=1e-4, atol=1e-7)
+
+
+def _twin_pretrainers(config):
+    """`(accumulating, reference)`: the same weights and seeds, `MICRO_BATCHES` micro-batches
+    per update or one batch; the accumulating one compiled."""
     accumulating = ElectraPretrainer(
         config.replace(gradient_accumulation_steps=MICRO_BATCHES), len(VOCAB), special_ids(),
         seed=0)
     reference = ElectraPretrainer(config, len(VOCAB), special_ids(), seed=0)
     reference.set_weights(accumulating.get_weights())
     accumulating.compile()
-    batch = {k: tf.constant(v[:config.batch_size]) for k, v in block_corpus().items()}
-    accumulated = tf.function(accumulating._accumulated_gradients)(batch, MICRO_BATCHES, 1)
-    size = config.batch_size // MICRO_BATCHES
-    halves = [_gradients(reference, {k: v[i * size:(i + 1) * size] for k, v in batch.items()})
-              for i in range(MICRO_BATCHES)]
-    for ours, *theirs in zip(accumulated, *halves):
-        np.testing.assert_allclose(ours.numpy(), (sum(theirs) / MICRO_BATCHES).numpy(),
-                                   rtol=1e-4, atol=1e-7)
+    return accumulating, reference
+
+
+def _micro_batches(batch):
+    """`batch` cut into `MICRO_BATCHES` consecutive equal slices, as the train step cuts it."""
+    size = len(batch["token_ids"]) // MICRO_BATCHES
+    return [{k: v[i * size:(i + 1) * size] for k, v in batch.items()}
+            for i in range(MICRO_BATCHES)]
 
 
 def _gradients(model, batch):
