@@ -2,6 +2,7 @@
 resumes from that step; the resumed run ends where an uninterrupted one does."""
 
 import json
+import logging
 import re
 import signal
 import subprocess
@@ -112,3 +113,32 @@ def _datasets(h5_file):
         handle.visititems(lambda name, item: arrays.__setitem__(name, item[()])
                           if isinstance(item, h5py.Dataset) else None)
     return arrays
+
+
+def test_fit_outside_the_main_thread_trains_without_preemption_saving(tmp_path, caplog):
+    # Signal handlers can only be set from the main thread (notebook executors may run elsewhere).
+    import threading
+
+    import keras
+
+    from electra_tf.training.preemption import SaveOnPreemption
+
+    caplog.set_level(logging.WARNING, logger="electra_tf.training.preemption")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    backup = StepBackup(str(tmp_path / "backup"))
+    errors = []
+
+    def train():
+        try:
+            model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=4, epochs=1, verbose=0,
+                      callbacks=[SaveOnPreemption(backup)])
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join(timeout=120)
+    assert not errors, errors
+    assert int(model.optimizer.iterations.numpy()) == 2
+    assert "pre-emption saving is off" in caplog.text

@@ -111,11 +111,11 @@ class SaveOnPreemption(keras.callbacks.Callback):
         self._handler = None
 
     def on_train_begin(self, logs=None):
+        self._step = self.first_step
         if threading.current_thread() is not threading.main_thread():
             log.warning("pre-emption saving is off: signal handlers can only be set from the "
                         "main thread, and fit runs in another.")
             return
-        self._step = self.first_step
         self._previous_handler = signal.getsignal(signal.SIGTERM)
         # Callbacks run outside the strategy's scope: ask the model which it was built in.
         strategy = self.model.distribute_strategy
