@@ -231,7 +231,8 @@ def run_pretraining(
 
         checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
         finished = _finished_steps(model_dir)
-        if finished >= config.train_steps and not _backup_step(model_dir, checkpoint_steps):
+        backed_up = _backup_step(model_dir, checkpoint_steps)
+        if finished >= config.train_steps and not backed_up:
             # A completed run is never trained over: evaluate what is there.
             log.info("%s already holds a finished run of %d steps; evaluating it (raise "
                      "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
@@ -241,7 +242,7 @@ def run_pretraining(
                                      evaluate(pretrainer, pretrainer.tokenizer))
 
         pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
-        start = _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from)
+        start = _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_from)
 
         def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
             """One `fit` from global step `first_step`; the input resumes there too.
@@ -318,20 +319,19 @@ def _build_pretrainer(config, tokenizer, seed, distribution):
     return pretrainer
 
 
-def _restore_starting_point(pretrainer, model_dir, checkpoint_steps, finished, init_from):
+def _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_from):
     """Sets `pretrainer` up to start where this run should; returns the step it starts at.
 
-    A killed or pre-empted run is left to the backup (`BackupAndRestore`
-    restores weights, optimizer and epoch inside `fit`); a finished run asked
-    for more steps continues from its final weights and optimizer state;
-    `init_from` gives weights only, so the optimizer starts afresh with this
-    run's recipe.
+    A killed or pre-empted run (its backup at step `backed_up`) is left to the
+    backup (`BackupAndRestore` restores weights, optimizer and epoch inside
+    `fit`); a finished run asked for more steps continues from its final
+    weights and optimizer state; `init_from` gives weights only, so the
+    optimizer starts afresh with this run's recipe.
     """
-    resume_from = _backup_step(model_dir, checkpoint_steps)
-    if resume_from:
+    if backed_up:
         log.info("resuming from the checkpoint at step %d (%s)",
-                 resume_from, model_dir / BACKUP_DIRNAME)
-        return resume_from
+                 backed_up, model_dir / BACKUP_DIRNAME)
+        return backed_up
     if finished:
         pretrainer.optimizer.build(pretrainer.trainable_variables)
         model_dirs.load_weights_file(pretrainer, model_dirs.weights_file(model_dir))
