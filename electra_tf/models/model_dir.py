@@ -80,10 +80,16 @@ def saved_class(path):
     return None
 
 
+def legacy_class(path):
+    """The class name of the model saved in `path` in one of version 0.1's layouts, or None
+    (no saved model, or one in the current layout)."""
+    path = pathlib.Path(str(path))
+    return None if (path / TASK_CONFIG_FILENAME).is_file() else saved_class(path)
+
+
 def is_legacy(path) -> bool:
     """Whether `path` holds a model in one of version 0.1's layouts."""
-    path = pathlib.Path(str(path))
-    return not (path / TASK_CONFIG_FILENAME).is_file() and saved_class(path) is not None
+    return legacy_class(path) is not None
 
 
 def is_pretraining_dir(path) -> bool:
@@ -124,7 +130,7 @@ def vocabulary_file(path) -> pathlib.Path:
 def weights_file(path) -> pathlib.Path:
     """The file holding every weight of the model saved in `path` (in any layout)."""
     path = pathlib.Path(str(path))
-    if is_legacy(path) and is_pretraining_dir(path):
+    if legacy_class(path) == "ElectraPretrainer":
         return path / LEGACY_PRETRAINER_WEIGHTS
     return path / TASK_WEIGHTS_FILENAME
 
@@ -134,7 +140,7 @@ def encoder_preset(source) -> str:
     except for a 0.1 pre-training directory (its `discriminator/`); anything
     else (a keras-hub preset name or folder) passes through unchanged."""
     path = pathlib.Path(str(source))
-    if not (is_legacy(path) and is_pretraining_dir(path)):
+    if legacy_class(path) != "ElectraPretrainer":
         return str(source)
     if not (path / LEGACY_DISCRIMINATOR_DIRNAME).is_dir():
         raise FileNotFoundError(

@@ -160,7 +160,7 @@ class ElectraMultiTask(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model
         Directories in version 0.1's layout (`multitask.keras`) load too, with a
         warning saying how to rewrite them.
         """
-        if model_dir.is_legacy(preset_dir) and model_dir.saved_class(preset_dir) == cls.__name__:
+        if model_dir.legacy_class(preset_dir) == cls.__name__:
             model_dir.warn_legacy(preset_dir, cls.__name__)
             return _from_0_1_layout(preset_dir)
         model = model_dir.load_preset(cls, preset_dir, load_weights=False)

@@ -331,7 +331,7 @@ class ElectraPretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Mode
         Directories in version 0.1's layout load too, with a warning saying
         how to rewrite them.
         """
-        if model_dir.is_legacy(preset_dir) and model_dir.is_pretraining_dir(preset_dir):
+        if model_dir.legacy_class(preset_dir) == "ElectraPretrainer":
             model_dir.warn_legacy(preset_dir, cls.__name__)
             return _from_0_1_layout(cls, preset_dir, load_weights)
         return model_dir.load_preset(cls, preset_dir, load_weights)
