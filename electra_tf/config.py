@@ -30,6 +30,10 @@ DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # "gelu": exact (erf), as Google's and Hugging Face's checkpoints; "gelu_approximate":
 # the tanh form keras-hub's ElectraBackbone hard-codes (electra_tf.layers.activations).
 ACTIVATIONS = ("gelu", "gelu_approximate")
+# "electra": generator + discriminator, replaced-token detection (the paper's);
+# "mlm": the encoder alone trained as a BERT-style masked LM (the baseline the
+# paper compares against at equal compute).
+OBJECTIVES = ("electra", "mlm")
 
 
 class ConfigError(ValueError):
@@ -143,6 +147,7 @@ class ElectraConfig(_JsonConfig):
     max_predictions_per_seq: int | None = None
     whole_word_masking: bool = False
     # Objective.
+    objective: str = "electra"
     discriminator_loss_weight: float = 50.0
     sampling_temperature: float = 1.0
     # Optimisation.
@@ -277,6 +282,11 @@ class ElectraConfig(_JsonConfig):
             raise ConfigError(
                 f"activation must be one of {ACTIVATIONS} (exact or tanh-approximated GELU), "
                 f"got {self.activation!r}."
+            )
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"objective must be one of {OBJECTIVES} (replaced-token detection, or a "
+                f"BERT-style masked LM baseline), got {self.objective!r}."
             )
         if self.dtype_policy not in DTYPE_POLICIES:
             raise ConfigError(
