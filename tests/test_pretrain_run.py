@@ -23,7 +23,7 @@ from electra_tf.data.masking import DynamicMasking
 from electra_tf.models.model_dir import load_weights_file
 from electra_tf.training import summaries
 from electra_tf.training.guards import NonFiniteLossError
-from electra_tf.training.pretrain import run_pretraining
+from electra_tf.training.pretrain import _fit_segments, run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pretrain.py"
@@ -266,6 +266,19 @@ def test_bad_inputs_name_the_file(tmp_path, corpus):
         run_pretraining(config, [str(tmp_path / "nothing*.txt")], tmp_path / "b", vocab_size=100)
     with pytest.raises(ValueError, match="--vocab_size"):
         run_pretraining(config, [str(corpus / "train.txt")], tmp_path / "c")
+
+
+@pytest.mark.parametrize("start, train_steps, segments", [
+    (0, 12, [(0, 0, 3, 4)]),
+    (6, 12, [(6, 1, 2, 2), (8, 2, 3, 4)]),  # a pre-empted interval first
+    (0, 10, [(0, 0, 2, 4), (8, 2, 3, 2)]),  # a shorter last interval
+    (5, 10, [(5, 1, 2, 3), (8, 2, 3, 2)]),
+    (9, 10, [(9, 2, 3, 1)]),  # pre-empted in the shorter last interval
+])
+def test_fits_end_at_train_steps_when_checkpoints_do_not_divide_them(start, train_steps,
+                                                                     segments):
+    assert _fit_segments(start, train_steps, 4) == segments
+    assert sum((end - first) * steps for _, first, end, steps in segments) == train_steps - start
 
 
 def test_help_explains_every_flag():

@@ -32,7 +32,6 @@ result.eval_metrics
 import dataclasses
 import json
 import logging
-import math
 import pathlib
 
 import keras
@@ -268,24 +267,41 @@ def run_pretraining(
             )
             return history.history
 
-        epochs = math.ceil(config.train_steps / checkpoint_steps)
-        epoch, done_in_epoch = divmod(start, checkpoint_steps)
+        segments = _fit_segments(start, config.train_steps, checkpoint_steps)
         histories = []
-        if done_in_epoch:
-            # Keras starts an epoch at its first batch: finish the pre-empted one on its
-            # own, keeping the backup until the next fit has one of its own.
-            histories.append(fit(start, epoch, epoch + 1, checkpoint_steps - done_in_epoch,
-                                 keep_backup=True))
-            epoch += 1
-        if epoch < epochs:
-            histories.append(fit(epoch * checkpoint_steps, epoch, epochs, checkpoint_steps,
-                                 keep_backup=False))
+        for index, segment in enumerate(segments):
+            # Each fit but the last keeps its backup until the next fit has one of its own.
+            histories.append(fit(*segment, keep_backup=index < len(segments) - 1))
         history = {name: [value for h in histories for value in h.get(name, [])]
                    for name in histories[-1]} if histories else {}
         pretrainer.save_to_preset(run_dir, tokenizer)
         eval_metrics = evaluate(pretrainer, tokenizer)
         _write_summary(run_dir, pretrainer, history, eval_metrics)
         return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
+
+
+def _fit_segments(start, train_steps, interval):
+    """The `fit` calls that train from step `start` to `train_steps` in checkpoint intervals
+    of `interval` steps: `(first step, first epoch, end epoch, steps per epoch)` each.
+
+    Keras gives every epoch of a `fit` as many steps, and starts an epoch at its
+    first batch: an interval a pre-emption cut short is finished by a `fit` of
+    its own, and so is a last interval shorter than the others (when
+    `interval` does not divide `train_steps`), so the run stops at `train_steps`.
+    """
+    full_intervals, last_steps = divmod(train_steps, interval)
+    segments = []
+    epoch, done_in_epoch = divmod(start, interval)
+    if done_in_epoch:
+        steps = last_steps if epoch == full_intervals else interval
+        segments.append((start, epoch, epoch + 1, steps - done_in_epoch))
+        epoch += 1
+    if epoch < full_intervals:
+        segments.append((epoch * interval, epoch, full_intervals, interval))
+        epoch = full_intervals
+    if last_steps and epoch == full_intervals:
+        segments.append((epoch * interval, epoch, epoch + 1, last_steps))
+    return segments
 
 
 def _checked_input_files(input_files):
