@@ -136,6 +136,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     assert f"resuming from the checkpoint at step {killed_at}" in output
     summary = resumed_run.summary
     assert summary["steps_done"] == STEPS  # not 12 + killed_at: the resumed run did only the rest
+    assert summary["total_flops"] == STEPS * summary["flops_per_step"] > 0
+    assert f"FLOPs: {STEPS * summary['flops_per_step']:.4g} in total" in output
     for name in ("electra_config.json", "vocab.txt", "task.json", "task.weights.h5",
                  "config.json", "model.weights.h5", "tokenizer.json"):
         assert (model_dir / name).is_file(), name
@@ -169,9 +171,12 @@ def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):
     scalars = summaries.read_scalars(resumed_run.model_dir / "logs")["train"]
     assert set(scalars) == {
         "loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
-        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second"}
+        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second", "flops"}
     for tag, points in scalars.items():
         assert [step for step, _ in points] == list(range(1, STEPS + 1)), tag
+    flops_per_step = resumed_run.summary["flops_per_step"]
+    assert [value for _, value in scalars["flops"]] == pytest.approx(
+        [step * flops_per_step for step in range(1, STEPS + 1)], rel=1e-6)  # float32 in events
     learning_rates = [value for _, value in scalars["learning_rate"]]
     assert learning_rates[0] > 0 and learning_rates[-1] < max(learning_rates)  # decays
     assert all(value > 0 for _, value in scalars["tokens_per_second"])

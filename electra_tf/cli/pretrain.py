@@ -23,9 +23,10 @@ last checkpoint in --model_dir. On SIGTERM (pre-emption) it saves at the next
 step boundary and exits with code 143; the same command resumes from that
 step. Training shows in TensorBoard as it happens
 (`tensorboard --logdir <model_dir>/logs`: losses, accuracies, learning rate,
-tokens per second, and sentences with the replaced tokens marked); at the end
-the curves are also drawn into <model_dir>/training_curves.png. In a checkout,
-`python scripts/pretrain.py` is the same command.
+tokens per second, cumulative FLOPs, and sentences with the replaced tokens
+marked); at the end the curves are also drawn into
+<model_dir>/training_curves.png. In a checkout, `python scripts/pretrain.py`
+is the same command.
 """
 
 import functools

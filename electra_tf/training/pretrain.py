@@ -12,7 +12,7 @@ model_dir/
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
   logs/                 TensorBoard: scalars every few steps, text at checkpoints
-  pretraining_summary.json  steps done, last training and held-out metrics
+  pretraining_summary.json  steps done, FLOPs, last training and held-out metrics
 ```
 
 Example:
@@ -33,6 +33,7 @@ import dataclasses
 import json
 import logging
 import pathlib
+import time
 
 import keras
 import tensorflow as tf
@@ -40,6 +41,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
+from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models import model_dir as model_dirs
 from electra_tf.models.model_dir import (
     BACKUP_DIRNAME,
@@ -195,6 +197,10 @@ def run_pretraining(
     a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
     saved over the last checkpoint).
 
+    The run's training FLOPs (the analytic count of `electra_tf.flops`) go
+    to TensorBoard (`flops`, cumulative), to `pretraining_summary.json` and
+    to the log, with the model FLOP/s this call achieved.
+
     `strategy` is a `tf.distribute.Strategy` or its name (`training.distribute`);
     `config.batch_size` is the global batch. A multi-worker strategy must be
     made before any other TensorFlow op runs in the process (pass the object
@@ -219,6 +225,7 @@ def run_pretraining(
             lowercase=config.lowercase, save_dir=run_dir,
         )
         tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+        flops_per_step = pretraining_flops_per_step(config, tokenizer.vocabulary_size())["total"]
         _check_resumable_config(model_dir, config, save_dir=run_dir)
 
         def evaluate(pretrainer, tokenizer):
@@ -261,7 +268,7 @@ def run_pretraining(
                 initial_epoch=epoch,
                 shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
                 callbacks=[*_run_callbacks(run_dir, config, checkpoint_steps, tokenizer,
-                                           heldout_files or files, backup),
+                                           heldout_files or files, backup, flops_per_step),
                            SaveOnPreemption(backup, first_step, checkpoint_steps), *callbacks],
                 verbose=verbose,
             )
@@ -269,14 +276,17 @@ def run_pretraining(
 
         segments = _fit_segments(start, config.train_steps, checkpoint_steps)
         histories = []
+        began = time.perf_counter()
         for index, segment in enumerate(segments):
             # Each fit but the last keeps its backup until the next fit has one of its own.
             histories.append(fit(*segment, keep_backup=index < len(segments) - 1))
+        train_seconds = time.perf_counter() - began
         history = {name: [value for h in histories for value in h.get(name, [])]
                    for name in histories[-1]} if histories else {}
+        _log_flops(pretrainer, start, flops_per_step, train_seconds)
         pretrainer.save_to_preset(run_dir, tokenizer)
         eval_metrics = evaluate(pretrainer, tokenizer)
-        _write_summary(run_dir, pretrainer, history, eval_metrics)
+        _write_summary(run_dir, pretrainer, history, eval_metrics, flops_per_step)
         return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
 
 
@@ -360,7 +370,8 @@ def _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_fro
     return 0
 
 
-def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup):
+def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup,
+                   flops_per_step):
     """The NaN guard, `backup` (resume after a kill), numbered checkpoints and TensorBoard
     summaries."""
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
@@ -376,7 +387,7 @@ def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files,
         PretrainingSummaries(
             model_dir / LOGS_DIRNAME, tokens_per_step=config.batch_size * config.sequence_length,
             every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
-            sentences=_first_lines(sample_files, SUMMARY_SENTENCES),
+            sentences=_first_lines(sample_files, SUMMARY_SENTENCES), flops_per_step=flops_per_step,
         ),
     ]
 
@@ -396,10 +407,23 @@ def _first_lines(files, count):
     return lines
 
 
-def _write_summary(model_dir, pretrainer, history, eval_metrics):
+def _log_flops(pretrainer, first_step, flops_per_step, seconds):
+    """Logs the run's FLOPs and the model FLOP/s this process achieved since `first_step`."""
+    steps = int(pretrainer.optimizer.iterations.numpy())
+    trained = steps - first_step
+    log.info("FLOPs: %.4g in total (%.4g per step x %d steps, analytic count); %d steps trained "
+             "here in %.1f s (compiling, checkpoints and summaries included): %.3g model FLOP/s",
+             steps * flops_per_step, flops_per_step, steps, trained, seconds,
+             trained * flops_per_step / max(seconds, 1e-9))
+
+
+def _write_summary(model_dir, pretrainer, history, eval_metrics, flops_per_step):
     """`pretraining_summary.json`: its `steps_done` marks the run finished."""
+    steps = int(pretrainer.optimizer.iterations.numpy())
     summary = {
-        "steps_done": int(pretrainer.optimizer.iterations.numpy()),
+        "steps_done": steps,
+        "flops_per_step": flops_per_step,
+        "total_flops": steps * flops_per_step,
         "train_metrics": {name: float(values[-1]) for name, values in history.items()},
         "heldout_metrics": eval_metrics,
     }
