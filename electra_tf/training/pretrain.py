@@ -12,6 +12,7 @@ model_dir/
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
   logs/                 TensorBoard: scalars every few steps, text at checkpoints
+  budget.json           a budget run's steps: the budget, FLOPs (and seconds) per step
   pretraining_summary.json  steps done, FLOPs, last training and held-out metrics
 ```
 
@@ -50,7 +51,9 @@ from electra_tf.models.model_dir import (
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
 )
+from electra_tf.models.multi_worker import in_multi_worker_mode
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
@@ -177,6 +180,8 @@ def run_pretraining(
     callbacks=(),
     verbose="auto",
     init_from=None,
+    budget_flops=None,
+    budget_minutes=None,
 ) -> PretrainingResult:
     """Pre-trains `config` on `input_files` and writes `model_dir`.
 
@@ -197,6 +202,13 @@ def run_pretraining(
     a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
     saved over the last checkpoint).
 
+    `budget_flops` or `budget_minutes` (not both) sets the run's length in
+    place of `config.train_steps`: the steps the analytic FLOPs of a step
+    (`electra_tf.flops`), or its measured time, fit into the budget, worked
+    out once when the run starts and recorded in `budget.json`, which a
+    resumed run reads (`training.budget`). The learning rate reaches zero at
+    the budget's end.
+
     The run's training FLOPs (the analytic count of `electra_tf.flops`) go
     to TensorBoard (`flops`, cumulative), to `pretraining_summary.json` and
     to the log, with the model FLOP/s this call achieved.
@@ -212,6 +224,11 @@ def run_pretraining(
     """
     # First: a multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    check_budget(budget_flops, budget_minutes)
+    if budget_minutes is not None and in_multi_worker_mode(strategy):
+        raise ValueError(
+            "budget_minutes times steps in each worker, which could then stop at different "
+            "steps; give budget_flops, or train_steps from a measurement on one worker.")
     if init_from:
         vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
     model_dir = pathlib.Path(model_dir)
@@ -226,6 +243,15 @@ def run_pretraining(
         )
         tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
         flops_per_step = pretraining_flops_per_step(config, tokenizer.vocabulary_size())["total"]
+        config, _ = resolve_budget(
+            model_dir, config, flops_per_step, budget_flops=budget_flops,
+            budget_minutes=budget_minutes, save_dir=run_dir,
+            # A copy of the run's model on the run's input, so the run itself starts
+            # untouched (the copy's schedule, from the config before the budget, costs the same).
+            measure=lambda: measure_seconds_per_step(
+                _build_pretrainer(config, tokenizer, seed, strategy),
+                _training_dataset(files, tokenizer, config, seed, strategy)),
+        )
         _check_resumable_config(model_dir, config, save_dir=run_dir)
 
         def evaluate(pretrainer, tokenizer):
@@ -256,10 +282,7 @@ def run_pretraining(
             The input is built anew: a second pass over the same dataset would
             shuffle differently (`reshuffle_each_iteration`).
             """
-            dataset = shard_input(pretraining_data.pretraining_dataset(
-                files, tokenizer, sequence_length=config.sequence_length,
-                batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
-            ), files, strategy)
+            dataset = _training_dataset(files, tokenizer, config, seed, strategy)
             backup = StepBackup(str(run_dir / BACKUP_DIRNAME),
                                 restore_from=model_dir / BACKUP_DIRNAME, save_freq="epoch",
                                 double_checkpoint=True, delete_checkpoint=not keep_backup)
@@ -324,6 +347,14 @@ def _checked_input_files(input_files):
             log.warning("%d line(s) are not valid UTF-8; their bad bytes become U+FFFD ([UNK]).",
                         report["invalid_utf8_lines"])
     return files
+
+
+def _training_dataset(files, tokenizer, config, seed, strategy):
+    """The run's input from its first step: packed, batched, repeated, sharded across workers."""
+    return shard_input(pretraining_data.pretraining_dataset(
+        files, tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
+    ), files, strategy)
 
 
 def _build_pretrainer(config, tokenizer, seed, distribution):
