@@ -20,10 +20,11 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.masking import DynamicMasking
+from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models.model_dir import load_weights_file
-from electra_tf.training import summaries
+from electra_tf.training import budget, pretrain, summaries
 from electra_tf.training.guards import NonFiniteLossError
-from electra_tf.training.pretrain import run_pretraining
+from electra_tf.training.pretrain import _fit_segments, prepare_vocabulary, run_pretraining
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pretrain.py"
@@ -136,6 +137,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     assert f"resuming from the checkpoint at step {killed_at}" in output
     summary = resumed_run.summary
     assert summary["steps_done"] == STEPS  # not 12 + killed_at: the resumed run did only the rest
+    assert summary["total_flops"] == STEPS * summary["flops_per_step"] > 0
+    assert f"FLOPs: {STEPS * summary['flops_per_step']:.4g} in total" in output
     for name in ("electra_config.json", "vocab.txt", "task.json", "task.weights.h5",
                  "config.json", "model.weights.h5", "tokenizer.json"):
         assert (model_dir / name).is_file(), name
@@ -169,9 +172,12 @@ def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):
     scalars = summaries.read_scalars(resumed_run.model_dir / "logs")["train"]
     assert set(scalars) == {
         "loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
-        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second"}
+        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second", "flops"}
     for tag, points in scalars.items():
         assert [step for step, _ in points] == list(range(1, STEPS + 1)), tag
+    flops_per_step = resumed_run.summary["flops_per_step"]
+    assert [value for _, value in scalars["flops"]] == pytest.approx(
+        [step * flops_per_step for step in range(1, STEPS + 1)], rel=1e-6)  # float32 in events
     learning_rates = [value for _, value in scalars["learning_rate"]]
     assert learning_rates[0] > 0 and learning_rates[-1] < max(learning_rates)  # decays
     assert all(value > 0 for _, value in scalars["tokens_per_second"])
@@ -268,12 +274,131 @@ def test_bad_inputs_name_the_file(tmp_path, corpus):
         run_pretraining(config, [str(corpus / "train.txt")], tmp_path / "c")
 
 
+@pytest.mark.parametrize("start, train_steps, segments", [
+    (0, 12, [(0, 0, 3, 4)]),
+    (6, 12, [(6, 1, 2, 2), (8, 2, 3, 4)]),  # a pre-empted interval first
+    (0, 10, [(0, 0, 2, 4), (8, 2, 3, 2)]),  # a shorter last interval
+    (5, 10, [(5, 1, 2, 3), (8, 2, 3, 2)]),
+    (9, 10, [(9, 2, 3, 1)]),  # pre-empted in the shorter last interval
+])
+def test_fits_end_at_train_steps_when_checkpoints_do_not_divide_them(start, train_steps,
+                                                                     segments):
+    assert _fit_segments(start, train_steps, 4) == segments
+    assert sum((end - first) * steps for _, first, end, steps in segments) == train_steps - start
+
+
+def _tiny_budget_run(corpus, tmp_path):
+    """Files, config and FLOPs per step of a tiny run in `tmp_path` (its vocabulary made)."""
+    files = [str(corpus / "train.txt")]
+    vocabulary = prepare_vocabulary(tmp_path, files, vocab_size=300)  # the run reuses it
+    config = ElectraConfig.from_preset("tiny").replace(batch_size=8)  # 200 steps, warmup 20
+    return files, config, pretraining_flops_per_step(config, len(vocabulary))["total"]
+
+
+def test_a_flops_budget_sets_the_steps_and_the_learning_rate_ends_at_zero(corpus, tmp_path,
+                                                                          caplog):
+    files, config, flops_per_step = _tiny_budget_run(corpus, tmp_path)
+    caplog.set_level(logging.INFO, logger="electra_tf")
+    result = run_pretraining(config, files, tmp_path, checkpoint_steps=8, verbose=0,
+                             budget_flops=10.5 * flops_per_step)
+    # 10 steps (an interval of 8, then one of 2); the warmup of 20 shrinks to 10% of them.
+    assert int(result.pretrainer.optimizer.iterations.numpy()) == 10
+    assert (result.pretrainer.electra_config.train_steps,
+            result.pretrainer.electra_config.warmup_steps) == (10, 1)
+    saved = ElectraConfig.load(tmp_path / "electra_config.json")
+    assert (saved.train_steps, saved.warmup_steps) == (10, 1)
+    record = json.loads((tmp_path / "budget.json").read_text())
+    assert record["budget_flops"] == 10.5 * flops_per_step and record["train_steps"] == 10
+    assert record["flops_per_step"] == flops_per_step and record["seconds_per_step"] is None
+    summary = json.loads((tmp_path / "pretraining_summary.json").read_text())
+    assert (summary["steps_done"], summary["flops_per_step"], summary["total_flops"]) == (
+        10, flops_per_step, 10 * flops_per_step)
+    scalars = summaries.read_scalars(tmp_path / "logs")["train"]
+    assert [step for step, _ in scalars["flops"]] == list(range(1, 11))
+    assert [value for _, value in scalars["flops"]] == pytest.approx(
+        [step * flops_per_step for step in range(1, 11)], rel=1e-6)
+    learning_rates = dict(scalars["learning_rate"])
+    assert learning_rates[10] == 0.0 and learning_rates[9] > 0.0
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "ckpt-0001.weights.h5", "ckpt-0002.weights.h5"]
+    assert f"FLOPs: 10 steps of {flops_per_step:.3g} FLOPs" in caplog.text
+    assert f"FLOPs: {10 * flops_per_step:.4g} in total" in caplog.text
+
+
+class Killed(Exception):
+    pass
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Raises `Killed` after optimizer step `step`: the run stops there, as after a kill."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise Killed
+
+
+def test_a_minutes_budget_is_measured_once_and_a_resumed_run_reuses_its_steps(
+        corpus, tmp_path, monkeypatch, caplog):
+    files, config, _ = _tiny_budget_run(corpus, tmp_path)
+    measured = []
+
+    def measure(model, dataset):
+        measured.append((model, budget.measure_seconds_per_step(model, dataset)))
+        return 6.0  # the real measurement ran; a fixed answer makes the steps known: 18 s / 6 s
+
+    monkeypatch.setattr(pretrain, "measure_seconds_per_step", measure)
+    caplog.set_level(logging.INFO, logger="electra_tf")
+    options = dict(checkpoint_steps=2, verbose=0, budget_minutes=0.3)
+    with pytest.raises(Killed):
+        run_pretraining(config, files, tmp_path, callbacks=[StopAtStep(3)], **options)
+    ((model, seconds),) = measured
+    assert seconds > 0
+    # It timed a copy of the model (warm-up + timed steps), not the run's.
+    assert int(model.optimizer.iterations.numpy()) == (
+        budget.MEASURE_WARMUP_STEPS + budget.MEASURED_STEPS)
+    record_text = (tmp_path / "budget.json").read_text()
+    record = json.loads(record_text)
+    assert (record["seconds_per_step"], record["train_steps"]) == (6.0, 3)
+
+    result = run_pretraining(config, files, tmp_path, **options)
+    assert len(measured) == 1  # nothing measured again
+    assert "budget of 0.3 minutes: 3 steps, as recorded in" in caplog.text
+    assert "resuming from the checkpoint at step 2" in caplog.text
+    assert int(result.pretrainer.optimizer.iterations.numpy()) == 3
+    assert (tmp_path / "budget.json").read_text() == record_text
+    for other in ({"budget_minutes": 1.0}, {"budget_flops": 1e12}, {}):
+        with pytest.raises(ValueError, match="budget of 0.3 minutes"):
+            run_pretraining(config, files, tmp_path, verbose=0, **other)
+
+
+def test_budgets_are_checked_before_anything_is_written(corpus, tmp_path):
+    for budgets, message in (({"budget_flops": 1e12, "budget_minutes": 5}, "not both"),
+                             ({"budget_minutes": 0}, "positive number")):
+        with pytest.raises(ValueError, match=message):
+            run_pretraining(ElectraConfig.from_preset("tiny"), [str(corpus / "train.txt")],
+                            tmp_path / "run", vocab_size=300, **budgets)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_command_prints_the_steps_a_budget_gives(corpus, tmp_path):
+    _, _, flops_per_step = _tiny_budget_run(corpus, tmp_path)
+    result = subprocess.run(script_args(corpus, tmp_path) + [f"--budget_flops={3.5 * flops_per_step}"],
+                            env=env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "FLOPs: 3 steps of" in result.stdout
+    assert f"FLOPs: {3 * flops_per_step:.4g} in total" in result.stdout
+
+
 def test_help_explains_every_flag():
     result = subprocess.run([sys.executable, str(SCRIPT), "--helpfull"], env=env(),
                             capture_output=True, text=True, timeout=120)
     for flag in ("--config", "--input_files", "--model_dir", "--train_steps", "--batch_size",
                  "--seed", "--vocab_file", "--vocab_size", "--checkpoint_steps", "--strategy",
-                 "--gradient_accumulation_steps", "--tpu"):
+                 "--gradient_accumulation_steps", "--tpu", "--budget_flops", "--budget_minutes"):
         assert flag in result.stdout, flag
 
 

@@ -18,14 +18,20 @@ Examples:
   electra-pretrain --config base --input_files 'corpus/*.txt' --vocab_file vocab.txt \
       --model_dir runs/base --batch_size 256 --gradient_accumulation_steps 8
 
+  # as many steps as 1e15 FLOPs (or 60 minutes: --budget_minutes 60) buy; the
+  # learning rate reaches zero at the budget's end
+  electra-pretrain --config small --input_files 'corpus/*.txt' --vocab_file vocab.txt \
+      --model_dir runs/small_1e15 --budget_flops 1e15
+
 Kill it at any moment and run the same command again: it resumes from the
 last checkpoint in --model_dir. On SIGTERM (pre-emption) it saves at the next
 step boundary and exits with code 143; the same command resumes from that
 step. Training shows in TensorBoard as it happens
 (`tensorboard --logdir <model_dir>/logs`: losses, accuracies, learning rate,
-tokens per second, and sentences with the replaced tokens marked); at the end
-the curves are also drawn into <model_dir>/training_curves.png. In a checkout,
-`python scripts/pretrain.py` is the same command.
+tokens per second, cumulative FLOPs, and sentences with the replaced tokens
+marked); at the end the curves are also drawn into
+<model_dir>/training_curves.png. In a checkout, `python scripts/pretrain.py`
+is the same command.
 """
 
 import functools
@@ -39,6 +45,7 @@ from electra_tf.config import preset_names
 from electra_tf.data import corpora
 from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.training import summaries
+from electra_tf.training.budget import check_budget
 from electra_tf.training.distribute import is_chief
 from electra_tf.training.pretrain import continued_config, run_pretraining
 
@@ -67,6 +74,20 @@ def define_flags():
         "reviews), written under --model_dir/corpus; its held-out part is used for evaluation.")
     flags.DEFINE_string("model_dir", None, "Where config, vocabulary, weights, checkpoints and logs go.")
     flags.DEFINE_integer("train_steps", None, "Overrides the config's train_steps.")
+    flags.DEFINE_float(
+        "budget_flops", None,
+        "Train for the steps this many training FLOPs buy (the analytic count of "
+        "electra_tf.flops, the ELECTRA paper's way: generator + discriminator, forward + "
+        "backward), overriding --train_steps; the learning rate reaches zero at the budget's "
+        "end. Worked out once when the run starts and kept in <model_dir>/budget.json: resume "
+        "with the same budget. Excludes --budget_minutes.")
+    flags.DEFINE_float(
+        "budget_minutes", None,
+        "Train for the steps that fit in this many minutes, from the time of a few train steps "
+        "measured when the run starts (checkpoints, summaries and evaluation come on top), "
+        "overriding --train_steps; the learning rate reaches zero at the budget's end. Kept in "
+        "<model_dir>/budget.json, so a resumed run measures nothing: resume with the same "
+        "budget. Excludes --budget_flops.")
     flags.DEFINE_integer("batch_size", None, "Overrides the config's (global) batch_size.")
     flags.DEFINE_integer(
         "gradient_accumulation_steps", None,
@@ -101,7 +122,12 @@ def main(argv):
         config = continued_config(FLAGS.init_from, **overrides)
     else:
         config = ElectraConfig.from_preset(FLAGS.config).replace(**overrides)
-    if "warmup_steps" not in overrides and config.warmup_steps > config.train_steps:
+    try:
+        budget = check_budget(FLAGS.budget_flops, FLAGS.budget_minutes)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    # A budget sets the steps, and the warmup with them, in run_pretraining.
+    if not budget and "warmup_steps" not in overrides and config.warmup_steps > config.train_steps:
         config = config.replace(warmup_steps=config.train_steps // 10)
     input_files, heldout_files = list(FLAGS.input_files), list(FLAGS.heldout_files)
     if FLAGS.default_corpus:
@@ -120,6 +146,7 @@ def main(argv):
         vocab_file=FLAGS.vocab_file, vocab_size=FLAGS.vocab_size, seed=FLAGS.seed,
         checkpoint_steps=FLAGS.checkpoint_steps, eval_steps=FLAGS.eval_steps,
         strategy=strategy, init_from=FLAGS.init_from,
+        budget_flops=FLAGS.budget_flops, budget_minutes=FLAGS.budget_minutes,
     )
     if result.eval_metrics:
         m = result.eval_metrics

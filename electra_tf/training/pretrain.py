@@ -12,7 +12,8 @@ model_dir/
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
   logs/                 TensorBoard: scalars every few steps, text at checkpoints
-  pretraining_summary.json  steps done, last training and held-out metrics
+  budget.json           a budget run's steps: the budget, FLOPs (and seconds) per step
+  pretraining_summary.json  steps done, FLOPs, last training and held-out metrics
 ```
 
 Example:
@@ -32,8 +33,8 @@ result.eval_metrics
 import dataclasses
 import json
 import logging
-import math
 import pathlib
+import time
 
 import keras
 import tensorflow as tf
@@ -41,6 +42,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
+from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models import model_dir as model_dirs
 from electra_tf.models.model_dir import (
     BACKUP_DIRNAME,
@@ -49,7 +51,9 @@ from electra_tf.models.model_dir import (
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
 )
+from electra_tf.models.multi_worker import in_multi_worker_mode
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
@@ -176,6 +180,8 @@ def run_pretraining(
     callbacks=(),
     verbose="auto",
     init_from=None,
+    budget_flops=None,
+    budget_minutes=None,
 ) -> PretrainingResult:
     """Pre-trains `config` on `input_files` and writes `model_dir`.
 
@@ -196,6 +202,17 @@ def run_pretraining(
     a non-finite loss raises `NonFiniteLossError` naming the step, with nothing
     saved over the last checkpoint).
 
+    `budget_flops` or `budget_minutes` (not both) sets the run's length in
+    place of `config.train_steps`: the steps the analytic FLOPs of a step
+    (`electra_tf.flops`), or its measured time, fit into the budget, worked
+    out once when the run starts and recorded in `budget.json`, which a
+    resumed run reads (`training.budget`). The learning rate reaches zero at
+    the budget's end.
+
+    The run's training FLOPs (the analytic count of `electra_tf.flops`) go
+    to TensorBoard (`flops`, cumulative), to `pretraining_summary.json` and
+    to the log, with the model FLOP/s this call achieved.
+
     `strategy` is a `tf.distribute.Strategy` or its name (`training.distribute`);
     `config.batch_size` is the global batch. A multi-worker strategy must be
     made before any other TensorFlow op runs in the process (pass the object
@@ -207,6 +224,11 @@ def run_pretraining(
     """
     # First: a multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    check_budget(budget_flops, budget_minutes)
+    if budget_minutes is not None and in_multi_worker_mode(strategy):
+        raise ValueError(
+            "budget_minutes times steps in each worker, which could then stop at different "
+            "steps; give budget_flops, or train_steps from a measurement on one worker.")
     if init_from:
         vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
     model_dir = pathlib.Path(model_dir)
@@ -220,6 +242,16 @@ def run_pretraining(
             lowercase=config.lowercase, save_dir=run_dir,
         )
         tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+        flops_per_step = pretraining_flops_per_step(config, tokenizer.vocabulary_size())["total"]
+        config, _ = resolve_budget(
+            model_dir, config, flops_per_step, budget_flops=budget_flops,
+            budget_minutes=budget_minutes, save_dir=run_dir,
+            # A copy of the run's model on the run's input, so the run itself starts
+            # untouched (the copy's schedule, from the config before the budget, costs the same).
+            measure=lambda: measure_seconds_per_step(
+                _build_pretrainer(config, tokenizer, seed, strategy),
+                _training_dataset(files, tokenizer, config, seed, strategy)),
+        )
         _check_resumable_config(model_dir, config, save_dir=run_dir)
 
         def evaluate(pretrainer, tokenizer):
@@ -250,10 +282,7 @@ def run_pretraining(
             The input is built anew: a second pass over the same dataset would
             shuffle differently (`reshuffle_each_iteration`).
             """
-            dataset = shard_input(pretraining_data.pretraining_dataset(
-                files, tokenizer, sequence_length=config.sequence_length,
-                batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
-            ), files, strategy)
+            dataset = _training_dataset(files, tokenizer, config, seed, strategy)
             backup = StepBackup(str(run_dir / BACKUP_DIRNAME),
                                 restore_from=model_dir / BACKUP_DIRNAME, save_freq="epoch",
                                 double_checkpoint=True, delete_checkpoint=not keep_backup)
@@ -262,30 +291,50 @@ def run_pretraining(
                 initial_epoch=epoch,
                 shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
                 callbacks=[*_run_callbacks(run_dir, config, checkpoint_steps, tokenizer,
-                                           heldout_files or files, backup),
+                                           heldout_files or files, backup, flops_per_step),
                            SaveOnPreemption(backup, first_step, checkpoint_steps), *callbacks],
                 verbose=verbose,
             )
             return history.history
 
-        epochs = math.ceil(config.train_steps / checkpoint_steps)
-        epoch, done_in_epoch = divmod(start, checkpoint_steps)
+        segments = _fit_segments(start, config.train_steps, checkpoint_steps)
         histories = []
-        if done_in_epoch:
-            # Keras starts an epoch at its first batch: finish the pre-empted one on its
-            # own, keeping the backup until the next fit has one of its own.
-            histories.append(fit(start, epoch, epoch + 1, checkpoint_steps - done_in_epoch,
-                                 keep_backup=True))
-            epoch += 1
-        if epoch < epochs:
-            histories.append(fit(epoch * checkpoint_steps, epoch, epochs, checkpoint_steps,
-                                 keep_backup=False))
+        began = time.perf_counter()
+        for index, segment in enumerate(segments):
+            # Each fit but the last keeps its backup until the next fit has one of its own.
+            histories.append(fit(*segment, keep_backup=index < len(segments) - 1))
+        train_seconds = time.perf_counter() - began
         history = {name: [value for h in histories for value in h.get(name, [])]
                    for name in histories[-1]} if histories else {}
+        _log_flops(pretrainer, start, flops_per_step, train_seconds)
         pretrainer.save_to_preset(run_dir, tokenizer)
         eval_metrics = evaluate(pretrainer, tokenizer)
-        _write_summary(run_dir, pretrainer, history, eval_metrics)
+        _write_summary(run_dir, pretrainer, history, eval_metrics, flops_per_step)
         return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
+
+
+def _fit_segments(start, train_steps, interval):
+    """The `fit` calls that train from step `start` to `train_steps` in checkpoint intervals
+    of `interval` steps: `(first step, first epoch, end epoch, steps per epoch)` each.
+
+    Keras gives every epoch of a `fit` as many steps, and starts an epoch at its
+    first batch: an interval a pre-emption cut short is finished by a `fit` of
+    its own, and so is a last interval shorter than the others (when
+    `interval` does not divide `train_steps`), so the run stops at `train_steps`.
+    """
+    full_intervals, last_steps = divmod(train_steps, interval)
+    segments = []
+    epoch, done_in_epoch = divmod(start, interval)
+    if done_in_epoch:
+        steps = last_steps if epoch == full_intervals else interval
+        segments.append((start, epoch, epoch + 1, steps - done_in_epoch))
+        epoch += 1
+    if epoch < full_intervals:
+        segments.append((epoch * interval, epoch, full_intervals, interval))
+        epoch = full_intervals
+    if last_steps and epoch == full_intervals:
+        segments.append((epoch * interval, epoch, epoch + 1, last_steps))
+    return segments
 
 
 def _checked_input_files(input_files):
@@ -298,6 +347,14 @@ def _checked_input_files(input_files):
             log.warning("%d line(s) are not valid UTF-8; their bad bytes become U+FFFD ([UNK]).",
                         report["invalid_utf8_lines"])
     return files
+
+
+def _training_dataset(files, tokenizer, config, seed, strategy):
+    """The run's input from its first step: packed, batched, repeated, sharded across workers."""
+    return shard_input(pretraining_data.pretraining_dataset(
+        files, tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.batch_size, seed=seed, whole_word=config.whole_word_masking,
+    ), files, strategy)
 
 
 def _build_pretrainer(config, tokenizer, seed, distribution):
@@ -344,7 +401,8 @@ def _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_fro
     return 0
 
 
-def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup):
+def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup,
+                   flops_per_step):
     """The NaN guard, `backup` (resume after a kill), numbered checkpoints and TensorBoard
     summaries."""
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
@@ -360,7 +418,7 @@ def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files,
         PretrainingSummaries(
             model_dir / LOGS_DIRNAME, tokens_per_step=config.batch_size * config.sequence_length,
             every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
-            sentences=_first_lines(sample_files, SUMMARY_SENTENCES),
+            sentences=_first_lines(sample_files, SUMMARY_SENTENCES), flops_per_step=flops_per_step,
         ),
     ]
 
@@ -380,10 +438,23 @@ def _first_lines(files, count):
     return lines
 
 
-def _write_summary(model_dir, pretrainer, history, eval_metrics):
+def _log_flops(pretrainer, first_step, flops_per_step, seconds):
+    """Logs the run's FLOPs and the model FLOP/s this process achieved since `first_step`."""
+    steps = int(pretrainer.optimizer.iterations.numpy())
+    trained = steps - first_step
+    log.info("FLOPs: %.4g in total (%.4g per step x %d steps, analytic count); %d steps trained "
+             "here in %.1f s (compiling, checkpoints and summaries included): %.3g model FLOP/s",
+             steps * flops_per_step, flops_per_step, steps, trained, seconds,
+             trained * flops_per_step / max(seconds, 1e-9))
+
+
+def _write_summary(model_dir, pretrainer, history, eval_metrics, flops_per_step):
     """`pretraining_summary.json`: its `steps_done` marks the run finished."""
+    steps = int(pretrainer.optimizer.iterations.numpy())
     summary = {
-        "steps_done": int(pretrainer.optimizer.iterations.numpy()),
+        "steps_done": steps,
+        "flops_per_step": flops_per_step,
+        "total_flops": steps * flops_per_step,
         "train_metrics": {name: float(values[-1]) for name, values in history.items()},
         "heldout_metrics": eval_metrics,
     }

@@ -2,9 +2,9 @@
 
 `PretrainingSummaries` writes a pre-training run's scalars (loss components,
 MLM accuracy, RTD accuracy / precision / recall, the replaced share, the
-learning rate, tokens per second) every few steps, keyed by the optimizer's
-step, and at every checkpoint a text summary of a few sentences the way the
-discriminator saw them. `read_scalars` reads any run's event files back and
+learning rate, tokens per second, cumulative FLOPs) every few steps, keyed by
+the optimizer's step, and at every checkpoint a text summary of a few
+sentences the way the discriminator saw them. `read_scalars` reads any run's event files back and
 `plot_curves` draws them, one panel per quantity, into a PNG.
 
 Example:
@@ -42,8 +42,10 @@ class PretrainingSummaries(keras.callbacks.Callback):
     so a resumed run's curves would start over; these are keyed by
     `optimizer.iterations`, which the checkpoint restores. Scalars are the
     training metrics (Keras' running means over the current checkpoint
-    interval), `learning_rate` and `tokens_per_second` (sequence positions,
-    padding included, per second of training since the last summary).
+    interval), `learning_rate`, `tokens_per_second` (sequence positions,
+    padding included, per second of training since the last summary) and,
+    given `flops_per_step`, `flops`: the training FLOPs of every step so far
+    (step x `flops_per_step`, the analytic count of `electra_tf.flops`).
 
     Args:
         log_dir: the run's TensorBoard directory.
@@ -52,15 +54,18 @@ class PretrainingSummaries(keras.callbacks.Callback):
         tokenizer, sentences: when both are given, a text summary of
             `sentences` as the discriminator reads them (`inspection.to_markdown`)
             at the end of every epoch (checkpoint interval).
+        flops_per_step: training FLOPs of one step; None logs no `flops`.
     """
 
-    def __init__(self, log_dir, tokens_per_step, every_steps=100, tokenizer=None, sentences=()):
+    def __init__(self, log_dir, tokens_per_step, every_steps=100, tokenizer=None, sentences=(),
+                 flops_per_step=None):
         super().__init__()
         self.log_dir = pathlib.Path(log_dir)
         self.tokens_per_step = tokens_per_step
         self.every_steps = max(1, int(every_steps))
         self.tokenizer = tokenizer
         self.sentences = list(sentences)
+        self.flops_per_step = flops_per_step
         self._writer = None
 
     def on_train_begin(self, logs=None):
@@ -80,6 +85,8 @@ class PretrainingSummaries(keras.callbacks.Callback):
             tf.summary.scalar("learning_rate", self._learning_rate())
             tf.summary.scalar("tokens_per_second",
                               (step - last_step) * self.tokens_per_step / max(now - last_time, 1e-9))
+            if self.flops_per_step is not None:
+                tf.summary.scalar("flops", step * self.flops_per_step)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.tokenizer is not None and self.sentences:
