@@ -123,6 +123,10 @@ def convert():
     return launch("convert")
 
 
+def study():
+    return launch("study")
+
+
 def main():
     """`python -m electra_tf_launcher FILE [ARGS]`: runs the program FILE after a quiet
     `import tensorflow` (FILE's own import then finds it loaded)."""
