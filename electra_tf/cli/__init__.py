@@ -10,7 +10,8 @@
 
 Each module's `run()` defines its absl flags (`define_flags()`) and runs
 its `main(argv)` through `run` below (`absl.app.run(main)`; `--help` prints
-the module's docstring, its examples included, and its flags);
+the module's docstring, its examples included, and every flag the command
+defines, the shared `--strategy` and `--tpu` of the training commands included);
 `generate` and `translate` hand their docstring and settings to
 `generation.run_command`, which does both for them. So one process runs one
 command: two commands run in one process would define some flags twice.
@@ -36,15 +37,16 @@ from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
 
 def run(main, usage, flag_modules):
     """`absl.app.run(main)` with `usage` (the command module's docstring) and
-    the flags defined in `flag_modules` (module names) as the `--help` text.
+    the flags defined in `flag_modules` (module names) and here as the `--help` text.
 
     absl prints the `__main__` module's docstring and the flags that module
     defined; `__main__` is `scripts/<name>.py` or the console script's stub,
-    so both are pointed at the command module.
+    so both are pointed at the command module, and every flag the command
+    defines is made one of its key flags (`--help` lists only those).
     """
     sys.modules["__main__"].__doc__ = usage
     main_module = sys.argv[0]
-    for module in flag_modules:
+    for module in (*flag_modules, __name__):
         for flag in flags.FLAGS.get_flags_for_module(module):
             flags.FLAGS.register_key_flag_for_module(main_module, flag)
     show_library_logs()
