@@ -165,13 +165,26 @@ def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
     assert texts == list(range(resumed_run.killed_at + CHECKPOINT_STEPS, STEPS + 1, CHECKPOINT_STEPS))
 
 
+METRICS = {"loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
+           "rtd_recall", "replaced_rate"}
+
+
 def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):
     scalars = summaries.read_scalars(resumed_run.model_dir / "logs")["train"]
-    assert set(scalars) == {
-        "loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
-        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second"}
-    for tag, points in scalars.items():
-        assert [step for step, _ in points] == list(range(1, STEPS + 1)), tag
+    per_step = METRICS | {"learning_rate", "tokens_per_second"}
+    assert set(scalars) == per_step | {summaries.EPOCH_PREFIX + name for name in METRICS}
+    for tag in per_step - {"rtd_precision"}:
+        assert [step for step, _ in scalars[tag]] == list(range(1, STEPS + 1)), tag
+    # Precision has no value at a step where nothing was predicted replaced.
+    assert {step for step, _ in scalars["rtd_precision"]} <= set(range(1, STEPS + 1))
+    # Each point is its step's own value, not Keras' running mean since the epoch began
+    # (which restarts at every epoch): the resumed process's epochs average their points.
+    for end in range(resumed_run.killed_at + CHECKPOINT_STEPS, STEPS + 1, CHECKPOINT_STEPS):
+        losses = dict(scalars["loss"])
+        epoch_mean = dict(scalars[summaries.EPOCH_PREFIX + "loss"])[end]
+        points = [losses[step] for step in range(end - CHECKPOINT_STEPS + 1, end + 1)]
+        assert np.mean(points) == pytest.approx(epoch_mean, rel=1e-5)
+        assert len(set(points)) == CHECKPOINT_STEPS
     learning_rates = [value for _, value in scalars["learning_rate"]]
     assert learning_rates[0] > 0 and learning_rates[-1] < max(learning_rates)  # decays
     assert all(value > 0 for _, value in scalars["tokens_per_second"])
