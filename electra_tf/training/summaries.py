@@ -68,6 +68,20 @@ class StepSummaries(keras.callbacks.Callback):
     Args:
         log_dir: the run's TensorBoard directory.
         every_steps: steps between points; default: about 20 points an epoch.
+
+    Example:
+    ```python
+    import keras
+    import numpy as np
+    from electra_tf.training.summaries import StepSummaries, read_scalars
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2, epochs=2, verbose=0,
+              callbacks=[StepSummaries("logs", every_steps=1)])
+    read_scalars("logs")["train"]["loss"]  # [(1, ...), ..., (8, ...)]: each step's own loss
+    read_scalars("logs")["train"]["epoch/loss"]  # [(4, ...), (8, ...)]
+    ```
     """
 
     def __init__(self, log_dir, every_steps=None):
