@@ -115,7 +115,26 @@ class ElectraTokenizer(keras_hub.models.ElectraTokenizer):
     backbone_cls = ElectraBackbone
 
 
-class ElectraTaskPresets:
+class FreshOptimizerOnLoad:
+    """keras-hub task mixin: `from_preset` leaves the saved optimizer state out.
+
+    A task saved after `fit` keeps its optimizer's state in `task.weights.h5`.
+    `from_preset` builds the task anew, compiled with an optimizer that has
+    no slots yet (they are made when training starts), which cannot take the
+    saved ones: Keras skipped them anyway, warning "Skipping variable loading
+    for optimizer ..." at every load for prediction or export. A task trained
+    after loading starts its optimizer afresh, as it did; an optimizer that is
+    built by then is loaded as before.
+    """
+
+    def load_task_weights(self, filepath):
+        skipped = list(self.backbone._flatten_layers())  # loaded from the backbone's own file
+        if self.optimizer is not None and not self.optimizer.built:
+            skipped.append(self.optimizer)
+        keras.saving.load_weights(self, filepath, objects_to_skip=skipped)
+
+
+class ElectraTaskPresets(FreshOptimizerOnLoad):
     """Task mixin: `from_preset` takes a preset of either ELECTRA backbone class.
 
     keras-hub's `Task.from_preset` looks for a registered task subclass whose
