@@ -133,7 +133,8 @@ def reference_encoder(backbone, data, normalize_first):
         attention = layer._self_attention_layer
 
         def heads(y, projection):  # [batch, length, heads, head size]
-            return np.einsum("bld,dnh->blnh", y, projection.kernel.numpy()) + projection.bias.numpy()
+            kernel, bias = projection.kernel.numpy(), projection.bias.numpy()
+            return np.einsum("bld,dnh->blnh", y, kernel) + bias
 
         y = layer_norm(x, layer._self_attention_layer_norm) if normalize_first else x
         query, key, value = (heads(y, attention._query_dense), heads(y, attention._key_dense),

@@ -156,10 +156,9 @@ class ElectraBackbone(keras_hub.models.ElectraBackbone):
         if normalize_first:
             x = self.final_layer_norm(x)
         cls_token_index = 0
+        pooled = self.pooled_dense(x[:, cls_token_index, :])
         super(keras_hub.models.ElectraBackbone, self).__init__(
-            inputs=inputs,
-            outputs={"sequence_output": x, "pooled_output": self.pooled_dense(x[:, cls_token_index, :])},
-            dtype=dtype,
+            inputs=inputs, outputs={"sequence_output": x, "pooled_output": pooled}, dtype=dtype,
             **kwargs,
         )
 
