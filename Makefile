@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 # TensorFlow's C++ INFO lines hidden, its warnings and errors shown; the commands
-# (electra_tf_launcher) also drop the start-up lines no level hides (no CUDA driver).
+# (electra_tf_launcher) also drop the lines TensorFlow prints whatever the level and its
+# false alarms (no CUDA driver, oneDNN data types). TF_CPP_MIN_LOG_LEVEL=0 make run shows all.
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 export KERAS_BACKEND := tensorflow
 

@@ -134,6 +134,13 @@ class ElectraConfig(_JsonConfig):
     # Hugging Face's) or keras-hub's "gelu_approximate" (the default, so that
     # the discriminator is a plain keras-hub preset).
     activation: str = "gelu_approximate"
+    # Block order of both towers: false keeps ELECTRA's post-LayerNorm blocks
+    # (released checkpoints, keras-hub, Hugging Face); true gives pre-LayerNorm
+    # blocks plus a final LayerNorm before the heads, which small-budget
+    # pre-training ("cramming", Geiping & Goldstein 2022) uses because it
+    # tolerates higher learning rates. A pre-LN model is saved in electra_tf's
+    # ElectraBackbone class and cannot be written as keras-hub or Hugging Face.
+    normalize_first: bool = False
     # Generator: same depth, width = fraction x discriminator hidden size,
     # heads = max(1, width / 64), FFN = 4 x width, as the original's generators.
     generator_hidden_fraction: float = 0.25
@@ -283,6 +290,10 @@ class ElectraConfig(_JsonConfig):
                 f"activation must be one of {ACTIVATIONS} (exact or tanh-approximated GELU), "
                 f"got {self.activation!r}."
             )
+        if not isinstance(self.normalize_first, bool):
+            raise ConfigError(
+                "normalize_first must be true (pre-LayerNorm blocks and a final LayerNorm) or "
+                f"false (post-LayerNorm, ELECTRA's), got {self.normalize_first!r}.")
         if self.objective not in OBJECTIVES:
             raise ConfigError(
                 f"objective must be one of {OBJECTIVES} (replaced-token detection, or a "
@@ -298,7 +309,7 @@ class ElectraConfig(_JsonConfig):
 # (`run_pretraining(init_from=...)`) keeps these; the other fields are its recipe.
 ARCHITECTURE_FIELDS = (
     "vocab_size", "embedding_size", "hidden_size", "num_layers", "num_heads",
-    "intermediate_size", "max_position_embeddings", "activation",
+    "intermediate_size", "max_position_embeddings", "activation", "normalize_first",
     "generator_hidden_fraction", "lowercase",
 )
 

@@ -30,6 +30,10 @@ tokens (padding included: it is computed) trains:
   `MaskedLMHead` tied to its word embeddings on the masked slots; no
   generator and no replaced-token head.
 
+With `normalize_first` (pre-LayerNorm blocks) each layer does the same
+operations in another order, and each tower adds a final LayerNorm on every
+token.
+
 Not counted (as in the paper): masking, Gumbel sampling, the loss
 reductions, attention's padding mask, the discriminator's unused pooled
 output, the optimizer's update and the input pipeline. Compared with the
@@ -175,6 +179,8 @@ def pretraining_flops_per_step(config: ElectraConfig, vocabulary_size=None) -> d
         ) + config.num_layers * layer_flops_per_token(
             hidden_size, intermediate_size, num_heads, config.sequence_length, dropout
         )
+        if config.normalize_first:
+            per_token += LAYER_NORM_FLOPS * hidden_size  # the final LayerNorm
         return tokens * per_token
 
     encoder = tower(config.hidden_size, config.intermediate_size, config.num_heads)

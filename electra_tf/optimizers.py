@@ -138,8 +138,10 @@ def electra_layer_multipliers(num_layers: int, layer_decay: float) -> dict[str, 
     `transformer_layer_i`, depth L + 2 the task head; a variable at depth d
     gets `layer_decay ** (L + 2 - d)`. So the embeddings get decay^(L+2), the
     top transformer layer decay^2 (not decay^1: the original reserves depth
-    L + 1 for nothing), and heads the full rate. Keys are regular expressions
-    matched against `variable.path`; unmatched variables (the heads) get 1.
+    L + 1 for nothing), and heads the full rate. A pre-LN encoder's
+    `final_layer_norm`, above the top layer and below the heads, takes depth
+    L + 1. Keys are regular expressions matched against `variable.path`;
+    unmatched variables (the heads) get 1.
     """
     if not 0.0 < layer_decay <= 1.0:
         raise ValueError(f"layer_decay must be in (0, 1], got {layer_decay!r}.")
@@ -147,6 +149,7 @@ def electra_layer_multipliers(num_layers: int, layer_decay: float) -> dict[str, 
     multipliers = {rf"(^|/)({embeddings})/": layer_decay ** (num_layers + 2)}
     for i in range(num_layers):
         multipliers[rf"(^|/)transformer_layer_{i}/"] = layer_decay ** (num_layers + 1 - i)
+    multipliers[r"(^|/)final_layer_norm/"] = layer_decay
     return multipliers
 
 

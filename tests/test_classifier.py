@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import keras_hub
 import numpy as np
@@ -101,6 +103,19 @@ def test_save_load_same_predictions_and_label_names(tmp_path):
         np.testing.assert_allclose(
             loaded(loaded.preprocessor(texts)), classifier(classifier.preprocessor(texts)), atol=1e-5
         )
+
+
+def test_a_trained_classifier_loads_for_prediction_without_warnings(tmp_path):
+    """Its saved optimizer state has no place in the loaded task's optimizer, which
+    makes its slots when training starts; Keras warned that it skipped them."""
+    classifier = make_classifier()
+    texts, labels = keyword_texts(8)
+    classifier.fit(texts, labels, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    classifier.save_to_preset(str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = ElectraClassifier.from_preset(str(tmp_path))
+    assert loaded.predict_labels(texts) == classifier.predict_labels(texts)
 
 
 def test_starts_from_a_pretraining_model_dir(tmp_path):

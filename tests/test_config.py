@@ -29,6 +29,7 @@ def test_presets_load_with_paper_sizes():
         ({"dtype_policy": "float8"}, "dtype_policy"),
         ({"generator_hidden_fraction": 0.0}, "generator_hidden_fraction"),
         ({"vocab_size": 3}, "vocab_size"),
+        ({"normalize_first": "yes"}, "normalize_first must be true"),
     ],
 )
 def test_invalid_values_raise_clear_errors(change, message):

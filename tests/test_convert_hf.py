@@ -283,6 +283,24 @@ def test_original_classifier_head_has_no_hugging_face_form(tmp_path):
         hugging_face.write(classifier, tmp_path / "hf")
 
 
+def test_pre_layer_norm_models_have_no_post_layer_norm_form(tmp_path):
+    vocabulary = tokenization.load_vocabulary(FIXTURES / "discriminator")
+    tokenizer = tokenization.make_tokenizer(vocabulary)
+    config = ElectraConfig.from_preset("tiny").replace(sequence_length=LENGTH,
+                                                       normalize_first=True)
+    ElectraPretrainer(config, len(vocabulary), tokenization.special_token_ids(tokenizer)
+                      ).save_to_preset(tmp_path / "run", tokenizer)
+    for target in ("hugging_face", "keras_hub"):
+        with pytest.raises(ConversionError, match=r"normalize_first=True.*post-LayerNorm only"):
+            convert.convert(tmp_path / "run", tmp_path / target, to=target)
+        assert not (tmp_path / target).exists()
+    classifier = ElectraClassifier.from_scratch(config, vocabulary, num_classes=2,
+                                                sequence_length=16, head="hf")
+    for model in (classifier, classifier.backbone):
+        with pytest.raises(ConversionError, match="normalize_first=True"):
+            hugging_face.write(model, tmp_path / "hf", tokenizer)
+
+
 def test_unknown_sources_are_named(tmp_path):
     with pytest.raises(ConversionError, match="neither a folder nor a Hugging Face Hub id"):
         convert.load(tmp_path / "missing" / "folder")

@@ -18,19 +18,23 @@ DECAY, RATE = 0.5, 1e-2
 
 
 def expected_multiplier(path):
-    """The original's depths: embeddings 0, layer i at i + 1, heads at L + 2."""
+    """The original's depths: embeddings 0, layer i at i + 1, heads at L + 2; a pre-LN
+    encoder's final LayerNorm at L + 1."""
     num_layers = CONFIG.num_layers
     if path.split("/")[0].startswith(("token_", "position_", "segment_", "embeddings_")):
         return DECAY ** (num_layers + 2)
     if path.startswith("transformer_layer_"):
         return DECAY ** (num_layers + 1 - int(path.split("/")[0].rsplit("_", 1)[1]))
+    if path.startswith("final_layer_norm/"):
+        return DECAY
     assert path.startswith("logits/"), path
     return 1.0
 
 
-def classifier():
+def classifier(normalize_first=False):
     keras.utils.set_random_seed(0)
-    return ElectraClassifier.from_scratch(CONFIG, VOCAB, num_classes=2)
+    return ElectraClassifier.from_scratch(CONFIG.replace(normalize_first=normalize_first), VOCAB,
+                                          num_classes=2)
 
 
 def one_step(model, optimizer, gradient_value):
@@ -40,8 +44,9 @@ def one_step(model, optimizer, gradient_value):
     return {v.path: b - v.numpy() for v, b in zip(variables, before)}
 
 
-def test_each_layer_moves_at_its_decayed_rate():
-    model = classifier()
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_each_layer_moves_at_its_decayed_rate(normalize_first):
+    model = classifier(normalize_first)
     optimizer = LayerwiseAdamW(
         learning_rate=RATE, epsilon=1e-12,
         lr_multipliers=electra_layer_multipliers(CONFIG.num_layers, DECAY),
@@ -58,6 +63,7 @@ def test_each_layer_moves_at_its_decayed_rate():
     assert rates["transformer_layer_0"] == pytest.approx(DECAY ** 3, rel=1e-4)
     assert rates["transformer_layer_1"] == pytest.approx(DECAY ** 2, rel=1e-4)
     assert rates["logits"] == pytest.approx(1.0, rel=1e-4)
+    assert ("final_layer_norm" in rates) == normalize_first
 
 
 def test_weight_decay_follows_the_layer_rate_and_skips_bias_and_layer_norm():

@@ -62,6 +62,18 @@ def test_electra_matches_a_hand_count(dropout_rate, dropout_flops):
         "rtd_head": 2 * rtd_head, "total": 2 * (generator + discriminator + mlm_head + rtd_head)}
 
 
+@pytest.mark.parametrize("objective", ["electra", "mlm"])
+def test_pre_layer_norm_adds_one_final_layer_norm_per_tower(objective):
+    """Pre-LN blocks reorder a layer's operations; only the final LayerNorm is new."""
+    config = ElectraConfig.from_preset("tiny").replace(objective=objective)
+    post = pretraining_flops_per_step(config, VOCAB)
+    pre = pretraining_flops_per_step(config.replace(normalize_first=True), VOCAB)
+    final_layer_norms = {"encoder": 2 * B * S * 5 * H,
+                         "generator": 2 * B * S * 5 * G if objective == "electra" else 0}
+    assert pre == {name: value + final_layer_norms.get(name, 0) for name, value in post.items()
+                   if name != "total"} | {"total": post["total"] + sum(final_layer_norms.values())}
+
+
 def test_the_mlm_baseline_matches_a_hand_count():
     config = ElectraConfig.from_preset("tiny").replace(objective="mlm")
     encoder = B * S * (hand_embeddings(E, H, VOCAB, S, 0) + LAYERS * hand_layer(H, F, HEADS, S, 0))

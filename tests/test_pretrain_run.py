@@ -168,13 +168,26 @@ def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
     assert texts == list(range(resumed_run.killed_at + CHECKPOINT_STEPS, STEPS + 1, CHECKPOINT_STEPS))
 
 
+METRICS = {"loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
+           "rtd_recall", "replaced_rate"}
+
+
 def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):
     scalars = summaries.read_scalars(resumed_run.model_dir / "logs")["train"]
-    assert set(scalars) == {
-        "loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
-        "rtd_recall", "replaced_rate", "learning_rate", "tokens_per_second", "flops"}
-    for tag, points in scalars.items():
-        assert [step for step, _ in points] == list(range(1, STEPS + 1)), tag
+    per_step = METRICS | {"learning_rate", "tokens_per_second", "flops"}
+    assert set(scalars) == per_step | {summaries.EPOCH_PREFIX + name for name in METRICS}
+    for tag in per_step - {"rtd_precision"}:
+        assert [step for step, _ in scalars[tag]] == list(range(1, STEPS + 1)), tag
+    # Precision has no value at a step where nothing was predicted replaced.
+    assert {step for step, _ in scalars["rtd_precision"]} <= set(range(1, STEPS + 1))
+    # Each point is its step's own value, not Keras' running mean since the epoch began
+    # (which restarts at every epoch): the resumed process's epochs average their points.
+    for end in range(resumed_run.killed_at + CHECKPOINT_STEPS, STEPS + 1, CHECKPOINT_STEPS):
+        losses = dict(scalars["loss"])
+        epoch_mean = dict(scalars[summaries.EPOCH_PREFIX + "loss"])[end]
+        points = [losses[step] for step in range(end - CHECKPOINT_STEPS + 1, end + 1)]
+        assert np.mean(points) == pytest.approx(epoch_mean, rel=1e-5)
+        assert len(set(points)) == CHECKPOINT_STEPS
     flops_per_step = resumed_run.summary["flops_per_step"]
     assert [value for _, value in scalars["flops"]] == pytest.approx(
         [step * flops_per_step for step in range(1, STEPS + 1)], rel=1e-6)  # float32 in events

@@ -53,6 +53,9 @@ def test_one_set_of_embedding_variables_for_both_towers():
     assert head.token_embedding is pretrainer.discriminator.token_embedding
     assert pretrainer.generator.get_layer("transformer_layer_0")._self_attention_layer.num_heads == 1
     assert CONFIG.generator_hidden_size == 32 and pretrainer.discriminator.hidden_dim == 64
+    # Post-LayerNorm (ELECTRA's) unless the config says otherwise.
+    assert not pretrainer.discriminator.normalize_first
+    assert pretrainer.generator.final_layer_norm is None
 
 
 def test_no_gradient_reaches_the_generator_through_sampling():
@@ -203,3 +206,63 @@ def test_bfloat16_pretraining_learns_like_float32():
     assert fall > 0.2 * single[0] and half[-1] < 0.8 * half[0]
     for epoch, (a, b) in enumerate(zip(single, half)):
         assert abs(a - b) < 0.25 * fall, (epoch, single, half)
+
+
+def test_pre_layer_norm_pretraining_trains_saves_and_fine_tunes(tmp_path):
+    config = CONFIG.replace(normalize_first=True)
+    keras.utils.set_random_seed(0)
+    pretrainer = make_pretrainer(config)
+    discriminator, generator = pretrainer.discriminator, pretrainer.generator
+    assert discriminator.normalize_first and discriminator.final_layer_norm is not None
+    assert all(layer.normalize_first for layer in
+               discriminator.transformer_layers + generator.transformer_layers)
+    # The generator's head reads its own final LayerNorm's output.
+    batch = {k: v[:4] for k, v in block_corpus().items()}
+    positions = np.tile(np.arange(1, 5, dtype="int32"), (4, 1))
+    tokens = discriminator.token_embedding(batch["token_ids"])
+    x = discriminator.embeddings_layer_norm(discriminator.embeddings_add((
+        tokens, discriminator.position_embedding(tokens),
+        discriminator.segment_embedding(batch["segment_ids"]))))
+    assert generator.embeddings_projection is None  # tiny: generator width = embedding size
+    for layer in generator.transformer_layers:
+        x = layer(x, padding_mask=batch["padding_mask"])
+    expected = generator.mlm_head(generator.final_layer_norm(x), mask_positions=positions)
+    np.testing.assert_allclose(generator({**batch, "mask_positions": positions}).numpy(),
+                               expected.numpy(), atol=1e-6)
+
+    pretrainer.compile()
+    held_out = dataset(seed=1).take(5)
+    before = pretrainer.evaluate(held_out, return_dict=True, verbose=0)
+    pretrainer.fit(dataset(), steps_per_epoch=80, epochs=1, verbose=0)
+    after = pretrainer.evaluate(held_out, return_dict=True, verbose=0)
+    # Measured: loss 38.8 -> 22.2, MLM 4.16 -> 3.95, RTD 0.69 -> 0.37.
+    assert after["loss"] < 0.75 * before["loss"], (before, after)
+    assert after["mlm_loss"] < before["mlm_loss"] - 0.1, (before, after)
+    assert after["rtd_loss"] < 0.85 * before["rtd_loss"], (before, after)
+
+    pretrainer.save_to_preset(tmp_path / "run", tokenization.make_tokenizer(VOCAB))
+    loaded = ElectraPretrainer.from_preset(tmp_path / "run")
+    assert loaded.electra_config.normalize_first
+    np.testing.assert_allclose(loaded.discriminator(batch)["sequence_output"].numpy(),
+                               discriminator(batch)["sequence_output"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(loaded.generator({**batch, "mask_positions": positions}).numpy(),
+                               generator({**batch, "mask_positions": positions}).numpy(),
+                               atol=1e-5)
+
+    # The run folder's encoder is rebuilt pre-LN for fine-tuning, and the task saves and loads.
+    classifier = ElectraClassifier.from_model_dir(tmp_path / "run", num_classes=2,
+                                                  sequence_length=16)
+    assert classifier.backbone.normalize_first
+    np.testing.assert_allclose(classifier.backbone(batch)["sequence_output"].numpy(),
+                               discriminator(batch)["sequence_output"].numpy(), atol=1e-6)
+    texts, labels = ["w1 w1 w1", "w2 w2 w2", "w1 w1", "w2 w2"], np.array([0, 1, 0, 1])
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3))
+    assert np.isfinite(classifier.fit(texts, labels, batch_size=2, epochs=1, verbose=0
+                                      ).history["loss"][0])
+    classifier.save_to_preset(str(tmp_path / "classifier"))
+    reloaded = ElectraClassifier.from_preset(str(tmp_path / "classifier"))
+    assert reloaded.backbone.normalize_first
+    np.testing.assert_allclose(reloaded.predict(texts, verbose=0),
+                               classifier.predict(texts, verbose=0), atol=1e-6)
+    assert ElectraClassifier.from_scratch(config, VOCAB, num_classes=2,
+                                          sequence_length=16).backbone.normalize_first

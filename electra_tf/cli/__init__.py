@@ -11,17 +11,20 @@
 
 Each module's `run()` defines its absl flags (`define_flags()`) and runs
 its `main(argv)` through `run` below (`absl.app.run(main)`; `--help` prints
-the module's docstring, its examples included, and its flags);
+the module's docstring, its examples included, and every flag the command
+defines, the shared `--strategy` and `--tpu` of the training commands included);
 `generate` and `translate` hand their docstring and settings to
 `generation.run_command`, which does both for them. So one process runs one
 command: two commands run in one process would define some flags twice.
 
 The installed console scripts (setup.cfg) and `scripts/<name>.py` in a
 checkout both start a command through `electra_tf_launcher`, which keeps
-TensorFlow's C++ start-up lines (no CUDA driver on a CPU-only machine, ...)
-from the user; importing a module here does not. The library reports
-progress through Python's `logging` (loggers under `electra_tf`); a command
-shows those notes as plain lines, warnings on stderr (`show_library_logs`).
+TensorFlow's C++ noise (no CUDA driver on a CPU-only machine, ...) from the
+user unless `--verbose` is given; importing a module here does not. The
+library reports progress through Python's `logging` (loggers under
+`electra_tf`); a command shows those notes as plain lines, warnings on stderr
+(`show_library_logs`), and TensorFlow's Python notes only from warnings up
+(`--verbose`: from INFO up).
 """
 
 import functools
@@ -29,6 +32,7 @@ import logging
 import sys
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 from electra_tf.training import distribute
 from electra_tf.training.guards import NonFiniteLossError
@@ -37,19 +41,34 @@ from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
 
 def run(main, usage, flag_modules):
     """`absl.app.run(main)` with `usage` (the command module's docstring) and
-    the flags defined in `flag_modules` (module names) as the `--help` text.
+    the flags defined in `flag_modules` (module names) and here as the `--help` text.
 
     absl prints the `__main__` module's docstring and the flags that module
     defined; `__main__` is `scripts/<name>.py` or the console script's stub,
-    so both are pointed at the command module.
+    so both are pointed at the command module, and every flag the command
+    defines is made one of its key flags (`--help` lists only those).
     """
+    define_verbose_flag()
     sys.modules["__main__"].__doc__ = usage
     main_module = sys.argv[0]
-    for module in flag_modules:
+    for module in (*flag_modules, __name__):
         for flag in flags.FLAGS.get_flags_for_module(module):
             flags.FLAGS.register_key_flag_for_module(main_module, flag)
     show_library_logs()
+    # absl raises an unset --verbosity to INFO after parsing, which would show
+    # TensorFlow's Python INFO notes (signal watchers, saving, ...) to every user.
+    flags.FLAGS.verbosity = absl_logging.WARNING
     app.run(functools.partial(_stop_cleanly, main))
+
+
+@functools.cache
+def define_verbose_flag():
+    """`--verbose`, on every command; electra_tf_launcher reads it before TensorFlow starts."""
+    flags.DEFINE_bool(
+        "verbose", False,
+        "Show everything TensorFlow logs: its C++ lines (as TF_CPP_MIN_LOG_LEVEL=0 does) and "
+        "its Python INFO notes. Without it, commands show their own progress and TensorFlow's "
+        "warnings and errors.")
 
 
 def define_strategy_flags():
@@ -75,6 +94,8 @@ def _stop_cleanly(main, argv):
     """`main(argv)`, with a run that diverged or was pre-empted ending in its message
     instead of a traceback; a pre-empted run exits with `preemption.EXIT_CODE`, which
     restart policies read as "run me again"."""
+    if flags.FLAGS.verbose and not flags.FLAGS["verbosity"].present:
+        absl_logging.set_verbosity(absl_logging.INFO)
     try:
         return main(argv)
     except NonFiniteLossError as error:

@@ -23,8 +23,10 @@ override it.
 The model directory is a keras-hub preset: `ElectraClassifier.from_preset(dir)`
 (or `ElectraTagger.from_preset(dir)`) loads it, label names included;
 a multi-task directory loads with `ElectraMultiTask.from_preset(dir)`.
-Each epoch's metrics and learning rate go to TensorBoard (`tensorboard --logdir
-<model_dir>/logs`); at the end they are drawn into <model_dir>/training_curves.png.
+The training metrics as training went (every few steps), the learning rate, each
+epoch's means and the dev metrics, at the step they were measured, go to
+TensorBoard (`tensorboard --logdir <model_dir>/logs`); at the end they are drawn
+into <model_dir>/training_curves.png.
 In a checkout, `python scripts/finetune.py` is the same command.
 """
 

@@ -17,6 +17,9 @@ and writes it in the format `to` names:
 * `"hugging_face"`: folders `transformers` loads (`from_pretrained`);
 * `"keras_hub"`: the discriminator as a plain `keras_hub.models.ElectraBackbone` preset.
 
+Hugging Face and keras-hub have only post-LayerNorm blocks: a model trained
+with `normalize_first` is refused by both targets.
+
 Example:
 ```python
 from electra_tf import convert
@@ -35,7 +38,7 @@ import keras_hub
 
 from electra_tf.convert import hugging_face, tf1
 from electra_tf.convert.weights import ConversionError
-from electra_tf.models.backbone import ElectraBackbone, activation_of
+from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize_first_of
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
@@ -111,6 +114,12 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
     if to == "keras_hub":
         backbone = model.discriminator if isinstance(model, ElectraPretrainer) else getattr(
             model, "backbone", model)
+        if normalize_first_of(backbone):
+            raise ConversionError(
+                "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
+                "keras-hub's ElectraBackbone is post-LayerNorm only, so no plain keras-hub preset "
+                "computes what it does. Convert to 'electra_tf' instead: its backbone loads with "
+                "keras_hub.models.ElectraBackbone.from_preset once electra_tf is imported.")
         if activation_of(backbone) != "gelu_approximate":
             log.warning(
                 "keras-hub's ElectraBackbone computes the tanh-approximated GELU; this model uses "

@@ -29,7 +29,7 @@ from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
 from electra_tf.convert import weights
 from electra_tf.convert.weights import ConversionError
-from electra_tf.models.backbone import activation_of
+from electra_tf.models.backbone import activation_of, normalize_first_of
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor
@@ -365,8 +365,17 @@ def write(model, output_dir, tokenizer=None):
     `ElectraReplacedTokenDetector`, `ElectraMaskedLM`, `ElectraClassifier` (`head="hf"`),
     `ElectraTagger` and a bare `ElectraBackbone` become one folder. `tokenizer`
     defaults to the model's preprocessor's; a pretrainer needs it passed.
-    Returns the folders written.
+    Returns the folders written. A model with pre-LayerNorm blocks
+    (`normalize_first=True`) has no Hugging Face form and is refused.
     """
+    encoder = model.discriminator if isinstance(model, ElectraPretrainer) else getattr(
+        model, "backbone", model)
+    if normalize_first_of(encoder):
+        raise ConversionError(
+            "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
+            "Hugging Face's ELECTRA is post-LayerNorm only, so no Hugging Face folder computes "
+            "what it does. Keep it in electra_tf's format (to='electra_tf'), or pre-train with "
+            "normalize_first false for a model Hugging Face can read.")
     output_dir = pathlib.Path(output_dir)
     if tokenizer is None:
         preprocessor = getattr(model, "preprocessor", None)

@@ -18,7 +18,9 @@ class ElectraGenerator(keras.Model):
     to its (smaller) width, its own Transformer layers, and a
     `keras_hub.layers.MaskedLMHead` (dense + GELU + LayerNorm) whose output
     matrix is the shared word-embedding table, with its own bias. Its GELU is
-    the discriminator's (exact for converted checkpoints).
+    the discriminator's (exact for converted checkpoints). With
+    `normalize_first=True` its blocks are pre-LayerNorm and a final LayerNorm
+    (`final_layer_norm`) precedes the head, as in a pre-LN `ElectraBackbone`.
 
     Inputs: `token_ids`, `segment_ids`, `padding_mask` (`[batch, length]`) and
     `mask_positions` (`[batch, predictions]`). Output: logits over the
@@ -46,6 +48,7 @@ class ElectraGenerator(keras.Model):
         intermediate_dim,
         num_layers=None,
         dropout=0.1,
+        normalize_first=False,
         **kwargs,
     ):
         num_layers = discriminator.num_layers if num_layers is None else num_layers
@@ -63,7 +66,12 @@ class ElectraGenerator(keras.Model):
         transformer_layers = electra_transformer_layers(
             keras_hub.layers.TransformerEncoder, num_layers, num_heads, intermediate_dim, dropout,
             dtype=dtype, name="transformer_layer", activation=activation,
+            normalize_first=normalize_first,
         )
+        # Pre-LN blocks leave the residual stream unnormalised; the head's
+        # input is normalised once, as the backbone's outputs are.
+        final_layer_norm = keras.layers.LayerNormalization(
+            epsilon=1e-12, dtype=dtype, name="final_layer_norm") if normalize_first else None
         mlm_head = keras_hub.layers.MaskedLMHead(
             token_embedding=discriminator.token_embedding,
             intermediate_activation=activation_function(activation),
@@ -95,6 +103,8 @@ class ElectraGenerator(keras.Model):
             x = projection(x)
         for layer in transformer_layers:
             x = layer(x, padding_mask=inputs["padding_mask"])
+        if normalize_first:
+            x = final_layer_norm(x)
         logits = mlm_head(x, mask_positions=inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
@@ -103,6 +113,8 @@ class ElectraGenerator(keras.Model):
         self.intermediate_dim = intermediate_dim
         self.num_layers = num_layers
         self.dropout = dropout
+        self.normalize_first = normalize_first
         self.embeddings_projection = projection  # None when the widths are equal
         self.transformer_layers = transformer_layers
+        self.final_layer_norm = final_layer_norm  # None for post-LN blocks
         self.mlm_head = mlm_head

@@ -34,7 +34,7 @@ from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_op
 
 
 def build_discriminator(config: ElectraConfig, vocabulary_size: int, name="discriminator"):
-    """The discriminator: keras-hub's `ElectraBackbone` with the config's GELU."""
+    """The discriminator: keras-hub's `ElectraBackbone` with the config's GELU and block order."""
     return ElectraBackbone(
         vocab_size=vocabulary_size,
         num_layers=config.num_layers,
@@ -45,6 +45,7 @@ def build_discriminator(config: ElectraConfig, vocabulary_size: int, name="discr
         dropout=config.dropout,
         max_sequence_length=config.max_position_embeddings,
         activation=config.activation,
+        normalize_first=config.normalize_first,
         dtype=config.dtype_policy,
         name=name,
     )
@@ -99,6 +100,7 @@ class ElectraPretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Mode
             num_heads=config.generator_num_heads,
             intermediate_dim=config.generator_intermediate_size,
             dropout=config.dropout,
+            normalize_first=config.normalize_first,
             name="generator",
         )
         self.rtd_head = ReplacedTokenDetectionHead(

@@ -37,6 +37,7 @@ import keras_hub
 from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
 
+from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
@@ -45,7 +46,7 @@ from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining,
+class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, FreshOptimizerOnLoad,
                        keras_hub.models.Seq2SeqLM):
     """ELECTRA encoder-decoder language model: `fit` on pairs, `generate` text.
 

@@ -43,6 +43,7 @@ from electra_tf.models.tagger import ElectraTagger
 from electra_tf.optimizers import create_finetuning_optimizer
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
+from electra_tf.training.summaries import StepSummaries
 
 TASKS = ("classification", "ner", "multitask")
 BUILTIN_DATASETS = {"chinese_sentiment": "classification", "peoples_daily_ner": "ner"}
@@ -396,12 +397,13 @@ def results_table(rows):
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",
                          log_dir=None, start_epoch=0):
-    """A stop at the first non-finite loss; TensorBoard's epoch metrics (and learning rate)
-    under `log_dir`, when one is given; early stopping that restores the best epoch's
-    weights, when a patience is given, watching `monitor` from epoch `start_epoch` + 1 on."""
+    """A stop at the first non-finite loss; TensorBoard scalars under `log_dir`, when one
+    is given (`summaries.StepSummaries`: metrics as training went, learning rate, epoch
+    means, validation at the step it was measured); early stopping that restores the best
+    epoch's weights, when a patience is given, watching `monitor` from epoch `start_epoch` + 1 on."""
     callbacks = [StopOnNonFiniteLoss()]
     if log_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
+        callbacks.append(StepSummaries(log_dir))
     if early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=early_stopping_patience,
