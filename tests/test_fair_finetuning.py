@@ -21,7 +21,8 @@ def _keyword_sentiment(size, seed=0):
 
 @pytest.fixture
 def sentiment(monkeypatch):
-    splits = {split: _keyword_sentiment(60, seed) for seed, split in enumerate(("train", "dev", "test"))}
+    splits = {split: _keyword_sentiment(60, seed)
+              for seed, split in enumerate(("train", "dev", "test"))}
     monkeypatch.setattr(corpora, "chinese_sentiment", lambda: splits)
     return splits
 

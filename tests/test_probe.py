@@ -84,8 +84,9 @@ def test_run_probe_scores_both_tasks_on_the_recipe_subsets(monkeypatch):
     words = [list(rng.choice(filler, 2)) + list("张三") + list(rng.choice(filler, 2))
              for _ in range(120)]
     ner = tasks.TaggingData(words, [["O", "O", "B-PER", "I-PER", "O", "O"]] * 120, TAGS)
-    monkeypatch.setattr(corpora, "chinese_sentiment", lambda: {s: sentiment for s in ("train", "dev", "test")})
-    monkeypatch.setattr(corpora, "peoples_daily_ner", lambda: {s: ner for s in ("train", "dev", "test")})
+    splits = ("train", "dev", "test")
+    monkeypatch.setattr(corpora, "chinese_sentiment", lambda: {s: sentiment for s in splits})
+    monkeypatch.setattr(corpora, "peoples_daily_ner", lambda: {s: ner for s in splits})
     recipe = FinetuneConfig(sequence_length=16, max_train_examples=64, max_dev_examples=32,
                             max_test_examples=48)
     results = {}

@@ -74,7 +74,9 @@ def count_entities(gold_tags, predicted_tags):
     matched = gold = predicted = 0
     for true_tags, pred_tags in zip(gold_tags, predicted_tags, strict=True):
         true, pred = set(entities_from_tags(true_tags)), set(entities_from_tags(pred_tags))
-        matched, gold, predicted = matched + len(true & pred), gold + len(true), predicted + len(pred)
+        matched += len(true & pred)
+        gold += len(true)
+        predicted += len(pred)
     return matched, gold, predicted
 
 

@@ -472,8 +472,8 @@ def summary_table(rows) -> str:
 
     Example:
     ```python
-    rows = [{"task": "chinese_sentiment", "labels": 1000, "method": "finetune", "metric": "accuracy",
-             "objective": objective, "budget_flops": budget, "score": score}
+    rows = [{"task": "chinese_sentiment", "labels": 1000, "method": "finetune",
+             "metric": "accuracy", "objective": objective, "budget_flops": budget, "score": score}
             for objective, budget, score in [("random", None, 0.74), ("random", None, 0.76),
                                              ("electra", 1e15, 0.80)]]
     print(summary_table(rows))
@@ -518,9 +518,9 @@ def plot_study(rows, path):
         for objective in OBJECTIVES:
             points = sorted((b, s) for b, s in objectives.get(objective, {}).items())
             if points:
-                x = [b for b, _ in points]
-                axis.errorbar(x, [np.mean(s) for _, s in points], yerr=[np.std(s) for _, s in points],
-                              marker="o", capsize=3, label=objective)
+                axis.errorbar([b for b, _ in points], [np.mean(s) for _, s in points],
+                              yerr=[np.std(s) for _, s in points], marker="o", capsize=3,
+                              label=objective)
         random_scores = objectives.get(RANDOM, {}).get(None)
         if random_scores:
             mean, std = np.mean(random_scores), np.std(random_scores)

@@ -225,10 +225,11 @@ def _epochs(history, monitor, recipe):
     watched (the first wins a tie, as Keras keeps it); without, the last.
     """
     scores = history.history.get(monitor, [])
+    start = recipe.early_stopping_start_epoch
     best = len(scores)
-    if recipe.early_stopping_patience is not None and len(scores) > recipe.early_stopping_start_epoch:
-        watched = scores[recipe.early_stopping_start_epoch:]
-        best = recipe.early_stopping_start_epoch + watched.index(max(watched)) + 1
+    if recipe.early_stopping_patience is not None and len(scores) > start:
+        watched = scores[start:]
+        best = start + watched.index(max(watched)) + 1
     return {"epochs_trained": len(scores), "best_epoch": best}
 
 
@@ -400,7 +401,8 @@ def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode=
     """A stop at the first non-finite loss; TensorBoard scalars under `log_dir`, when one
     is given (`summaries.StepSummaries`: metrics as training went, learning rate, epoch
     means, validation at the step it was measured); early stopping that restores the best
-    epoch's weights, when a patience is given, watching `monitor` from epoch `start_epoch` + 1 on."""
+    epoch's weights, when a patience is given, watching `monitor` from epoch `start_epoch` + 1
+    on."""
     callbacks = [StopOnNonFiniteLoss()]
     if log_dir is not None:
         callbacks.append(StepSummaries(log_dir))

@@ -82,7 +82,8 @@ class FrozenEncoder:
 
     def __init__(self, backbone, tokenizer, sequence_length=128):
         self.backbone = backbone
-        self.sentences = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=sequence_length)
+        self.sentences = ElectraTextClassifierPreprocessor(tokenizer,
+                                                           sequence_length=sequence_length)
         self.words = ElectraTaggerPreprocessor(tokenizer, sequence_length=sequence_length)
         # One trace each, whatever the batch: tracing costs seconds, a batch milliseconds.
         texts = tf.TensorSpec([None], tf.string)
@@ -90,7 +91,8 @@ class FrozenEncoder:
                                              input_signature=[texts])
                         for pooling in POOLINGS}
         self._first_pieces = tf.function(self._first_piece_vectors, input_signature=[
-            tf.RaggedTensorSpec([None, None], tf.string), tf.RaggedTensorSpec([None, None], tf.int32)])
+            tf.RaggedTensorSpec([None, None], tf.string),
+            tf.RaggedTensorSpec([None, None], tf.int32)])
 
     def _sequence(self, x):
         return tf.cast(self.backbone(x, training=False)["sequence_output"], tf.float32)
