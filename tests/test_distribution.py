@@ -49,6 +49,7 @@ PROGRAM = textwrap.dedent(
         "replicas": strategy.num_replicas_in_sync,
         "loss": history["loss"],
         "rtd_recall": history["rtd_recall"],
+        "rtd_auc": history["rtd_auc"],
         "steps": int(model.optimizer.iterations.numpy()),
         "replicas_agree": all(np.array_equal(copies[0], c) for c in copies[1:]),
         "summed_clipped": summed,
@@ -73,6 +74,8 @@ def test_mirrored_strategy_trains_with_fit():
     assert report["steps"] == 30
     assert report["replicas_agree"]
     assert report["loss"][-1] < 0.85 * report["loss"][0]
+    # Its pair counts are replica-summed variables, as Precision's and Recall's counts are.
+    assert all(0.0 < auc <= 1.0 for auc in report["rtd_auc"])
     assert report["accumulated_steps"] == 10 and report["accumulated_replicas_agree"]
     assert np.isfinite(report["accumulated_loss"][0])
     # Clipping applies to the global gradient (3, 0, 4) -> (0.6, 0, 0.8), not per replica.

@@ -124,11 +124,11 @@ def main(argv):
     if result.eval_metrics:
         m = result.eval_metrics
         print(
-            "held-out: generator MLM accuracy {:.3f} | discriminator accuracy {:.3f} "
-            "precision {:.3f} recall {:.3f} (replaced share {:.3f}: an always-original "
-            "guess scores accuracy {:.3f}, recall 0)".format(
-                m["mlm_accuracy"], m["rtd_accuracy"], m["rtd_precision"], m["rtd_recall"],
-                m["replaced_rate"], 1 - m["replaced_rate"]))
+            "held-out: generator MLM accuracy {:.3f} | discriminator ROC AUC {:.3f} (0.5 is "
+            "chance), accuracy {:.3f} precision {:.3f} recall {:.3f} (replaced share {:.3f}: an "
+            "always-original guess scores accuracy {:.3f}, recall 0)".format(
+                m["mlm_accuracy"], m["rtd_auc"], m["rtd_accuracy"], m["rtd_precision"],
+                m["rtd_recall"], m["replaced_rate"], 1 - m["replaced_rate"]))
     if not is_chief(strategy):
         return
     curves = summaries.plot_curves(pathlib.Path(FLAGS.model_dir) / LOGS_DIRNAME,

@@ -409,7 +409,8 @@ def _json_int(path, key):
 
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
-    """Generator MLM accuracy and discriminator accuracy / precision / recall on `files`."""
+    """The pre-trainer's metrics on `files`: MLM loss and accuracy, and for ELECTRA the
+    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share."""
     # Micro-batches: a batch that needs gradient accumulation to train may not fit at once.
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,

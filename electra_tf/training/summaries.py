@@ -1,8 +1,8 @@
 """What a training run leaves for people to look at: TensorBoard summaries and a PNG of its curves.
 
 `PretrainingSummaries` writes a pre-training run's scalars (loss components,
-MLM accuracy, RTD accuracy / precision / recall, the replaced share, the
-learning rate, tokens per second) every few steps, keyed by the optimizer's
+MLM accuracy, RTD accuracy / precision / recall / ROC AUC, the replaced share,
+the learning rate, tokens per second) every few steps, keyed by the optimizer's
 step, and at every checkpoint a text summary of a few sentences the way the
 discriminator saw them. `read_scalars` reads any run's event files back and
 `plot_curves` draws them, one panel per quantity, into a PNG.
