@@ -127,7 +127,9 @@ class ElectraPretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Mode
         self.rtd_precision = keras.metrics.Precision(name="rtd_precision")
         self.rtd_recall = keras.metrics.Recall(name="rtd_recall")
         # Threshold-free: early on, accuracy and recall at 0.5 sit at the
-        # always-"original" baseline while the ranking already improves.
+        # always-"original" baseline while the ranking already improves. The
+        # original's disc_auc differs: 200 bins, and padding counted as
+        # original tokens scored 0, which raises it.
         self.rtd_auc = WithinBatchRocAuc(name="rtd_auc")
         # Share of real tokens that are replaced: an always-"original"
         # discriminator scores 1 - replaced_rate accuracy and 0 recall.
