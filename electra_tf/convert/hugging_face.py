@@ -33,7 +33,8 @@ from electra_tf.models.backbone import activation_of
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor
-from electra_tf.models.pretrainer import ElectraPretrainer, build_discriminator
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretrainer_base import build_encoder
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
 
 # Hugging Face's `hidden_act` ↔ this package's activation names.
@@ -280,7 +281,7 @@ def to_keras(checkpoint, generator=None, sequence_length=None):
     tokenizer = tokenization.make_tokenizer(checkpoint.vocabulary, lowercase=config.lowercase)
     if generator is not None:
         return _pretrainer(checkpoint, generator, config, tokenizer), tokenizer
-    backbone = build_discriminator(config, tokenizer.vocabulary_size(), name=(
+    backbone = build_encoder(config, tokenizer.vocabulary_size(), name=(
         "generator" if architecture == "ElectraForMaskedLM" else "discriminator"))
     entries = weights.backbone_entries(backbone, checkpoint.prefix)
     head_dropout = checkpoint.config.get("classifier_dropout")
