@@ -10,12 +10,15 @@ backbone is the encoder that fine-tuning starts from).
 
 Example:
 ```python
-from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
+from electra_tf import ElectraConfig, ElectraPretrainer, MaskedLMPretrainer, tokenization
 
 vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
 special = tokenization.special_token_ids(tokenization.make_tokenizer(vocab))
-electra = ElectraPretrainer(ElectraConfig.from_preset("tiny"), len(vocab), special)
-assert electra.encoder is electra.discriminator  # the encoder fine-tuning starts from
+config = ElectraConfig.from_preset("tiny")
+electra = ElectraPretrainer(config, len(vocab), special)
+baseline = MaskedLMPretrainer(config.for_objective("mlm"), len(vocab), special)
+assert electra.encoder is electra.discriminator  # what fine-tuning starts from
+electra.encoder.hidden_dim == baseline.encoder.hidden_dim  # the same encoder sizes
 ```
 """
 
@@ -81,6 +84,12 @@ class Pretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
         # The model's own policy makes `compile` add loss scaling under mixed_float16.
         kwargs.setdefault("dtype", config.dtype_policy)
         super().__init__(**kwargs)
+        if config.objective != self.objective:
+            raise ValueError(
+                f"{type(self).__name__} trains the {self.objective!r} objective, but the config's "
+                f"objective is {config.objective!r}: use "
+                f"{model_dir.PRETRAINER_CLASSES[config.objective]} instead (run_pretraining picks "
+                "the class from the config), or change the config's objective.")
         if config.vocab_size is not None and config.vocab_size != vocabulary_size:
             raise ValueError(
                 f"the config says vocab_size={config.vocab_size} but the vocabulary has "
