@@ -1,4 +1,14 @@
-"""The masked-LM baseline (`objective="mlm"`): the model, its masking and its run folder."""
+"""The masked-LM baseline (`objective="mlm"`): training, masking, run folder, fine-tuning, export.
+
+One `electra-pretrain --objective mlm` run (a module fixture) serves the run-folder
+tests; the rest use tiny in-memory models.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import keras_hub
@@ -7,10 +17,23 @@ import pytest
 
 from test_pretrainer import CONFIG, VOCAB, block_corpus, dataset, special_ids
 
-from electra_tf import ElectraPretrainer, MaskedLMPretrainer, inspection, tokenization
+from electra_tf import ElectraClassifier, ElectraConfig, ElectraPretrainer, MaskedLMPretrainer
+from electra_tf import inspection, tokenization
+from electra_tf.config import FinetuneConfig
 from electra_tf.models import model_dir
+from electra_tf.training import summaries
+from electra_tf.training.finetune import FinetuneSpec, run_finetuning
+from electra_tf.training.pretrain import PRETRAINERS, run_pretraining
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 MLM = CONFIG.for_objective("mlm")
+LINES = [
+    "今天天气很好，我们去公园散步。", "明天可能下雨，记得带伞。", "",
+    "the weather is nice today and we walk in the park.", "tomorrow it may rain.", "",
+    "人民日报发表新年献词。", "国家主席发表讲话，祝贺新年。", "",
+]
+REVIEWS = [("pos", "今天天气很好"), ("neg", "明天可能下雨"), ("pos", "我们去公园散步"),
+           ("neg", "记得带伞")]
 
 
 def make_baseline(config=MLM, vocabulary_size=len(VOCAB), seed=0):
@@ -83,6 +106,8 @@ def test_the_preset_round_trip_gives_equal_outputs(tmp_path):
 
 
 def test_each_objective_has_its_own_class(tmp_path):
+    assert {objective: cls.__name__ for objective, cls in PRETRAINERS.items()} == (
+        model_dir.PRETRAINER_CLASSES)  # the names folders are recognised by
     with pytest.raises(ValueError, match="config's objective is 'mlm': use MaskedLMPretrainer"):
         ElectraPretrainer(MLM, len(VOCAB), special_ids())
     with pytest.raises(ValueError, match="objective is 'electra': use ElectraPretrainer"):
@@ -103,3 +128,100 @@ def test_mixed_precision_trains_with_loss_scaling():
     assert baseline.encoder.compute_dtype == "float16"
     history = baseline.fit(dataset(), steps_per_epoch=3, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0])
+
+
+# ------------------------------------------------------------------ run folder
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("corpus")
+    (directory / "train.txt").write_text("\n".join(LINES * 30) + "\n", encoding="utf-8")
+    (directory / "heldout.txt").write_text("\n".join(LINES[:5]) + "\n", encoding="utf-8")
+    for split in ("train", "dev"):
+        (directory / f"{split}.tsv").write_text(
+            "".join(f"{label}\t{text}\n" for label, text in REVIEWS * 2), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def mlm_run(corpus, tmp_path_factory):
+    """`electra-pretrain --objective mlm` on the tiny config: 8 steps, checkpoints every 4."""
+    run_dir = tmp_path_factory.mktemp("mlm_run")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "pretrain.py"), "--config", "tiny",
+         "--objective", "mlm", "--input_files", str(corpus / "train.txt"),
+         "--heldout_files", str(corpus / "heldout.txt"), "--model_dir", str(run_dir),
+         "--vocab_size", "300", "--train_steps", "8", "--checkpoint_steps", "4",
+         "--batch_size", "8", "--eval_steps", "2"],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"},
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir, result.stdout
+
+
+def test_the_command_trains_the_baseline_and_reports_its_heldout_metrics(mlm_run):
+    run_dir, output = mlm_run
+    config = ElectraConfig.load(run_dir / "electra_config.json")
+    assert (config.objective, config.mask_token_rate, config.random_token_rate) == ("mlm", 0.8, 0.1)
+    assert model_dir.saved_class(run_dir) == "MaskedLMPretrainer"
+    summary = json.loads((run_dir / "pretraining_summary.json").read_text())
+    assert summary["steps_done"] == 8
+    assert set(summary["heldout_metrics"]) == {"loss", "mlm_loss", "mlm_accuracy"}
+    accuracy = summary["heldout_metrics"]["mlm_accuracy"]
+    line = output.split("held-out: ")[1].splitlines()[0]
+    assert line.startswith(f"masked LM accuracy {accuracy:.3f}") and "ROC AUC" not in line
+    scalars = summaries.read_scalars(run_dir / "logs")["train"]
+    assert set(scalars) == {"loss", "mlm_loss", "mlm_accuracy", "learning_rate",
+                            "tokens_per_second"}
+    assert (run_dir / summaries.CURVES_FILENAME).is_file()
+
+
+def test_the_run_folder_fine_tunes_as_a_discriminators_does(mlm_run, corpus, tmp_path):
+    run_dir, _ = mlm_run
+    encoder = MaskedLMPretrainer.from_preset(run_dir).encoder
+    classifier = ElectraClassifier.from_model_dir(str(run_dir), label_names=["neg", "pos"])
+    assert classifier.preprocessor.sequence_length == CONFIG.sequence_length  # the run's
+    for a, b in zip(classifier.backbone.weights, encoder.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    metrics = run_finetuning(FinetuneSpec(
+        task="classification", model_dir=str(tmp_path / "classifier"), init_from=str(run_dir),
+        train_file=str(corpus / "train.tsv"), dev_file=str(corpus / "dev.tsv"),
+        recipe=FinetuneConfig(epochs=1, batch_size=4, sequence_length=16)))
+    assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
+
+
+def test_a_run_of_one_objective_does_not_continue_as_the_other(mlm_run, tmp_path):
+    run_dir, _ = mlm_run
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "pretrain.py"), "--init_from", str(run_dir),
+         "--objective", "electra", "--model_dir", str(tmp_path)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"},
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "was pre-trained with objective 'mlm'; its weights cannot continue as 'electra'" in (
+        result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_an_interrupted_run_resumes_and_a_finished_one_extends(corpus, tmp_path, caplog):
+    class StopAtStep(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 6:
+                raise KeyboardInterrupt  # as Ctrl-C after the first checkpoint (step 4)
+
+    config = ElectraConfig.from_preset("tiny").for_objective("mlm").replace(
+        train_steps=8, batch_size=8, warmup_steps=2)
+    args = (config, [str(corpus / "train.txt")], tmp_path)
+    options = dict(vocab_size=300, checkpoint_steps=4, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        run_pretraining(*args, callbacks=[StopAtStep()], **options)
+    caplog.set_level("INFO", logger="electra_tf")
+    result = run_pretraining(*args, **options)
+    assert "resuming from the checkpoint at step 4" in caplog.text
+    assert isinstance(result.pretrainer, MaskedLMPretrainer)
+    assert int(result.pretrainer.optimizer.iterations.numpy()) == 8
+    # One masking draw at build, then one per step of both processes: the stream went on.
+    saved = MaskedLMPretrainer.from_preset(tmp_path)
+    assert int(saved.masking.seed_stream.counter.numpy()) == 1 + 8
+    result = run_pretraining(config.replace(train_steps=12), *args[1:], **options)
+    assert "continuing the finished run from step 8" in caplog.text
+    assert int(result.pretrainer.optimizer.iterations.numpy()) == 12
