@@ -14,13 +14,16 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from test_pretrainer import CONFIG, VOCAB, block_corpus, dataset, special_ids
 
 from electra_tf import ElectraClassifier, ElectraConfig, ElectraPretrainer, MaskedLMPretrainer
-from electra_tf import inspection, tokenization
+from electra_tf import convert, inspection, tokenization
 from electra_tf.config import FinetuneConfig
+from electra_tf.export.servables import detect_kind, load_servable
 from electra_tf.models import model_dir
+from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.training import summaries
 from electra_tf.training.finetune import FinetuneSpec, run_finetuning
 from electra_tf.training.pretrain import PRETRAINERS, run_pretraining
@@ -225,3 +228,38 @@ def test_an_interrupted_run_resumes_and_a_finished_one_extends(corpus, tmp_path,
     result = run_pretraining(config.replace(train_steps=12), *args[1:], **options)
     assert "continuing the finished run from step 8" in caplog.text
     assert int(result.pretrainer.optimizer.iterations.numpy()) == 12
+
+
+def test_export_and_conversion_follow_what_the_run_holds(mlm_run, tmp_path):
+    run_dir, _ = mlm_run
+    baseline = MaskedLMPretrainer.from_preset(run_dir)
+    assert detect_kind(run_dir) == "generator"
+    with pytest.raises(ValueError, match="masked-LM baseline .* has no discriminator"):
+        load_servable("discriminator", run_dir)
+    filled = load_servable("generator", run_dir).predict_text(tf.constant(["今天[MASK]气很好"]))
+    assert filled["num_masks"].numpy().tolist() == [1]
+
+    # Rewritten as it is.
+    convert.convert(run_dir, tmp_path / "ours")
+    assert model_dir.saved_class(tmp_path / "ours") == "MaskedLMPretrainer"
+    # To keras-hub: the encoder alone.
+    convert.convert(run_dir, tmp_path / "keras_hub", to="keras_hub")
+    assert type(keras_hub.models.ElectraBackbone.from_preset(
+        str(tmp_path / "keras_hub"))) is keras_hub.models.ElectraBackbone
+
+
+def test_to_hugging_face_as_one_electra_for_masked_lm_and_back(tmp_path):
+    """Exact GELU, as Hugging Face's masked-LM head computes it whatever `hidden_act` says."""
+    baseline = make_baseline(MLM.replace(activation="gelu"))
+    baseline.save_to_preset(tmp_path / "run", tokenization.make_tokenizer(VOCAB))
+    assert convert.convert(tmp_path / "run", tmp_path / "hf", to="hugging_face") == [
+        tmp_path / "hf"]
+    written = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert written["architectures"] == ["ElectraForMaskedLM"]
+    assert (written["hidden_size"], written["embedding_size"]) == (
+        MLM.hidden_size, MLM.embedding_size)  # the encoder's width, not a generator's
+    again, _ = convert.load(tmp_path / "hf")
+    assert isinstance(again, ElectraMaskedLM)
+    inputs = {**{k: v[:2] for k, v in block_corpus().items()},
+              "mask_positions": np.tile(np.arange(1, 5, dtype="int32"), (2, 1))}
+    np.testing.assert_array_equal(again(inputs).numpy(), baseline.masked_lm(inputs).numpy())
