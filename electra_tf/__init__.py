@@ -18,6 +18,7 @@ from electra_tf.models.document import ELECTRA_model, generator_decoder  # noqa:
 from electra_tf.models.detector import ElectraReplacedTokenDetector  # noqa: E402
 from electra_tf.models.generator import ElectraGenerator  # noqa: E402
 from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor  # noqa: E402
+from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer  # noqa: E402
 from electra_tf.models.metrics import EntityF1  # noqa: E402
 from electra_tf.models.multitask import ElectraMultiTask  # noqa: E402
 from electra_tf.models.pretrainer import ElectraPretrainer  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "ElectraTextClassifierPreprocessor",
     "EntityF1",
     "LayerwiseAdamW",
+    "MaskedLMPretrainer",
     "create_finetuning_optimizer",
     "create_optimizer",
     "generator_decoder",

@@ -14,6 +14,7 @@ from electra_tf.config import FinetuneConfig
 config = ElectraConfig.from_preset("tiny")
 config = config.replace(train_steps=100, batch_size=8)
 config.generator_hidden_size  # width of the generator tower
+baseline = config.for_objective("mlm")  # BERT-style masked LM, 80/10/10 masking
 recipe = FinetuneConfig.from_preset("paper_small").replace(epochs=2)
 recipe.layer_decay  # 0.8
 ```
@@ -34,6 +35,14 @@ ACTIVATIONS = ("gelu", "gelu_approximate")
 # "mlm": the encoder alone trained as a BERT-style masked LM (the baseline the
 # paper compares against at equal compute).
 OBJECTIVES = ("electra", "mlm")
+# The masking `ElectraConfig.for_objective` gives each: ELECTRA's 85% [MASK] /
+# 15% unchanged, and BERT's 80% [MASK] / 10% random / 10% unchanged. (The
+# original code's own BERT baseline kept ELECTRA's 85/15; set those two rates
+# to train that one.)
+OBJECTIVE_MASKING = {
+    "electra": {"mask_token_rate": 0.85, "random_token_rate": 0.0},
+    "mlm": {"mask_token_rate": 0.8, "random_token_rate": 0.1},
+}
 
 
 class ConfigError(ValueError):
@@ -176,6 +185,18 @@ class ElectraConfig(_JsonConfig):
     def __post_init__(self):
         self._validate()
 
+    def for_objective(self, objective: str):
+        """A copy trained by `objective` ("electra" or "mlm"), with its masking.
+
+        Switching objective also switches `mask_token_rate` and
+        `random_token_rate` to that objective's recipe (`OBJECTIVE_MASKING`):
+        "mlm" gets BERT's 80/10/10. A config already of `objective` comes
+        back unchanged, so a recipe that chose its own rates keeps them.
+        """
+        if objective == self.objective:
+            return self
+        return self.replace(objective=objective, **OBJECTIVE_MASKING.get(objective, {}))
+
     # ------------------------------------------------------------------ derived
     @property
     def generator_hidden_size(self) -> int:
@@ -253,6 +274,11 @@ class ElectraConfig(_JsonConfig):
                 f"mask_token_rate + random_token_rate must be <= 1 (the rest stays "
                 f"unchanged), got {self.mask_token_rate} + {self.random_token_rate}."
             )
+        if self.mask_token_rate + self.random_token_rate == 0:
+            raise ConfigError(
+                "mask_token_rate and random_token_rate are both 0: every chosen token stays "
+                "as it is, so the masked LM only learns to copy its input. Use 0.85 / 0 "
+                "(ELECTRA's) or 0.8 / 0.1 (BERT's).")
         if not 0.0 < self.generator_hidden_fraction <= 1.0:
             raise ConfigError(
                 "generator_hidden_fraction must be in (0, 1], got "
@@ -310,7 +336,7 @@ class ElectraConfig(_JsonConfig):
 ARCHITECTURE_FIELDS = (
     "vocab_size", "embedding_size", "hidden_size", "num_layers", "num_heads",
     "intermediate_size", "max_position_embeddings", "activation", "normalize_first",
-    "generator_hidden_fraction", "lowercase",
+    "generator_hidden_fraction", "lowercase", "objective",
 )
 
 HEADS = ("electra", "hf")

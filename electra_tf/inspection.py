@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.layers.seed_stream import SeedStream
+from electra_tf.models.pretrainer import ElectraPretrainer
 
 
 @dataclasses.dataclass
@@ -48,6 +49,10 @@ def replaced_token_view(pretrainer, tokenizer, sentences, sequence_length=None):
     positions are put back afterwards, so looking at a model in the middle of
     training does not change the masks training draws next.
     """
+    if not isinstance(pretrainer, ElectraPretrainer):
+        raise TypeError(
+            f"replaced_token_view shows what an ElectraPretrainer's discriminator read; a "
+            f"{type(pretrainer).__name__} has no discriminator.")
     if isinstance(sentences, str) or not len(sentences):
         raise ValueError("sentences must be a non-empty list of strings.")
     sequence_length = sequence_length or pretrainer.electra_config.sequence_length

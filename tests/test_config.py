@@ -30,6 +30,8 @@ def test_presets_load_with_paper_sizes():
         ({"generator_hidden_fraction": 0.0}, "generator_hidden_fraction"),
         ({"vocab_size": 3}, "vocab_size"),
         ({"normalize_first": "yes"}, "normalize_first must be true"),
+        ({"objective": "bert"}, "objective must be one of"),
+        ({"mask_token_rate": 0.0}, "only learns to copy"),
     ],
 )
 def test_invalid_values_raise_clear_errors(change, message):
@@ -57,3 +59,18 @@ def test_save_load_round_trip(tmp_path):
     config = ElectraConfig.from_preset("tiny").replace(train_steps=7, whole_word_masking=True)
     config.save(tmp_path / "c.json")
     assert ElectraConfig.load(tmp_path / "c.json") == config
+
+
+def test_switching_to_the_mlm_objective_brings_berts_masking():
+    electra = ElectraConfig.from_preset("small")
+    assert (electra.objective, electra.mask_token_rate, electra.random_token_rate) == (
+        "electra", 0.85, 0.0)
+    mlm = electra.for_objective("mlm")
+    assert (mlm.objective, mlm.mask_token_rate, mlm.random_token_rate) == ("mlm", 0.8, 0.1)
+    assert mlm.replace(objective="electra", mask_token_rate=0.85, random_token_rate=0.0) == electra
+    assert mlm.for_objective("electra") == electra
+    # A recipe of that objective keeps the rates it chose (the original code's 85/15 baseline).
+    own = electra.replace(objective="mlm")
+    assert own.for_objective("mlm") is own
+    with pytest.raises(ConfigError, match="objective must be one of"):
+        electra.for_objective("bert")

@@ -1,4 +1,4 @@
-"""ElectraPretrainer under tf.distribute.MirroredStrategy (two logical CPU devices)."""
+"""The pre-trainers under tf.distribute.MirroredStrategy (two logical CPU devices)."""
 
 import json
 import os
@@ -17,7 +17,7 @@ PROGRAM = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, "tests")
     from test_pretrainer import CONFIG, VOCAB, block_corpus, special_ids
-    from electra_tf import ElectraPretrainer
+    from electra_tf import ElectraPretrainer, MaskedLMPretrainer
     from electra_tf.optimizers import clip_by_global_norm_across_replicas
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -37,6 +37,14 @@ PROGRAM = textwrap.dedent(
     accumulated_copies = [
         v.numpy() for v in accumulating.discriminator.token_embedding.embeddings.value.values]
 
+    # The masked-LM baseline shares the step.
+    with strategy.scope():
+        baseline = MaskedLMPretrainer(CONFIG.for_objective("mlm"), len(VOCAB), special_ids(),
+                                      seed=0)
+        baseline.compile()
+    baseline_loss = baseline.fit(data, steps_per_epoch=5, epochs=1, verbose=0).history["loss"]
+    baseline_copies = [v.numpy() for v in baseline.encoder.token_embedding.embeddings.value.values]
+
     # Partial gradients of norm 3 and 4 (orthogonal): the global one has norm 5.
     def partial_gradients():
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -49,6 +57,7 @@ PROGRAM = textwrap.dedent(
         "replicas": strategy.num_replicas_in_sync,
         "loss": history["loss"],
         "rtd_recall": history["rtd_recall"],
+        "rtd_auc": history["rtd_auc"],
         "steps": int(model.optimizer.iterations.numpy()),
         "replicas_agree": all(np.array_equal(copies[0], c) for c in copies[1:]),
         "summed_clipped": summed,
@@ -56,6 +65,10 @@ PROGRAM = textwrap.dedent(
         "accumulated_steps": int(accumulating.optimizer.iterations.numpy()),
         "accumulated_replicas_agree": all(
             np.array_equal(accumulated_copies[0], c) for c in accumulated_copies[1:]),
+        "baseline_loss": baseline_loss,
+        "baseline_steps": int(baseline.optimizer.iterations.numpy()),
+        "baseline_replicas_agree": all(
+            np.array_equal(baseline_copies[0], c) for c in baseline_copies[1:]),
     }))
     """
 )
@@ -73,8 +86,12 @@ def test_mirrored_strategy_trains_with_fit():
     assert report["steps"] == 30
     assert report["replicas_agree"]
     assert report["loss"][-1] < 0.85 * report["loss"][0]
+    # Its pair counts are replica-summed variables, as Precision's and Recall's counts are.
+    assert all(0.0 < auc <= 1.0 for auc in report["rtd_auc"])
     assert report["accumulated_steps"] == 10 and report["accumulated_replicas_agree"]
     assert np.isfinite(report["accumulated_loss"][0])
+    assert report["baseline_steps"] == 5 and report["baseline_replicas_agree"]
+    assert np.isfinite(report["baseline_loss"][0])
     # Clipping applies to the global gradient (3, 0, 4) -> (0.6, 0, 0.8), not per replica.
     first, second = report["summed_clipped"]
     assert first == [0.6000000238418579, 0.0] or abs(first[0] - 0.6) < 1e-6

@@ -146,8 +146,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(resumed_run):
     assert sorted(p.name for p in (model_dir / "checkpoints").iterdir())[-1] == "ckpt-0003.weights.h5"
     assert any((model_dir / "logs").rglob("*tfevents*"))
     heldout = summary["heldout_metrics"]
-    assert set(heldout) >= {"mlm_accuracy", "rtd_accuracy", "rtd_precision", "rtd_recall"}
+    assert set(heldout) >= {"mlm_accuracy", "rtd_accuracy", "rtd_precision", "rtd_recall",
+                            "rtd_auc"}
+    assert 0.0 <= heldout["rtd_auc"] <= 1.0
     assert "held-out: generator MLM accuracy" in output
+    assert f"discriminator ROC AUC {heldout['rtd_auc']:.3f} (0.5 is chance)" in output
     curves = model_dir / summaries.CURVES_FILENAME
     assert f"training curves: {curves}" in output
     assert curves.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -169,7 +172,7 @@ def test_the_resumed_run_trains_only_the_remaining_steps(resumed_run):
 
 
 METRICS = {"loss", "mlm_loss", "rtd_loss", "mlm_accuracy", "rtd_accuracy", "rtd_precision",
-           "rtd_recall", "replaced_rate"}
+           "rtd_recall", "rtd_auc", "replaced_rate"}
 
 
 def test_tensorboard_shows_the_whole_run_across_the_resume(resumed_run):

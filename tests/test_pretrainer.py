@@ -93,7 +93,52 @@ def test_loss_falls_and_the_discriminator_beats_the_always_original_baseline():
     baseline_accuracy = 1 - results["replaced_rate"]
     assert results["rtd_accuracy"] > baseline_accuracy + 0.02
     assert results["rtd_recall"] > 0.3 and results["rtd_precision"] > 0.5
+    assert results["rtd_auc"] > 0.8, results  # 0.5 is chance
     assert results["mlm_accuracy"] > 3 / (len(VOCAB) - 5)  # 3x chance
+
+
+def _padded(batch, rng):
+    """`batch` with a random tail of each sequence made padding (kept [CLS] ... [SEP])."""
+    batch = {name: value.copy() for name, value in batch.items()}
+    length = batch["token_ids"].shape[1]
+    for row, real in enumerate(rng.integers(length // 2, length + 1, len(batch["token_ids"]))):
+        batch["token_ids"][row, real - 1] = 3
+        batch["token_ids"][row, real:] = 0
+        batch["padding_mask"][row, real:] = 0
+    return batch
+
+
+def test_rtd_auc_is_sklearns_roc_auc_over_the_real_tokens():
+    """The AUC the steps report, against sklearn on the same outputs, padding left out.
+
+    The metric counts ordered (replaced, original) pairs exactly, without
+    threshold bins; float32 sums of at most 2^24 pairs leave it exact to ~1e-7,
+    hence the 1e-6 tolerance. Over two batches it is the pair-weighted mean of
+    the two batches' AUCs (pairs across batches are not counted). The outputs
+    are fed to the metric update the train and test steps make: a second
+    forward pass (as `evaluate` would make) can reorder scores a rounding
+    error apart, and after 30 steps many are.
+    """
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    pretrainer = make_pretrainer()
+    pretrainer.compile()
+    pretrainer.fit(dataset(), steps_per_epoch=30, epochs=1, verbose=0)  # past the flat start
+    pretrainer.reset_metrics()
+    rng = np.random.default_rng(0)
+    ordered = pairs = 0.0
+    for i in range(2):
+        batch = _padded({k: v[i * 32:(i + 1) * 32] for k, v in block_corpus(seed=1).items()}, rng)
+        outputs = pretrainer(batch)
+        pretrainer._update_metrics(outputs, pretrainer.compute_pretraining_losses(outputs))
+        labels, weights = outputs["rtd_labels"].numpy(), outputs["padding_weights"].numpy()
+        assert (weights == batch["padding_mask"]).all() and weights.min() == 0
+        real = weights.ravel() > 0
+        labels, logits = labels.ravel()[real], outputs["rtd_logits"].numpy().ravel()[real]
+        batch_pairs = labels.sum() * (1 - labels).sum()
+        ordered += sklearn_metrics.roc_auc_score(labels, logits) * batch_pairs
+        pairs += batch_pairs
+    reported = pretrainer.get_metrics_result()["rtd_auc"]
+    np.testing.assert_allclose(reported, ordered / pairs, atol=1e-6)
 
 
 def test_jit_compiled_step_trains_after_tracing_once(count_traces):

@@ -7,14 +7,16 @@
   its discriminator makes the pair one `ElectraPretrainer`),
 * an original TF1 pre-training checkpoint (folder or prefix, with `vocab.txt`),
 * an `electra_tf` model directory or task preset (version 0.1's layouts too: converting
-  one to `"electra_tf"` rewrites it in the current format), or a keras-hub ELECTRA preset,
+  one to `"electra_tf"` rewrites it in the current format; a masked-LM baseline run
+  (`objective="mlm"`) as well), or a keras-hub ELECTRA preset,
 
 and writes it in the format `to` names:
 * `"electra_tf"`: a discriminator + generator pair becomes a pre-training
   model directory (`scripts/pretrain.py --init_from` continues it), any other
   model a preset of its class; every script's `--init_from` / `--model_dir`
   takes either;
-* `"hugging_face"`: folders `transformers` loads (`from_pretrained`);
+* `"hugging_face"`: folders `transformers` loads (`from_pretrained`); a masked-LM
+  baseline run becomes one `ElectraForMaskedLM` of the encoder's width;
 * `"keras_hub"`: the discriminator as a plain `keras_hub.models.ElectraBackbone` preset.
 
 Hugging Face and keras-hub have only post-LayerNorm blocks: a model trained
@@ -42,9 +44,11 @@ from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
+from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
 from electra_tf.models import model_dir
 from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretrainer_base import Pretrainer
 from electra_tf.models.tagger import ElectraTagger
 
 TARGETS = ("electra_tf", "hugging_face", "keras_hub")
@@ -59,8 +63,8 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
          sequence_length=None):
     """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
     path = pathlib.Path(str(source))
-    saved = {cls.__name__: cls for cls in (ElectraPretrainer, ElectraMultiTask)}.get(
-        model_dir.saved_class(path))
+    saved = {cls.__name__: cls for cls in (ElectraPretrainer, MaskedLMPretrainer,
+                                           ElectraMultiTask)}.get(model_dir.saved_class(path))
     if saved is not None:
         _no_generator(generator, source)
         model = saved.from_preset(path)
@@ -112,7 +116,7 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
     if to == "hugging_face":
         return hugging_face.write(model, output_dir, tokenizer)
     if to == "keras_hub":
-        backbone = model.discriminator if isinstance(model, ElectraPretrainer) else getattr(
+        backbone = model.encoder if isinstance(model, Pretrainer) else getattr(
             model, "backbone", model)
         if normalize_first_of(backbone):
             raise ConversionError(
@@ -129,7 +133,7 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
         twin.save_to_preset(str(output_dir))
         tokenizer.save_to_preset(str(output_dir))
         return [output_dir]
-    if isinstance(model, ElectraPretrainer):
+    if isinstance(model, Pretrainer):
         return [model.save_to_preset(output_dir, tokenizer)]
     model.save_to_preset(str(output_dir))
     if not hasattr(model, "preprocessor"):  # a bare backbone: its tokenizer beside it

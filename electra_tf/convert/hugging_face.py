@@ -33,7 +33,9 @@ from electra_tf.models.backbone import activation_of, normalize_first_of
 from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor
-from electra_tf.models.pretrainer import ElectraPretrainer, build_discriminator
+from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
+from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretrainer_base import build_encoder
 from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
 
 # Hugging Face's `hidden_act` ↔ this package's activation names.
@@ -280,7 +282,7 @@ def to_keras(checkpoint, generator=None, sequence_length=None):
     tokenizer = tokenization.make_tokenizer(checkpoint.vocabulary, lowercase=config.lowercase)
     if generator is not None:
         return _pretrainer(checkpoint, generator, config, tokenizer), tokenizer
-    backbone = build_discriminator(config, tokenizer.vocabulary_size(), name=(
+    backbone = build_encoder(config, tokenizer.vocabulary_size(), name=(
         "generator" if architecture == "ElectraForMaskedLM" else "discriminator"))
     entries = weights.backbone_entries(backbone, checkpoint.prefix)
     head_dropout = checkpoint.config.get("classifier_dropout")
@@ -362,8 +364,9 @@ def write(model, output_dir, tokenizer=None):
 
     An `ElectraPretrainer` becomes `output_dir/discriminator`
     (`ElectraForPreTraining`) and `output_dir/generator` (`ElectraForMaskedLM`);
-    `ElectraReplacedTokenDetector`, `ElectraMaskedLM`, `ElectraClassifier` (`head="hf"`),
-    `ElectraTagger` and a bare `ElectraBackbone` become one folder. `tokenizer`
+    `ElectraReplacedTokenDetector`, `ElectraMaskedLM`, a `MaskedLMPretrainer`
+    (an `ElectraForMaskedLM` of the encoder's width), `ElectraClassifier`
+    (`head="hf"`), `ElectraTagger` and a bare `ElectraBackbone` become one folder. `tokenizer`
     defaults to the model's preprocessor's; a pretrainer needs it passed.
     Returns the folders written. A model with pre-LayerNorm blocks
     (`normalize_first=True`) has no Hugging Face form and is refused.
@@ -399,20 +402,20 @@ def write(model, output_dir, tokenizer=None):
     if isinstance(model, keras_hub.models.ElectraBackbone):  # either backbone class
         backbone, architecture, entries, extra = model, "ElectraModel", [], {}
     else:
-        backbone = model.backbone
-        entries, architecture, extra = _head(model)
+        backbone = model.encoder if isinstance(model, MaskedLMPretrainer) else model.backbone
+        entries, architecture, extra = _head(model, backbone)
     tensors = weights.dump(weights.backbone_entries(
         backbone, "" if architecture == "ElectraModel" else "electra.") + entries)
     _write_folder(output_dir, _hf_config(backbone, architecture, **extra), tensors, tokenizer)
     return [output_dir]
 
 
-def _head(model):
-    """`(entries, architecture, config additions)` of a task model's head."""
+def _head(model, backbone):
+    """`(entries, architecture, config additions)` of the head `model` puts on `backbone`."""
     if isinstance(model, ElectraReplacedTokenDetector):
         return weights.rtd_head_entries(model.rtd_head), "ElectraForPreTraining", {}
-    if isinstance(model, ElectraMaskedLM):
-        _warn_if_approximate(model.backbone, "ElectraForMaskedLM's generator head")
+    if isinstance(model, (ElectraMaskedLM, MaskedLMPretrainer)):
+        _warn_if_approximate(backbone, "ElectraForMaskedLM's generator head")
         return weights.mlm_head_entries(model.masked_lm_head), "ElectraForMaskedLM", {}
     if isinstance(model, ElectraClassifier):
         if model.head != "hf":
@@ -420,7 +423,7 @@ def _head(model):
                 "this classifier has the original ELECTRA head (one dense layer on [CLS]); "
                 "Hugging Face's ElectraForSequenceClassification has dense + GELU + dense. "
                 "Fine-tune with head='hf' (--head hf) to export to Hugging Face format.")
-        _warn_if_approximate(model.backbone, "ElectraForSequenceClassification's head")
+        _warn_if_approximate(backbone, "ElectraForSequenceClassification's head")
         entries = [*weights.dense("classifier.dense", model.head_dense),
                    *weights.dense("classifier.out_proj", model.output_dense)]
         names = model.label_names or [f"LABEL_{i}" for i in range(model.num_classes)]
@@ -430,8 +433,8 @@ def _head(model):
                 _labels(model.tag_names))
     raise ConversionError(
         f"{type(model).__name__} has no Hugging Face counterpart; export an ElectraPretrainer, "
-        "ElectraReplacedTokenDetector, ElectraMaskedLM, ElectraClassifier, ElectraTagger or "
-        "ElectraBackbone.")
+        "MaskedLMPretrainer, ElectraReplacedTokenDetector, ElectraMaskedLM, ElectraClassifier, "
+        "ElectraTagger or ElectraBackbone.")
 
 
 def _labels(names):

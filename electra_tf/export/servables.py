@@ -65,7 +65,7 @@ class DiscriminatorServable(Servable):
 
 
 class GeneratorServable(Servable):
-    """The pre-trained generator: fills each `[MASK]` in the text.
+    """The pre-trained generator (or masked-LM baseline): fills each `[MASK]` in the text.
 
     `[MASK]` is recognised only spelled exactly so. Special tokens are never
     predicted. Outputs: `predicted_tokens` (`string [batch, masks]`, one per
@@ -93,9 +93,11 @@ class GeneratorServable(Servable):
 
     @classmethod
     def from_pretrainer(cls, pretrainer, tokenizer=None, **kwargs):
-        """`tokenizer` defaults to the one `ElectraPretrainer.from_preset` attached."""
+        """The `masked_lm` of either pre-trainer (ELECTRA's generator, or the masked-LM
+        baseline's encoder and head); `tokenizer` defaults to the one `from_preset`
+        attached."""
         kwargs.setdefault("sequence_length", pretrainer.electra_config.sequence_length)
-        return cls(pretrainer.generator, tokenizer or pretrainer.tokenizer, **kwargs)
+        return cls(pretrainer.masked_lm, tokenizer or pretrainer.tokenizer, **kwargs)
 
     def trackables(self):
         return [self.generator, self.tokenizer]
@@ -328,13 +330,21 @@ def fill_masks(texts, tokens, num_tokens, mask=tokenization.MASK):
     return tf.strings.reduce_join(rows, axis=1)
 
 def _load_pretrainer(model_dir):
+    from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
     from electra_tf.models.pretrainer import ElectraPretrainer
 
+    if model_dirs.saved_class(model_dir) == "MaskedLMPretrainer":
+        return MaskedLMPretrainer.from_preset(model_dir)
     return ElectraPretrainer.from_preset(model_dir)
 
 
 def _load_discriminator(model_dir, **kwargs):
     """From a pre-training model dir, or an `ElectraReplacedTokenDetector` preset."""
+    if model_dirs.saved_class(model_dir) == "MaskedLMPretrainer":
+        raise ValueError(
+            f"{model_dir} holds the masked-LM baseline (objective 'mlm'), which has no "
+            "discriminator: export it with --kind generator (it fills [MASK]s), or fine-tune "
+            "its encoder and export the task model.")
     if model_dirs.saved_class(model_dir) == "ElectraReplacedTokenDetector":
         from electra_tf.models.detector import ElectraReplacedTokenDetector
 
@@ -403,13 +413,14 @@ _TASK_KINDS = {
     "ElectraReplacedTokenDetector": "discriminator",
     "ElectraSeq2SeqLM": "seq2seq",
     "ElectraTagger": "tagger",
+    "MaskedLMPretrainer": "generator",
 }
 
 
 def detect_kind(model_dir):
     """The default export of a model directory, from the class its `task.json`
-    records: a pre-training run exports its discriminator, every other model
-    itself."""
+    records: an ELECTRA pre-training run exports its discriminator, a masked-LM
+    baseline run its masked LM, every other model itself."""
     name = model_dirs.saved_class(model_dir)
     if name in _TASK_KINDS:
         return _TASK_KINDS[name]

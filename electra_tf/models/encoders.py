@@ -30,7 +30,7 @@ from electra_tf.config import ElectraConfig
 from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
 from electra_tf.models import model_dir
 from electra_tf.models.multi_worker import MultiWorkerKerasSteps
-from electra_tf.models.pretrainer import build_discriminator
+from electra_tf.models.pretrainer_base import build_encoder
 
 
 def default_sequence_length(init_from, backbone, fallback=128) -> int:
@@ -66,7 +66,7 @@ def pretrained_encoder(init_from):
 def random_encoder(config: ElectraConfig, vocabulary):
     """`(backbone, tokenizer)` freshly initialised with `config`'s sizes and dropout."""
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
-    return build_discriminator(config, tokenizer.vocabulary_size()), tokenizer
+    return build_encoder(config, tokenizer.vocabulary_size()), tokenizer
 
 
 class ElectraEncoderTask(MultiWorkerKerasSteps, ElectraTaskPresets):

@@ -1,10 +1,11 @@
 """Model directories: one save format, keras-hub's preset, for every model here.
 
 Task models (`ElectraClassifier`, `ElectraTagger`, ...) are keras-hub tasks
-and save with keras-hub's own `save_to_preset`. `ElectraPretrainer` and
-`ElectraMultiTask` are not keras-hub tasks (their backbones are shared by
-several heads); `save_preset` writes them in the same layout, so one reader
-(`saved_class`) tells what any directory holds:
+and save with keras-hub's own `save_to_preset`. The pre-trainers
+(`ElectraPretrainer`, `MaskedLMPretrainer`) and `ElectraMultiTask` are not
+keras-hub tasks (their backbones are shared by several heads); `save_preset`
+writes them in the same layout, so one reader (`saved_class`) tells what any
+directory holds:
 
 ```
 model_dir/
@@ -64,6 +65,9 @@ LEGACY_MULTITASK_SETTINGS = "multitask.json"
 _LEGACY_CLASSES = {LEGACY_PRETRAINER_WEIGHTS: "ElectraPretrainer",
                    LEGACY_MULTITASK_MODEL: "ElectraMultiTask"}
 
+# `ElectraConfig.objective` -> the class that pre-trains with it.
+PRETRAINER_CLASSES = {"electra": "ElectraPretrainer", "mlm": "MaskedLMPretrainer"}
+
 log = logging.getLogger(__name__)
 
 
@@ -93,8 +97,8 @@ def is_legacy(path) -> bool:
 
 
 def is_pretraining_dir(path) -> bool:
-    """Whether `path` holds a saved `ElectraPretrainer` (in any layout)."""
-    return saved_class(path) == "ElectraPretrainer"
+    """Whether `path` holds a saved pre-trainer of any objective (in any layout)."""
+    return saved_class(path) in PRETRAINER_CLASSES.values()
 
 
 def read_task_config(path) -> dict:
@@ -112,8 +116,9 @@ def pretraining_config(path):
     path = pathlib.Path(str(path))
     if not is_pretraining_dir(path):
         raise FileNotFoundError(
-            f"{path} holds no saved ElectraPretrainer (it has no {TASK_CONFIG_FILENAME} naming "
-            "one); point at a directory written by electra-pretrain or electra-convert.")
+            f"{path} holds no saved pre-trainer (it has no {TASK_CONFIG_FILENAME} naming "
+            f"{' or '.join(PRETRAINER_CLASSES.values())}); point at a directory written by "
+            "electra-pretrain or electra-convert.")
     if is_legacy(path):
         return ElectraConfig.load(path / CONFIG_FILENAME)
     return ElectraConfig.from_dict(read_task_config(path)["config"]["config"])

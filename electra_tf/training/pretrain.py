@@ -1,17 +1,20 @@
 """Pre-training from text files to a model directory, resumable at any time.
 
-The model directory is the trained `ElectraPretrainer`'s preset (see
-`electra_tf.models.model_dir`) with the run's records beside it:
+The config's `objective` picks the pre-trainer: `ElectraPretrainer`
+("electra", replaced-token detection) or `MaskedLMPretrainer` ("mlm", the
+BERT-style baseline). The model directory is the trained pre-trainer's preset
+(see `electra_tf.models.model_dir`) with the run's records beside it:
 ```
 model_dir/
-  config.json model.weights.h5 tokenizer.json assets/   the discriminator, keras-hub's way:
-                        ElectraBackbone.from_preset(model_dir) loads it
+  config.json model.weights.h5 tokenizer.json assets/   the encoder (ELECTRA's discriminator),
+                        keras-hub's way: ElectraBackbone.from_preset(model_dir) loads it
   task.json task.weights.h5   the whole pre-trainer: ElectraPretrainer.from_preset(model_dir)
+                        (MaskedLMPretrainer.from_preset for an "mlm" run)
   electra_config.json   the recipe            vocab.txt   the WordPiece vocabulary
                         (both written at the start; a resumed run checks them)
   checkpoints/          ckpt-NNNN.weights.h5 every `checkpoint_steps` steps
   backup/               keras.callbacks.BackupAndRestore state (resume after a kill)
-  logs/                 TensorBoard: scalars every few steps, text at checkpoints
+  logs/                 TensorBoard: scalars every few steps, for ELECTRA text at checkpoints
   budget.json           a budget run's steps: the budget, FLOPs (and seconds) per step
   pretraining_summary.json  steps done, FLOPs, last training and held-out metrics
 ```
@@ -51,8 +54,10 @@ from electra_tf.models.model_dir import (
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
 )
+from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
 from electra_tf.models.multi_worker import in_multi_worker_mode
 from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretrainer_base import Pretrainer
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
@@ -63,12 +68,15 @@ VOCAB_SAMPLE_LINES = 200_000
 # Sentences shown in TensorBoard as the discriminator read them, at every checkpoint.
 SUMMARY_SENTENCES = 3
 
+# `ElectraConfig.objective` -> the class that pre-trains with it.
+PRETRAINERS = {cls.objective: cls for cls in (ElectraPretrainer, MaskedLMPretrainer)}
+
 log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class PretrainingResult:
-    pretrainer: ElectraPretrainer
+    pretrainer: Pretrainer
     tokenizer: object
     history: dict
     eval_metrics: dict
@@ -185,6 +193,10 @@ def run_pretraining(
 ) -> PretrainingResult:
     """Pre-trains `config` on `input_files` and writes `model_dir`.
 
+    `config.objective` picks the model (`PRETRAINERS`): ELECTRA's generator
+    and discriminator, or the masked-LM baseline's encoder; both save their
+    encoder as the folder's backbone, which fine-tuning starts from.
+
     `init_from` continues pre-training from another model directory (e.g.
     Google's checkpoints converted by `electra_tf.convert`): its weights and
     vocabulary, with `config`'s recipe; `config` must keep its architecture
@@ -268,7 +280,7 @@ def run_pretraining(
             # A completed run is never trained over: evaluate what is there.
             log.info("%s already holds a finished run of %d steps; evaluating it (raise "
                      "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
-            pretrainer = ElectraPretrainer.from_preset(model_dir)
+            pretrainer = PRETRAINERS[config.objective].from_preset(model_dir)
             pretrainer.compile()
             return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
                                      evaluate(pretrainer, pretrainer.tokenizer))
@@ -358,7 +370,7 @@ def _training_dataset(files, tokenizer, config, seed, strategy):
 
 
 def _build_pretrainer(config, tokenizer, seed, distribution):
-    """A compiled `ElectraPretrainer`, its variables made in `distribution`'s scope."""
+    """The config's compiled pre-trainer, its variables made in `distribution`'s scope."""
     replicas = distribution.num_replicas_in_sync
     if config.batch_size % (replicas * config.gradient_accumulation_steps):
         raise ValueError(
@@ -366,7 +378,7 @@ def _build_pretrainer(config, tokenizer, seed, distribution):
             f"{config.gradient_accumulation_steps} micro-batches of equal size; make it a "
             f"multiple of {replicas * config.gradient_accumulation_steps}.")
     with distribution.scope():
-        pretrainer = ElectraPretrainer(
+        pretrainer = PRETRAINERS[config.objective](
             config,
             vocabulary_size=tokenizer.vocabulary_size(),
             special_token_ids=tokenization.special_token_ids(tokenizer),
@@ -395,7 +407,8 @@ def _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_fro
         log.info("continuing the finished run from step %d", finished)
         return finished
     if init_from:
-        source = ElectraPretrainer.from_preset(init_from)
+        # Of this run's class: _check_init_from made sure its objective is this run's.
+        source = type(pretrainer).from_preset(init_from)
         pretrainer.set_weights(source.get_weights())
         log.info("starting from the weights of %s", init_from)
     return 0
@@ -418,7 +431,10 @@ def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files,
         PretrainingSummaries(
             model_dir / LOGS_DIRNAME, tokens_per_step=config.batch_size * config.sequence_length,
             every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
-            sentences=_first_lines(sample_files, SUMMARY_SENTENCES), flops_per_step=flops_per_step,
+            # The text view shows what a discriminator read; a masked LM has none.
+            sentences=(_first_lines(sample_files, SUMMARY_SENTENCES)
+                       if config.objective == "electra" else ()),
+            flops_per_step=flops_per_step,
         ),
     ]
 
@@ -480,7 +496,8 @@ def _json_int(path, key):
 
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
-    """Generator MLM accuracy and discriminator accuracy / precision / recall on `files`."""
+    """The pre-trainer's metrics on `files`: MLM loss and accuracy, and for ELECTRA the
+    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share."""
     # Micro-batches: a batch that needs gradient accumulation to train may not fit at once.
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,
