@@ -264,7 +264,7 @@ def step_cost(study_dir, config, train_files, vocab_file):
     session's steps run.
     """
     path = pathlib.Path(study_dir) / STEP_COST_FILENAME
-    config = config.replace(objective="electra", dtype_policy="float32")
+    config = config.for_objective("electra").replace(dtype_policy="float32")
     if path.is_file():
         cost = json.loads(path.read_text())
         if cost["config"] != config.to_dict():
@@ -320,7 +320,7 @@ def _pretrained(plan, config, objective, budget, paths, counts):
              f" ({budget.minutes:g} minutes of the fp32 step)" if budget.minutes else "")
     clock = WallClock(run_dir / "train_seconds.json")
     result = run_pretraining(
-        config.replace(objective=objective), paths["train_files"], run_dir,
+        config.for_objective(objective), paths["train_files"], run_dir,
         heldout_files=paths["heldout_files"], vocab_file=str(paths["vocab_file"]),
         checkpoint_steps=plan.checkpoint_steps, budget_flops=budget.flops, callbacks=[clock],
         verbose=2)
