@@ -15,7 +15,7 @@ Examples:
   electra-study --time_limit_minutes 100
   # budgets in FLOPs, two seeds, no 8,000-label cells
   electra-study --budgets_flops 5e14,1e15,2e15 --seeds 0,1 --largest_budget_recipes=
-  # every arm, task and method on a tiny config: a few CPU-minutes
+  # every arm, task and method on a tiny config: about two minutes
   electra-study --tiny --study_dir /tmp/study_tiny
 
 In a checkout, `python scripts/budget_study.py` is the same command.
@@ -42,7 +42,7 @@ def define_flags():
     """Defines the command's flags (once)."""
     flags.DEFINE_bool("tiny", False,
                       "The tiny study (tiny config, a budget of about a second, a few dozen "
-                      "examples, one seed): the pipeline end to end in a few minutes. Only "
+                      "examples, one seed): the pipeline end to end in about two minutes. Only "
                       "--study_dir, --output, --plot and --time_limit_minutes apply to it.")
     flags.DEFINE_string("study_dir", None,
                         f"Corpus, vocabulary, pre-training runs and fine-tuning runs (default "

@@ -139,7 +139,7 @@ class StudyPlan:
     @classmethod
     def tiny(cls, study_dir, **changes):
         """The `tiny` config, one budget of about a second of steps, 24 labels, one seed, one
-        epoch: every arm, task and method end to end in a few minutes (the test). No
+        epoch: every arm, task and method end to end in about two minutes (the test). No
         largest-budget recipe: those cells run the same code as the others."""
         recipe = FinetuneConfig(
             name="tiny_24", learning_rate=3e-3, epochs=1, batch_size=8, sequence_length=32,
