@@ -9,7 +9,7 @@ are skipped, pre-training runs resume from their folders), a PNG of score vs
 FLOPs, and prints mean ± std per cell. docs/budget_study.md describes it.
 
 Examples:
-  # the full study (15, 30 and 60 minutes of zh_mini's fp32 step): about 9 machine-hours
+  # the full study (15, 30 and 60 minutes of zh_mini's fp32 step): about 8 machine-hours
   electra-study
   # in pieces: start no new cell after 100 minutes; run it again later to go on
   electra-study --time_limit_minutes 100
