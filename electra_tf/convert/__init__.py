@@ -38,7 +38,7 @@ import pathlib
 
 import keras_hub
 
-from electra_tf.convert import hugging_face, tf1
+from electra_tf.convert import hugging_face, tf1, weights
 from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize_first_of
 from electra_tf.models.classifier import ElectraClassifier
@@ -118,12 +118,10 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
     if to == "keras_hub":
         backbone = model.encoder if isinstance(model, Pretrainer) else getattr(
             model, "backbone", model)
-        if normalize_first_of(backbone):
-            raise ConversionError(
-                "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
-                "keras-hub's ElectraBackbone is post-LayerNorm only, so no plain keras-hub preset "
-                "computes what it does. Convert to 'electra_tf' instead: its backbone loads with "
-                "keras_hub.models.ElectraBackbone.from_preset once electra_tf is imported.")
+        weights.refuse_pre_layer_norm(
+            normalize_first_of(backbone), "keras-hub's ElectraBackbone",
+            "Convert to 'electra_tf' instead: its backbone loads with "
+            "keras_hub.models.ElectraBackbone.from_preset once electra_tf is imported.")
         if activation_of(backbone) != "gelu_approximate":
             log.warning(
                 "keras-hub's ElectraBackbone computes the tanh-approximated GELU; this model uses "
