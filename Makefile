@@ -25,7 +25,7 @@ $(VENV)/.installed-data: setup.cfg pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,study]'
 	touch $@
 
 install: $(VENV)/.installed-data

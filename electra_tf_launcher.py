@@ -219,6 +219,10 @@ def convert():
     return launch("convert")
 
 
+def study():
+    return launch("study")
+
+
 def main():
     """`python -m electra_tf_launcher FILE [ARGS]`: runs the program FILE without
     TensorFlow's noise (FILE's ARGS are its own: `TF_CPP_MIN_LOG_LEVEL=0` shows it)."""

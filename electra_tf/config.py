@@ -382,8 +382,16 @@ class FinetuneConfig(_JsonConfig):
     # Stop after this many epochs without a better dev score and keep the best
     # weights; null trains every epoch.
     early_stopping_patience: int | None = None
-    # A random subset of the training set (null: all of it), for small budgets.
+    # Epochs trained before early stopping watches the dev score: a random
+    # encoder's NER F1 stays 0 for its first epochs, which would otherwise stop it.
+    early_stopping_start_epoch: int = 0
+    # A random subset of the training set (null: all of it), for small budgets;
+    # drawn with the run's seed.
     max_train_examples: int | None = None
+    # Random subsets of dev and test (null: all), drawn with a fixed seed whatever
+    # the run's seed, so every run of a comparison scores the same examples.
+    max_dev_examples: int | None = None
+    max_test_examples: int | None = None
     # Multi-task: static loss weight per task name (absent names weigh 1.0),
     # Kendall et al.'s learned weighting on top, and the sampling temperature
     # (1 proportional to task size, larger flatter).
@@ -399,10 +407,14 @@ class FinetuneConfig(_JsonConfig):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
-        for field in ("early_stopping_patience", "max_train_examples"):
+        for field in ("early_stopping_patience", "max_train_examples", "max_dev_examples",
+                      "max_test_examples"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ConfigError(f"{field} must be null or a positive integer, got {value!r}.")
+        start = self.early_stopping_start_epoch
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            raise ConfigError(f"early_stopping_start_epoch must be an integer >= 0, got {start!r}.")
         if self.sequence_length < 3:
             raise ConfigError(
                 f"sequence_length must be at least 3 ([CLS], a token, [SEP]), got "

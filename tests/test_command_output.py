@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CPP_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]", re.MULTILINE)
 PYTHON_WARNING = re.compile(r"Warning:|^WARNING", re.MULTILINE)
 
-COMMANDS = ("pretrain", "finetune", "export", "generate", "translate", "convert")
+COMMANDS = ("pretrain", "finetune", "export", "generate", "translate", "convert", "study")
 TRAINING_COMMANDS = ("pretrain", "finetune", "generate", "translate")
 
 # Runs `electra-<command> --help` as the console script does and, when absl

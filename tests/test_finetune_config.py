@@ -14,6 +14,14 @@ def test_presets_hold_the_paper_recipe_and_the_make_run_budget():
     assert small.replace(epochs=5).epochs == 5 and small.task_weight("anything") == 1.0
 
 
+def test_fair_presets_pick_their_epochs_on_fixed_dev_subsets():
+    for name, labels in (("zh_1k_fair", 1000), ("zh_8k_fair", 8000)):
+        recipe = FinetuneConfig.from_preset(name)
+        assert recipe.max_train_examples == labels and recipe.epochs == 30
+        assert 3 <= recipe.early_stopping_patience <= 5
+        assert recipe.max_dev_examples and recipe.max_test_examples
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -24,6 +32,9 @@ def test_presets_hold_the_paper_recipe_and_the_make_run_budget():
         ({"dropout": 1.0}, "dropout"),
         ({"head": "tanh"}, "head must be one of"),
         ({"early_stopping_patience": 0}, "early_stopping_patience"),
+        ({"early_stopping_start_epoch": -1}, "early_stopping_start_epoch"),
+        ({"max_dev_examples": 0}, "max_dev_examples"),
+        ({"max_test_examples": 1.5}, "max_test_examples"),
         ({"task_weights": {"ner": -1}}, "task_weights"),
         ({"learning_rate": 0}, "learning_rate"),
         ({"sequence_length": 2}, "sequence_length"),

@@ -23,7 +23,7 @@ import pytest
 from electra_tf.config import FinetuneConfig, PRESET_DIR, preset_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-COMMANDS = ("pretrain", "finetune", "export", "generate", "translate", "convert")
+COMMANDS = ("pretrain", "finetune", "export", "generate", "translate", "convert", "study")
 # What the source copy leaves out: environments, caches, runs and build output.
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv", ".cache", ".hypothesis", ".pytest_cache", "__pycache__", "build", "dist",

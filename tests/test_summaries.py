@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.models.metrics import EntityF1
 from electra_tf.training import summaries
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -102,6 +103,22 @@ def test_a_point_is_the_mean_of_its_steps_across_epochs_and_validation(tmp_path)
     assert_points(scalars["validation"]["loss"], [(4, 1000.0), (8, 1000.0), (12, 1000.0)])
     curves = summaries.plot_curves(tmp_path, tmp_path / "curves.png")
     assert curves.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_metric_with_several_results_gets_a_curve_for_each(tmp_path):
+    """EntityF1 gives precision, recall and F1, which a compiled model's metrics nest
+    under the metric's name (a tagger's: every NER fine-tuning run)."""
+    tags = ["O", "B-PER", "I-PER"]
+    model = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Embedding(3, 3)])
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[EntityF1(tags)])
+    ids = np.array([[1, 2, 0, 1], [0, 1, 2, 0]], "int32")
+    model.fit(ids, ids, batch_size=1, epochs=1, verbose=0,
+              callbacks=[summaries.StepSummaries(tmp_path, every_steps=1)])
+    scalars = summaries.read_scalars(tmp_path)["train"]
+    assert [step for step, _ in scalars["entity_f1"]] == [1, 2]
+    assert {"entity_precision", "entity_recall", "loss"} <= set(scalars)
 
 
 def test_a_step_written_again_after_a_resume_keeps_its_last_value(tmp_path):

@@ -7,6 +7,7 @@
 | `electra-export` | `export` | `electra_tf.export` |
 | `electra-generate`, `electra-translate` | `generate`, `translate` (flags shared in `generation`) | `electra_tf.training.generation` |
 | `electra-convert` | `convert` | `electra_tf.convert` |
+| `electra-study` | `study` | `electra_tf.training.budget_study` |
 
 Each module's `run()` defines its absl flags (`define_flags()`) and runs
 its `main(argv)` through `run` below (`absl.app.run(main)`; `--help` prints

@@ -90,7 +90,13 @@ def define_flags():
     flags.DEFINE_enum("head", None, ["electra", "hf"], "Classification head.")
     flags.DEFINE_integer("early_stopping_patience", None,
                          "Stop after this many epochs without a better dev score; keep the best.")
+    flags.DEFINE_integer("early_stopping_start_epoch", None,
+                         "Epochs trained before early stopping watches the dev score.")
     flags.DEFINE_integer("max_train_examples", None, "Train on a random subset of this size.")
+    flags.DEFINE_integer("max_dev_examples", None,
+                         "Score dev on a subset of this size (fixed, whatever --seed).")
+    flags.DEFINE_integer("max_test_examples", None,
+                         "Score test on a subset of this size (fixed, whatever --seed).")
     flags.DEFINE_list("task_weights", None, "Multi-task loss weights: name=weight,name=weight.")
     flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
     flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")

@@ -1,5 +1,6 @@
-"""Metrics Keras lacks: `EntityF1` (a tagger's entities, as seqeval counts them) and
-`WithinBatchRocAuc` (ROC AUC without threshold bins).
+"""Metrics Keras lacks: `EntityF1` (a tagger's entities, as seqeval counts them; `entity_scores`
+counts the same from tag names, outside a model) and `WithinBatchRocAuc` (ROC AUC without
+threshold bins).
 
 Example:
 ```python
@@ -53,12 +54,10 @@ class EntityF1(keras.metrics.Metric):
         self.counts.assign_add(tf.reshape(counts, [3]))
 
     def _count(self, y_true, y_pred, weights):
-        matched = gold = predicted = 0
-        for true_row, pred_row, keep in zip(y_true, y_pred, weights > 0):
-            true = set(entities_from_tags([self.tag_names[i] for i in true_row[keep]]))
-            pred = set(entities_from_tags([self.tag_names[i] for i in pred_row[keep]]))
-            matched, gold, predicted = matched + len(true & pred), gold + len(true), predicted + len(pred)
-        return np.array([matched, gold, predicted], "float64")
+        keep = weights > 0
+        gold = [[self.tag_names[i] for i in row[k]] for row, k in zip(y_true, keep)]
+        predicted = [[self.tag_names[i] for i in row[k]] for row, k in zip(y_pred, keep)]
+        return np.array(count_entities(gold, predicted), "float64")
 
     def result(self):
         matched, gold, predicted = tf.unstack(self.counts)
@@ -138,3 +137,30 @@ class WithinBatchRocAuc(keras.metrics.Metric):
     def reset_state(self):
         self.ordered_pairs.assign(0.0)
         self.pairs.assign(0.0)
+
+
+def count_entities(gold_tags, predicted_tags):
+    """`(matched, gold, predicted)` entity counts over sentences of word tag names."""
+    matched = gold = predicted = 0
+    for true_tags, pred_tags in zip(gold_tags, predicted_tags, strict=True):
+        true, pred = set(entities_from_tags(true_tags)), set(entities_from_tags(pred_tags))
+        matched += len(true & pred)
+        gold += len(true)
+        predicted += len(pred)
+    return matched, gold, predicted
+
+
+def entity_scores(gold_tags, predicted_tags) -> dict:
+    """`EntityF1`'s result in plain Python, for tag names predicted outside a model.
+
+    Example:
+    ```python
+    entity_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "O"]])
+    # {'entity_precision': 1.0, 'entity_recall': 0.5, 'entity_f1': 0.667}
+    ```
+    """
+    matched, gold, predicted = count_entities(gold_tags, predicted_tags)
+    precision = matched / predicted if predicted else 0.0
+    recall = matched / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"entity_precision": precision, "entity_recall": recall, "entity_f1": f1}

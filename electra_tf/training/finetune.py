@@ -48,6 +48,9 @@ from electra_tf.training.summaries import StepSummaries
 TASKS = ("classification", "ner", "multitask")
 BUILTIN_DATASETS = {"chinese_sentiment": "classification", "peoples_daily_ner": "ner"}
 METRICS_FILENAME = "metrics.json"
+# Dev and test subsets are drawn with this seed, not the run's: runs that differ in
+# seed (or in anything else) are scored on the same examples.
+EVALUATION_SUBSET_SEED = 0
 
 
 @dataclasses.dataclass
@@ -88,9 +91,12 @@ def load_splits(spec):
         for split, path in (("dev", spec.dev_file), ("test", spec.test_file)):
             if path:
                 splits[split] = read(path, names)
-    if spec.recipe.max_train_examples:
-        splits["train"] = _subsample(splits["train"], spec.recipe.max_train_examples, spec.seed)
-    return splits
+    recipe = spec.recipe
+    limits = {"train": (recipe.max_train_examples, spec.seed),
+              "dev": (recipe.max_dev_examples, EVALUATION_SUBSET_SEED),
+              "test": (recipe.max_test_examples, EVALUATION_SUBSET_SEED)}
+    return {split: _subsample(data, *limits[split]) if limits[split][0] else data
+            for split, data in splits.items()}
 
 
 def _subsample(data, limit, seed):
@@ -190,10 +196,11 @@ def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
             validation_data=_dataset(model, splits["dev"], recipe.batch_size),
             epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn.
             callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor,
-                                           mode="max", log_dir=model_dir / LOGS_DIRNAME),
+                                           mode="max", log_dir=model_dir / LOGS_DIRNAME,
+                                           start_epoch=recipe.early_stopping_start_epoch),
             verbose=2,
         )
-        metrics = _metrics(spec, train_steps, history)
+        metrics = {**_metrics(spec, train_steps, history), **_epochs(history, monitor, recipe)}
         for split in ("dev", "test"):
             if split in splits:
                 results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
@@ -209,6 +216,21 @@ def _metrics(spec, train_steps, history):
             "train_steps": train_steps,
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}
             if history else {}}
+
+
+def _epochs(history, monitor, recipe):
+    """`epochs_trained`, and `best_epoch` (1-based): the epoch whose weights the model keeps.
+
+    With early stopping that is the best dev score's epoch among those it
+    watched (the first wins a tie, as Keras keeps it); without, the last.
+    """
+    scores = history.history.get(monitor, [])
+    start = recipe.early_stopping_start_epoch
+    best = len(scores)
+    if recipe.early_stopping_patience is not None and len(scores) > start:
+        watched = scores[start:]
+        best = start + watched.index(max(watched)) + 1
+    return {"epochs_trained": len(scores), "best_epoch": best}
 
 
 def multitask_datasets(spec):
@@ -269,7 +291,8 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
             epochs=recipe.epochs, shuffle=False,
             validation_data=_concatenate([b["dev"] for b in batches.values()]),
             callbacks=finetuning_callbacks(recipe.early_stopping_patience,
-                                           log_dir=model_dir / LOGS_DIRNAME),
+                                           log_dir=model_dir / LOGS_DIRNAME,
+                                           start_epoch=recipe.early_stopping_start_epoch),
             verbose=2,
         )
         metrics = _metrics(spec, train_steps, history)
@@ -374,16 +397,17 @@ def results_table(rows):
 
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",
-                         log_dir=None):
+                         log_dir=None, start_epoch=0):
     """A stop at the first non-finite loss; TensorBoard scalars under `log_dir`, when one
     is given (`summaries.StepSummaries`: metrics as training went, learning rate, epoch
     means, validation at the step it was measured); early stopping that restores the best
-    epoch's weights, when a patience is given."""
+    epoch's weights, when a patience is given, watching `monitor` from epoch `start_epoch` + 1
+    on."""
     callbacks = [StopOnNonFiniteLoss()]
     if log_dir is not None:
         callbacks.append(StepSummaries(log_dir))
     if early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=early_stopping_patience,
-            restore_best_weights=True))
+            restore_best_weights=True, start_from_epoch=start_epoch))
     return callbacks

@@ -164,7 +164,11 @@ class StepSummaries(keras.callbacks.Callback):
             if not any(np.any(value) for value in change):
                 continue
             result = metric.stateless_result(change)
-            results.update(result if isinstance(result, dict) else {metric.name: result})
+            result = result if isinstance(result, dict) else {metric.name: result}
+            for name, value in result.items():
+                # A compiled model's metrics nest a metric of several results (EntityF1's
+                # precision, recall, F1) under its name.
+                results.update(value if isinstance(value, dict) else {name: value})
         return {name: float(keras.ops.convert_to_numpy(value)) for name, value in results.items()}
 
     def _description(self):

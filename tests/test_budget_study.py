@@ -1,0 +1,101 @@
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from electra_tf.training import budget_study
+from electra_tf.training.budget_study import Budget, StudyPlan
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROW_FIELDS = {
+    "key", "objective", "budget_flops", "budget_minutes", "task", "labels", "recipe", "seed",
+    "method", "score", "metric", "dev_score", "pretrain_flops", "pretrain_steps",
+    "pretrain_seconds", "finetune_seconds", "disc_auc", "mlm_accuracy", "epochs_trained",
+    "best_epoch", "probe_c", "finished",
+}
+HEADER_FIELDS = {"package_version", "command", "config", "vocab_size", "budgets", "step_cost",
+                 "recipes", "seeds", "cost_formula", "pretraining", "updated"}
+
+
+def test_cells_come_most_informative_first():
+    plan = StudyPlan(seeds=(0, 1, 2))
+    budgets = [Budget(3e15), Budget(1e15), Budget(2e15)]
+    cells = plan.cells(budgets)
+    keys = [cell.key for cell in cells]
+    assert len(keys) == len(set(keys))
+    # Seed 0, 1,000 labels, smallest budget, every arm, both tasks, probe then fine-tuning.
+    first = cells[:12]
+    assert {(c.seed, c.recipe.name, c.budget and c.budget.flops) for c in first} <= {
+        (0, "zh_1k_fair", None), (0, "zh_1k_fair", 1e15)}
+    assert [c.method for c in first] == ["probe"] * 6 + ["finetune"] * 6
+    assert {c.objective for c in first} == {"random", "electra", "mlm"}
+    # Every seed-0 cell comes before any other seed's.
+    seeds = [c.seed for c in cells]
+    assert seeds.index(1) == len(seeds) - seeds[::-1].index(0)
+    # 8,000 labels: fine-tuning at the largest budget (and random weights) only.
+    many = [c for c in cells if c.recipe.name == "zh_8k_fair"]
+    assert {c.budget.flops for c in many if c.budget} == {3e15}
+    assert {c.method for c in many} == {"finetune"} and len(many) == 3 * 2 * 3
+    # Random weights have no budget: one cell per task, recipe, seed and method.
+    assert len([c for c in cells if c.objective == "random"]) == 2 * 3 * 2 + 2 * 3
+
+
+def _rows_by(rows, field):
+    return {row[field] for row in rows}
+
+
+def test_tiny_study_runs_end_to_end_then_resumes_without_recomputing(tmp_path):
+    study_dir = tmp_path / "study"
+    plan = StudyPlan.tiny(study_dir, command="pytest")
+    result = budget_study.run_study(plan)
+    assert result.counts == {"pretraining": 2, "probe": 6, "finetune": 6, "skipped": 0}
+
+    written = json.loads(result.output.read_text())
+    header, rows = written["header"], written["rows"]
+    assert set(header) >= HEADER_FIELDS and header["command"] == "pytest"
+    assert header["config"]["name"] == "tiny" and header["package_version"]
+    # The budget in minutes became FLOPs once, through the measured step cost.
+    (budget,) = header["budgets"]
+    cost = json.loads((study_dir / "step_cost.json").read_text())
+    assert header["step_cost"] == cost and cost["seconds_per_step"] > 0
+    assert budget["minutes"] == 0.02
+    assert budget["flops"] == pytest.approx(0.02 * 60 * cost["flops_per_second"])
+
+    assert len(rows) == 12 and all(set(row) == ROW_FIELDS for row in rows)
+    assert _rows_by(rows, "objective") == {"electra", "mlm", "random"}
+    assert _rows_by(rows, "method") == {"finetune", "probe"}
+    assert _rows_by(rows, "task") == {"chinese_sentiment", "peoples_daily_ner"}
+    assert _rows_by(rows, "labels") == {24}
+    for row in rows:
+        assert 0 <= row["score"] <= 1 and row["finetune_seconds"] > 0
+        assert row["metric"] == {"chinese_sentiment": "accuracy",
+                                 "peoples_daily_ner": "entity_f1"}[row["task"]]
+        assert (row["disc_auc"] is not None) == (row["objective"] == "electra")
+        if row["objective"] == "random":
+            assert row["budget_flops"] is None and row["pretrain_flops"] == 0
+            assert row["mlm_accuracy"] is None
+        else:
+            assert row["budget_flops"] == budget["flops"] and row["budget_minutes"] == 0.02
+            assert 0 < row["pretrain_flops"] <= row["budget_flops"]
+            assert row["pretrain_seconds"] > 0 and row["mlm_accuracy"] is not None
+        if row["method"] == "finetune":
+            assert 1 <= row["best_epoch"] <= row["epochs_trained"] and row["probe_c"] is None
+        else:
+            assert row["epochs_trained"] is None and row["probe_c"] > 0
+    assert result.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "± " in budget_study.summary_table(rows)
+
+    # Again, through the command: every cell is done, nothing is recomputed.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "budget_study.py"), "--tiny",
+         f"--study_dir={study_dir}"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert ("ran 0 pre-training runs, 0 fine-tuning cells and 0 probes; 12 cells were done "
+            "already") in finished.stdout
+    assert "chinese_sentiment" in finished.stdout and "± " in finished.stdout
+    assert json.loads(result.output.read_text())["rows"] == rows
