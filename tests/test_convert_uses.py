@@ -155,3 +155,16 @@ def test_converted_models_export_and_answer_without_electra_tf(tmp_path):
     logits[[vocabulary.index(t) for t in tokenization.SPECIAL_TOKENS]] = -np.inf
     assert answers["generator"]["num_masks"].tolist() == [1]
     assert answers["generator"]["predicted_tokens"][0, 0].decode() == vocabulary[logits.argmax()]
+
+
+@pytest.mark.parametrize("content", ["", '{"class_name": "ElectraClass', "\xff\xfe"])
+def test_a_corrupt_task_json_is_a_conversion_error_naming_the_file(tmp_path, content):
+    (tmp_path / "task.json").write_bytes(content.encode("latin-1"))
+    with pytest.raises(convert.ConversionError, match="task.json is not readable JSON"):
+        convert.load(tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "convert.py"), "--source", str(tmp_path),
+         "--output_dir", str(tmp_path / "out")], capture_output=True, text=True, env=ENV,
+        timeout=600)
+    assert result.returncode != 0
+    assert "task.json is not readable JSON" in result.stderr and "Traceback" not in result.stderr

@@ -173,8 +173,9 @@ def test_the_command_trains_the_baseline_and_reports_its_heldout_metrics(mlm_run
     line = output.split("held-out: ")[1].splitlines()[0]
     assert line.startswith(f"masked LM accuracy {accuracy:.3f}") and "ROC AUC" not in line
     scalars = summaries.read_scalars(run_dir / "logs")["train"]
-    assert set(scalars) == {"loss", "mlm_loss", "mlm_accuracy", "learning_rate",
-                            "tokens_per_second"}
+    metrics = {"loss", "mlm_loss", "mlm_accuracy"}
+    assert set(scalars) == metrics | {"learning_rate", "tokens_per_second", "flops"} | {
+        summaries.EPOCH_PREFIX + name for name in metrics}
     assert (run_dir / summaries.CURVES_FILENAME).is_file()
 
 

@@ -38,7 +38,7 @@ import pathlib
 
 import keras_hub
 
-from electra_tf.convert import hugging_face, tf1
+from electra_tf.convert import hugging_face, tf1, weights
 from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize_first_of
 from electra_tf.models.classifier import ElectraClassifier
@@ -63,8 +63,12 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
          sequence_length=None):
     """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
     path = pathlib.Path(str(source))
+    try:  # task.json is read once, here; a corrupt one is a usage error, not a traceback
+        class_name = model_dir.saved_class(path)
+    except ValueError as error:
+        raise ConversionError(str(error)) from None
     saved = {cls.__name__: cls for cls in (ElectraPretrainer, MaskedLMPretrainer,
-                                           ElectraMultiTask)}.get(model_dir.saved_class(path))
+                                           ElectraMultiTask)}.get(class_name)
     if saved is not None:
         _no_generator(generator, source)
         model = saved.from_preset(path)
@@ -75,7 +79,7 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
         return hugging_face.to_keras(discriminator, generator, sequence_length)
     if (path / "config.json").is_file() and "registered_name" in _json(path / "config.json"):
         _no_generator(generator, source)
-        return _load_preset(path)
+        return _load_preset(path, class_name)
     checkpoint = hugging_face.read(source)
     generator = None if generator is None else hugging_face.read(generator)
     return hugging_face.to_keras(checkpoint, generator, sequence_length)
@@ -95,11 +99,11 @@ def _json(path):
         raise ConversionError(f"{path} is not readable JSON ({error}).") from None
 
 
-def _load_preset(path):
-    """A task preset of this package, or an ELECTRA backbone preset (keras-hub's or ours)."""
+def _load_preset(path, name):
+    """A task preset of this package (`name`: the class its task.json names), or an ELECTRA
+    backbone preset (keras-hub's or ours; `name` None)."""
     tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(path))
-    if (path / "task.json").is_file():
-        name = _json(path / "task.json").get("class_name")
+    if name is not None:
         if name not in TASK_CLASSES:
             raise ConversionError(f"{path} holds a {name} task; convertible tasks: "
                                   f"{', '.join(TASK_CLASSES)}.")
@@ -118,12 +122,10 @@ def convert(source, output_dir, *, generator=None, to="electra_tf", **load_optio
     if to == "keras_hub":
         backbone = model.encoder if isinstance(model, Pretrainer) else getattr(
             model, "backbone", model)
-        if normalize_first_of(backbone):
-            raise ConversionError(
-                "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
-                "keras-hub's ElectraBackbone is post-LayerNorm only, so no plain keras-hub preset "
-                "computes what it does. Convert to 'electra_tf' instead: its backbone loads with "
-                "keras_hub.models.ElectraBackbone.from_preset once electra_tf is imported.")
+        weights.refuse_pre_layer_norm(
+            normalize_first_of(backbone), "keras-hub's ElectraBackbone",
+            "Convert to 'electra_tf' instead: its backbone loads with "
+            "keras_hub.models.ElectraBackbone.from_preset once electra_tf is imported.")
         if activation_of(backbone) != "gelu_approximate":
             log.warning(
                 "keras-hub's ElectraBackbone computes the tanh-approximated GELU; this model uses "

@@ -373,12 +373,10 @@ def write(model, output_dir, tokenizer=None):
     """
     encoder = model.discriminator if isinstance(model, ElectraPretrainer) else getattr(
         model, "backbone", model)
-    if normalize_first_of(encoder):
-        raise ConversionError(
-            "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
-            "Hugging Face's ELECTRA is post-LayerNorm only, so no Hugging Face folder computes "
-            "what it does. Keep it in electra_tf's format (to='electra_tf'), or pre-train with "
-            "normalize_first false for a model Hugging Face can read.")
+    weights.refuse_pre_layer_norm(
+        normalize_first_of(encoder), "Hugging Face's ELECTRA",
+        "Keep it in electra_tf's format (to='electra_tf'), or pre-train with normalize_first "
+        "false for a model Hugging Face can read.")
     output_dir = pathlib.Path(output_dir)
     if tokenizer is None:
         preprocessor = getattr(model, "preprocessor", None)

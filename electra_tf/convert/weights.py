@@ -27,6 +27,16 @@ class ConversionError(ValueError):
     """Weights and model do not fit; the message lists every offending name and shape."""
 
 
+def refuse_pre_layer_norm(normalize_first, target, alternative):
+    """Raises for a pre-LayerNorm model (`normalize_first`): `target`'s ELECTRA is
+    post-LayerNorm only, so nothing written there would compute what the model does."""
+    if normalize_first:
+        raise ConversionError(
+            "this model has pre-LayerNorm blocks and a final LayerNorm (normalize_first=True); "
+            f"{target} is post-LayerNorm only, so no such file computes what it does. "
+            f"{alternative}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     name: str  # Hugging Face tensor name

@@ -105,8 +105,8 @@ def read_task_config(path) -> dict:
     """The parsed `task.json` of `path`, with an error naming the file if it is unreadable."""
     task = pathlib.Path(str(path)) / TASK_CONFIG_FILENAME
     try:
-        return json.loads(task.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        return json.loads(task.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{task} is not readable JSON ({error}); the copy is incomplete or "
                          "corrupt: save the model again or restore the file.") from None
 
