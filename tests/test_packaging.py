@@ -123,7 +123,7 @@ def test_installed_wheel_reads_presets_and_runs_a_command_outside_the_checkout(i
     command = shutil.which("electra-pretrain", path=env["PATH"])
     assert command and pathlib.Path(command).parent == venv / "bin"
     result = run([command, "--help"], cwd=elsewhere, timeout=300, env=env)
-    assert "Pre-trains an ELECTRA generator" in result.stdout, result.stderr[-4000:]
+    assert "Pre-trains ELECTRA (generator + discriminator)" in result.stdout, result.stderr[-4000:]
     assert "electra-pretrain --config zh_small --default_corpus" in result.stdout  # the examples
     for name in preset_names():
         assert name in result.stdout
