@@ -40,20 +40,11 @@ import keras_hub
 
 from electra_tf.convert import hugging_face, tf1, weights
 from electra_tf.convert.weights import ConversionError
+from electra_tf.models import model_dir, registry
 from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize_first_of
-from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.detector import ElectraReplacedTokenDetector
-from electra_tf.models.masked_lm import ElectraMaskedLM
-from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
-from electra_tf.models import model_dir
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.pretrainer_base import Pretrainer
-from electra_tf.models.tagger import ElectraTagger
 
 TARGETS = ("electra_tf", "hugging_face", "keras_hub")
-TASK_CLASSES = {cls.__name__: cls for cls in (
-    ElectraClassifier, ElectraTagger, ElectraReplacedTokenDetector, ElectraMaskedLM)}
 log = logging.getLogger(__name__)
 
 __all__ = ["TARGETS", "ConversionError", "convert", "load"]
@@ -67,19 +58,18 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
         class_name = model_dir.saved_class(path)
     except ValueError as error:
         raise ConversionError(str(error)) from None
-    saved = {cls.__name__: cls for cls in (ElectraPretrainer, MaskedLMPretrainer,
-                                           ElectraMultiTask)}.get(class_name)
-    if saved is not None:
+    if class_name is not None:
         _no_generator(generator, source)
-        model = saved.from_preset(path)
-        return model, model.tokenizer
+        return _load_saved(path, class_name)
     if tf1.is_checkpoint(path):
         _no_generator(generator, source)
         discriminator, generator = tf1.read(path, vocab_file, lowercase, num_heads)
         return hugging_face.to_keras(discriminator, generator, sequence_length)
     if (path / "config.json").is_file() and "registered_name" in _json(path / "config.json"):
         _no_generator(generator, source)
-        return _load_preset(path, class_name)
+        # An ELECTRA backbone preset, keras-hub's or ours.
+        return (ElectraBackbone.from_preset(str(path)),
+                keras_hub.models.ElectraTokenizer.from_preset(str(path)))
     checkpoint = hugging_face.read(source)
     generator = None if generator is None else hugging_face.read(generator)
     return hugging_face.to_keras(checkpoint, generator, sequence_length)
@@ -99,16 +89,20 @@ def _json(path):
         raise ConversionError(f"{path} is not readable JSON ({error}).") from None
 
 
-def _load_preset(path, name):
-    """A task preset of this package (`name`: the class its task.json names), or an ELECTRA
-    backbone preset (keras-hub's or ours; `name` None)."""
-    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(path))
-    if name is not None:
-        if name not in TASK_CLASSES:
-            raise ConversionError(f"{path} holds a {name} task; convertible tasks: "
-                                  f"{', '.join(TASK_CLASSES)}.")
-        return TASK_CLASSES[name].from_preset(str(path)), tokenizer
-    return ElectraBackbone.from_preset(str(path)), tokenizer
+def _load_saved(path, name):
+    """A model this package saved in `path` (`name`: the class its task.json, or a 0.1
+    layout's files, name) and its tokenizer."""
+    task = registry.TASKS.get(name)
+    if task is None or not task.convertible:
+        convertible = [known.name for known in registry.TASKS.values() if known.convertible]
+        raise ConversionError(f"{path} holds {registry.describe(name)}, which does not convert; "
+                              f"convertible models: {', '.join(convertible)}.")
+    model = task.cls.from_preset(str(path))
+    # A keras-hub task keeps its tokenizer in its preprocessor; the others (pre-trainers,
+    # multi-task) get it from `from_preset` as `.tokenizer`.
+    if isinstance(model, keras_hub.models.Task):
+        return model, model.preprocessor.tokenizer
+    return model, model.tokenizer
 
 
 def convert(source, output_dir, *, generator=None, to="electra_tf", **load_options):

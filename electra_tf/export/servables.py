@@ -25,9 +25,12 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.export import decoding
-from electra_tf.models import model_dir as model_dirs
+from electra_tf.export.multitask import MultiTaskServable
 from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import TaggerServable
+from electra_tf.models import model_dir as model_dirs
+from electra_tf.models import registry
+from electra_tf.models.pretrainer_base import Pretrainer
 
 
 class DiscriminatorServable(Servable):
@@ -329,91 +332,38 @@ def fill_masks(texts, tokens, num_tokens, mask=tokenization.MASK):
     rows = tf.RaggedTensor.from_row_splits(joined, pieces.row_splits * 2)
     return tf.strings.reduce_join(rows, axis=1)
 
-def _load_pretrainer(model_dir):
-    from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
-    from electra_tf.models.pretrainer import ElectraPretrainer
 
-    if model_dirs.saved_class(model_dir) == "MaskedLMPretrainer":
-        return MaskedLMPretrainer.from_preset(model_dir)
-    return ElectraPretrainer.from_preset(model_dir)
-
-
-def _load_discriminator(model_dir, **kwargs):
-    """From a pre-training model dir, or an `ElectraReplacedTokenDetector` preset."""
-    if model_dirs.saved_class(model_dir) == "MaskedLMPretrainer":
-        raise ValueError(
-            f"{model_dir} holds the masked-LM baseline (objective 'mlm'), which has no "
-            "discriminator: export it with --kind generator (it fills [MASK]s), or fine-tune "
-            "its encoder and export the task model.")
-    if model_dirs.saved_class(model_dir) == "ElectraReplacedTokenDetector":
-        from electra_tf.models.detector import ElectraReplacedTokenDetector
-
-        detector = ElectraReplacedTokenDetector.from_preset(str(model_dir))
-        kwargs.setdefault("sequence_length", detector.preprocessor.sequence_length)
-        return DiscriminatorServable(detector.backbone, detector.rtd_head,
-                                     detector.preprocessor.tokenizer, **kwargs)
-    return DiscriminatorServable.from_pretrainer(_load_pretrainer(model_dir), **kwargs)
+def _discriminator(model, **kwargs):
+    """An ELECTRA pre-trainer's discriminator, or an `ElectraReplacedTokenDetector`."""
+    if isinstance(model, Pretrainer):
+        return DiscriminatorServable.from_pretrainer(model, **kwargs)
+    kwargs.setdefault("sequence_length", model.preprocessor.sequence_length)
+    return DiscriminatorServable(model.backbone, model.rtd_head, model.preprocessor.tokenizer,
+                                 **kwargs)
 
 
-def _load_generator(model_dir, **kwargs):
-    """From a pre-training model dir, or an `ElectraMaskedLM` preset."""
-    if model_dirs.saved_class(model_dir) == "ElectraMaskedLM":
-        from electra_tf.models.masked_lm import ElectraMaskedLM
-
-        masked_lm = ElectraMaskedLM.from_preset(str(model_dir))
-        kwargs.setdefault("sequence_length", masked_lm.preprocessor.sequence_length)
-        return GeneratorServable(masked_lm, masked_lm.preprocessor.tokenizer, **kwargs)
-    return GeneratorServable.from_pretrainer(_load_pretrainer(model_dir), **kwargs)
+def _generator(model, **kwargs):
+    """Either pre-trainer's masked LM, or an `ElectraMaskedLM`."""
+    if isinstance(model, Pretrainer):
+        return GeneratorServable.from_pretrainer(model, **kwargs)
+    kwargs.setdefault("sequence_length", model.preprocessor.sequence_length)
+    return GeneratorServable(model, model.preprocessor.tokenizer, **kwargs)
 
 
-def _load_classifier(model_dir, **kwargs):
-    from electra_tf.models.classifier import ElectraClassifier
-
-    return ClassifierServable(ElectraClassifier.from_preset(str(model_dir)), **kwargs)
-
-
-def _load_multitask(model_dir, sequence_length=None, **kwargs):
-    from electra_tf.export.multitask import MultiTaskServable
-    from electra_tf.models.multitask import ElectraMultiTask
-
-    model = ElectraMultiTask.from_preset(model_dir)
+def _multitask(model, sequence_length=None, **kwargs):
     return MultiTaskServable(model, model.tokenizer, sequence_length or model.sequence_length,
                              **kwargs)
 
 
-def _load_tagger(model_dir, **kwargs):
-    from electra_tf.models.tagger import ElectraTagger
-
-    return TaggerServable(ElectraTagger.from_preset(str(model_dir)), **kwargs)
-
-
-def _load_seq2seq(model_dir, **kwargs):
-    from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-
-    return Seq2SeqServable(ElectraSeq2SeqLM.from_preset(str(model_dir)), **kwargs)
-
-
-# Kind name -> loader of a servable from a model directory.
+# Kind name -> builder of its servable from a loaded model. Which models export as
+# which kinds is the task registry's (`electra_tf.models.registry`).
 SERVABLES = {
-    "classifier": _load_classifier,
-    "discriminator": _load_discriminator,
-    "generator": _load_generator,
-    "multitask": _load_multitask,
-    "seq2seq": _load_seq2seq,
-    "tagger": _load_tagger,
-}
-
-
-# Class a model directory's task.json names -> the kind it exports as by default.
-_TASK_KINDS = {
-    "ElectraClassifier": "classifier",
-    "ElectraMaskedLM": "generator",
-    "ElectraMultiTask": "multitask",
-    "ElectraPretrainer": "discriminator",
-    "ElectraReplacedTokenDetector": "discriminator",
-    "ElectraSeq2SeqLM": "seq2seq",
-    "ElectraTagger": "tagger",
-    "MaskedLMPretrainer": "generator",
+    "classifier": ClassifierServable,
+    "discriminator": _discriminator,
+    "generator": _generator,
+    "multitask": _multitask,
+    "seq2seq": Seq2SeqServable,
+    "tagger": TaggerServable,
 }
 
 
@@ -422,18 +372,26 @@ def detect_kind(model_dir):
     records: an ELECTRA pre-training run exports its discriminator, a masked-LM
     baseline run its masked LM, every other model itself."""
     name = model_dirs.saved_class(model_dir)
-    if name in _TASK_KINDS:
-        return _TASK_KINDS[name]
-    holds = f"an {name}" if name else "no saved model (no task.json)"
+    task = registry.TASKS.get(name)
+    if task is not None and task.exports:
+        return task.exports[0]
+    exportable = sorted(known.name for known in registry.TASKS.values() if known.exports)
     raise ValueError(
-        f"{model_dir} holds {holds}, which has no default export (known: "
-        f"{', '.join(sorted(_TASK_KINDS))}); pass --kind, one of {sorted(SERVABLES)}.")
+        f"{model_dir} holds {registry.describe(name)}, which has no default export (known: "
+        f"{', '.join(exportable)}); pass --kind, one of {sorted(SERVABLES)}.")
 
 
 def load_servable(kind, model_dir, sequence_length=None, **kwargs):
-    """Builds the `kind` servable (see `SERVABLES`) from `model_dir`."""
+    """Builds the `kind` servable (see `SERVABLES`) from the model saved in `model_dir`."""
     if kind not in SERVABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SERVABLES)}.")
+    name = model_dirs.saved_class(model_dir)
+    task = registry.TASKS.get(name)
+    if task is None or kind not in task.exports:
+        hint = f": export it with --kind {' or '.join(task.exports)}" if (
+            task and task.exports) else ""
+        raise ValueError(
+            f"{model_dir} holds {registry.describe(name)}, which has no {kind} export{hint}.")
     if sequence_length is not None:
         kwargs["sequence_length"] = sequence_length
-    return SERVABLES[kind](model_dir, **kwargs)
+    return SERVABLES[kind](task.cls.from_preset(str(model_dir)), **kwargs)

@@ -45,6 +45,7 @@ import keras_hub
 
 from electra_tf import tokenization
 from electra_tf.config import ElectraConfig
+from electra_tf.models import registry
 
 # keras-hub's preset file names (keras_hub.src.utils.preset_utils).
 TASK_CONFIG_FILENAME = "task.json"
@@ -65,8 +66,8 @@ LEGACY_MULTITASK_SETTINGS = "multitask.json"
 _LEGACY_CLASSES = {LEGACY_PRETRAINER_WEIGHTS: "ElectraPretrainer",
                    LEGACY_MULTITASK_MODEL: "ElectraMultiTask"}
 
-# `ElectraConfig.objective` -> the class that pre-trains with it.
-PRETRAINER_CLASSES = {"electra": "ElectraPretrainer", "mlm": "MaskedLMPretrainer"}
+# `ElectraConfig.objective` -> the name of the class that pre-trains with it.
+PRETRAINER_CLASSES = {objective: task.name for objective, task in registry.PRETRAINERS.items()}
 
 log = logging.getLogger(__name__)
 

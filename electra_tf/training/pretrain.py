@@ -54,9 +54,8 @@ from electra_tf.models.model_dir import (
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
 )
-from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
+from electra_tf.models import registry
 from electra_tf.models.multi_worker import in_multi_worker_mode
-from electra_tf.models.pretrainer import ElectraPretrainer
 from electra_tf.models.pretrainer_base import Pretrainer
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
@@ -69,7 +68,7 @@ VOCAB_SAMPLE_LINES = 200_000
 SUMMARY_SENTENCES = 3
 
 # `ElectraConfig.objective` -> the class that pre-trains with it.
-PRETRAINERS = {cls.objective: cls for cls in (ElectraPretrainer, MaskedLMPretrainer)}
+PRETRAINERS = {objective: task.cls for objective, task in registry.PRETRAINERS.items()}
 
 log = logging.getLogger(__name__)
 
