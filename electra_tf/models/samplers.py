@@ -43,6 +43,21 @@ class BeamCache(collections.namedtuple("BeamCache", ["per_beam", "per_source"]))
     start and never reordered. Samplers that do not know this class (the
     greedy and random ones, keras-hub's `BeamSampler`) treat it as any other
     nested structure, which is correct, only slower for keras-hub's beams.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras import ops
+    from electra_tf.models.samplers import BeamCache, LengthPenaltyBeamSampler
+
+    # A toy model whose next token is its source's id + 4, whatever the beam.
+    def next(prompt, cache, index):
+        return ops.one_hot(cache.per_source + 4, 7) * 5.0, None, cache
+
+    cache = BeamCache(per_beam=np.zeros((2, 1), "float32"), per_source=np.array([0, 1]))
+    prompt = np.array([[2, 0, 0], [2, 0, 0]], "int32")
+    LengthPenaltyBeamSampler(num_beams=2)(next, prompt, cache, index=1)  # [[2, 4, 4], [2, 5, 5]]
+    ```
     """
 
 
