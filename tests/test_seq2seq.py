@@ -83,6 +83,37 @@ def test_cached_and_uncached_decoding_give_the_same_tokens(copy_lm, heldout):
         assert copy_lm.generate(sources, max_length=LENGTH, use_cache=False) == cached
 
 
+class EveryBeamSampler(LengthPenaltyBeamSampler):
+    """Keeps every beam's tokens and raw score from its last decoding loop (run eagerly)."""
+
+    def run_loop(self, *args, **kwargs):
+        prompt, _, _, _, log_probs = outputs = super().run_loop(*args, **kwargs)
+        self.beams = (prompt.numpy(), log_probs.numpy())
+        return outputs
+
+
+def test_cached_beams_follow_their_own_source(copy_lm):
+    """Different sources in one batch, 4 beams: every beam of every source is the same,
+    token for token and score, cached or not. Fails if the per-source part of the cache
+    (encoder states, cross-attention keys and values) were reordered with the beams or
+    handed to another source's rows, or if the self-attention cache were not reordered."""
+    sources, num_beams = ["w1 w2 w3", "w9", "w4 w4 w7 w0 w5"], 4
+    sampler = EveryBeamSampler(num_beams=num_beams)
+    copy_lm.compile(sampler=sampler, run_eagerly=True)
+    beams = {}
+    for use_cache in (True, False):
+        copy_lm.generate(sources, max_length=LENGTH, use_cache=use_cache)
+        beams[use_cache] = sampler.beams
+    (cached, cached_scores), (uncached, uncached_scores) = beams[True], beams[False]
+    assert cached.shape == (len(sources) * num_beams, LENGTH)
+    np.testing.assert_array_equal(cached, uncached)
+    np.testing.assert_allclose(cached_scores, uncached_scores, rtol=1e-5, atol=1e-5)
+    # The sources decode differently, so one source's rows in another's place would show.
+    best = np.argmax(cached_scores.reshape(len(sources), num_beams), axis=1)
+    best_rows = cached.reshape(len(sources), num_beams, LENGTH)[np.arange(len(sources)), best]
+    assert len({tuple(row) for row in best_rows}) == len(sources)
+
+
 def test_sampling_is_deterministic_with_a_seed(copy_lm, heldout):
     def sample():
         return generate_with(

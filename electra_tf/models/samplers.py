@@ -1,7 +1,11 @@
 """`LengthPenaltyBeamSampler`: beam search for `ElectraSeq2SeqLM.generate`.
 
 A `keras_hub.samplers.BeamSampler` whose finished beams stop scoring and
-whose final choice is ranked with GNMT's length penalty.
+whose final choice is ranked with GNMT's length penalty. A `BeamCache`
+tells it which part of a decoding cache follows the beams (the decoder's
+self-attention keys and values) and which part is the same for every beam
+of a source (the encoder's states, its padding mask, the cross-attention
+keys and values): only the first is reordered at each step.
 
 Example:
 ```python
@@ -21,11 +25,40 @@ sampler(next, prompt, index=1, stop_token_ids=[3])  # [[2, 5, 5, 3, 0]]: stops a
 ```
 """
 
+import collections
+
 import keras
 import keras_hub
 import tensorflow as tf
 from keras import ops
 from keras_hub.src.utils.tensor_utils import any_equal
+
+
+class BeamCache(collections.namedtuple("BeamCache", ["per_beam", "per_source"])):
+    """A decoding cache in two parts, for `LengthPenaltyBeamSampler`.
+
+    `per_beam` (any structure of `[batch, ...]` tensors) belongs to one
+    beam's history and is reordered whenever beams are; `per_source` is the
+    same for every beam of a source, so it is copied once per beam at the
+    start and never reordered. Samplers that do not know this class (the
+    greedy and random ones, keras-hub's `BeamSampler`) treat it as any other
+    nested structure, which is correct, only slower for keras-hub's beams.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras import ops
+    from electra_tf.models.samplers import BeamCache, LengthPenaltyBeamSampler
+
+    # A toy model whose next token is its source's id + 4, whatever the beam.
+    def next(prompt, cache, index):
+        return ops.one_hot(cache.per_source + 4, 7) * 5.0, None, cache
+
+    cache = BeamCache(per_beam=np.zeros((2, 1), "float32"), per_source=np.array([0, 1]))
+    prompt = np.array([[2, 0, 0], [2, 0, 0]], "int32")
+    LengthPenaltyBeamSampler(num_beams=2)(next, prompt, cache, index=1)  # [[2, 4, 4], [2, 5, 5]]
+    ```
+    """
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -39,7 +72,8 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
     GNMT's `((5 + length) / 6) ** length_penalty`; 0 ranks by raw
     log-probability, larger values favour longer outputs. A beam wider than
     the vocabulary is allowed: the surplus beams hold -1e9 scores until there
-    are enough real candidates, so the search is then exhaustive.
+    are enough real candidates, so the search is then exhaustive. Given a
+    `BeamCache`, only its `per_beam` part is reordered with the beams.
 
     Example:
     ```python
@@ -71,8 +105,7 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
                 return ops.zeros(ops.shape(prompt)[:1], "bool")
             return ops.any(any_equal(prompt, stop_token_ids, ~mask), axis=-1)
 
-        has_cache = cache is not None
-        cache = cache if has_cache else ()
+        cache = () if cache is None else cache
         prompt, mask = ops.repeat(prompt, num_beams, 0), ops.repeat(mask, num_beams, 0)
         cache = keras.tree.map_structure(lambda x: ops.repeat(x, num_beams, 0), cache)
         # Only the first beam is live at the start: the others are copies.
@@ -96,16 +129,19 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
             next_token = flatten(indices % vocab_size)
             new_log_probs = tf.ensure_shape(flatten(top_log_probs), log_probs.shape)
 
+            # Each surviving beam's row in the flat `[batch * num_beams, ...]`
+            # layout: gathering whole rows copies each tensor once, where
+            # `take_along_axis` (keras-hub's way) on TensorFlow first
+            # broadcasts an int64 index to the tensor's full size and
+            # transposes tensor and index there and back.
+            first_row = ops.arange(ops.shape(beam_indices)[0]) * num_beams
+            rows = flatten(beam_indices + first_row[:, None])
+
             def gather_beams(x):
-                x = unflatten(x)
-                gather_index = beam_indices
-                for axis in range(2, len(x.shape)):
-                    gather_index = ops.expand_dims(gather_index, axis)
-                return flatten(ops.take_along_axis(x, gather_index, axis=1))
+                return ops.take(x, rows, axis=0)
 
             prompt = gather_beams(prompt)
-            if has_cache:
-                cache = keras.tree.map_structure(gather_beams, cache)
+            cache = self._reorder(cache, gather_beams)
             next_token = ops.cast(next_token, prompt.dtype)
             next_token = ops.where(mask[:, index], prompt[:, index], next_token)
             prompt = ops.slice_update(prompt, [0, index], next_token[:, None])
@@ -121,6 +157,14 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
             scores = scores / ((5.0 + lengths) / 6.0) ** self.length_penalty
         best = ops.argmax(unflatten(scores), axis=-1)[:, None, None]
         return ops.squeeze(ops.take_along_axis(unflatten(prompt), best, axis=1), axis=1)
+
+    @staticmethod
+    def _reorder(cache, gather_beams):
+        """`cache` with its per-beam tensors gathered (all of it unless a `BeamCache`)."""
+        if isinstance(cache, BeamCache):
+            return cache._replace(
+                per_beam=keras.tree.map_structure(gather_beams, cache.per_beam))
+        return keras.tree.map_structure(gather_beams, cache)
 
     @staticmethod
     def _generated_lengths(prompt, mask, start, stop_token_ids):

@@ -6,7 +6,9 @@ Shaped like `keras_hub.models.BartSeq2SeqLM`: an `ElectraSeq2SeqBackbone`
 projection. `generate` works with any `keras_hub.samplers` sampler (greedy,
 top-k, top-p, and `LengthPenaltyBeamSampler` from `samplers.py`), with
 cached self- and cross-attention so each new token costs one decoder step,
-or an uncached reference path (`use_cache=False`).
+or an uncached reference path (`use_cache=False`). Beam search reorders only
+the self-attention cache: the encoder's states and the cross-attention cache
+are computed once per source (a `BeamCache`'s `per_source` part).
 
 Example:
 ```python
@@ -40,6 +42,7 @@ from keras_hub.src.utils.tensor_utils import any_equal
 from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.multi_worker import MultiWorkerKerasSteps
+from electra_tf.models.samplers import BeamCache
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
 from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.models.tracing import BuildOptimizerBeforeTraining
@@ -170,26 +173,31 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
                 ops.shape(encoder_hidden_states)[0], ops.shape(decoder_token_ids)[1],
                 ops.shape(encoder_hidden_states)[1],
             )
+            # The cross-attention keys and values are computed here, once per
+            # source; only the self-attention cache depends on a beam's tokens.
             _, hidden_states, self_cache, cross_cache = self.call_decoder_with_cache(
                 encoder_hidden_states, encoder_padding_mask, decoder_token_ids,
                 self_cache, 0, cross_cache, 0,
             )
-            cache = (self_cache, encoder_hidden_states, encoder_padding_mask, cross_cache)
+            cache = BeamCache(per_beam=self_cache,
+                              per_source=(encoder_hidden_states, encoder_padding_mask,
+                                          cross_cache))
 
             def next(prompt, cache, index):
-                self_cache, states, states_mask, cross_cache = cache
+                states, states_mask, cross_cache = cache.per_source
                 token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
                 logits, hidden, self_cache, _ = self.call_decoder_with_cache(
-                    states, states_mask, token, self_cache, index - 1, cross_cache, None
+                    states, states_mask, token, cache.per_beam, index - 1, cross_cache, None
                 )
                 return (ops.squeeze(logits, 1), ops.squeeze(hidden, 1),
-                        (self_cache, states, states_mask, cross_cache))
+                        cache._replace(per_beam=self_cache))
         else:
             hidden_states = None
-            cache = (encoder_hidden_states, encoder_padding_mask)
+            cache = BeamCache(per_beam=(),
+                              per_source=(encoder_hidden_states, encoder_padding_mask))
 
             def next(prompt, cache, index):
-                logits, hidden = self.call_decoder(*cache, prompt)
+                logits, hidden = self.call_decoder(*cache.per_source, prompt)
                 return logits[:, index - 1], hidden[:, index - 1], cache
 
         decoder_token_ids = self.sampler(
