@@ -61,26 +61,23 @@ def assert_close(actual, key):
     assert value <= TOLERANCE, f"{key}: max |delta| {value:.2e} > {TOLERANCE:.0e}"
 
 
-# What each fixture converts to, and which expected outputs it must reproduce.
-def pair_gaps(source="hf"):
-    """`{output: gap}` of the discriminator + generator pair, from the HF folders or TF1."""
+# What each fixture converts to, and the outputs it must reproduce (keys of expected.npz).
+def pair_outputs(source="hf"):
+    """`{key: output}` of the discriminator + generator pair, from the HF folders or from TF1."""
     if source == "tf1":
         model, _ = convert.load(TF1_FIXTURE, num_heads=TF1_NUM_HEADS)
     else:
         model, _ = convert.load(FIXTURES / "discriminator", FIXTURES / "generator")
-    return {key: gap(value, key) for key, value in pretrainer_outputs(model).items()}
+    return pretrainer_outputs(model)
 
 
-def generator_gaps():
-    """`{output: gap}` of the generator converted alone (an `ElectraMaskedLM`)."""
+def generator_outputs():
+    """`{key: output}` of the generator converted alone (an `ElectraMaskedLM`)."""
     masked_lm, _ = convert.load(FIXTURES / "generator")
-    return {"generator_logits": gap(
-        masked_lm({**ids(), "mask_positions": every_position()}), "generator_logits")}
+    return {"generator_logits": masked_lm({**ids(), "mask_positions": every_position()}).numpy()}
 
 
-def task_gaps(name):
-    """`{output: gap}` of `discriminator`, `classifier` or `tagger` converted alone."""
+def task_outputs(name):
+    """`{key: output}` of `discriminator`, `classifier` or `tagger` converted alone."""
     model, _ = convert.load(FIXTURES / name)
-    key = {"discriminator": "discriminator_logits", "classifier": "classifier_logits",
-           "tagger": "tagger_logits"}[name]
-    return {key: gap(model(ids()), key)}
+    return {f"{name}_logits": model(ids()).numpy()}
