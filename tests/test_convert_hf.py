@@ -2,11 +2,13 @@
 
 The fixtures in tests/fixtures/hf_electra were written by
 tests/fixtures/make_hf_electra.py with torch and transformers, including the
-logits transformers computes (expected.npz); no torch is needed here.
+logits transformers computes (expected.npz); no torch is needed here. The
+parity check and its tolerance (1e-5; the conversion achieves ~1e-6) live in
+tests/convert_parity.py; tests/test_convert_mutants.py shows that broken
+converters fail it.
 """
 
 import json
-import pathlib
 import shutil
 import sys
 
@@ -16,6 +18,8 @@ import pytest
 import tensorflow as tf
 from safetensors.numpy import load_file, save_file
 
+from convert_parity import (EXPECTED, FIXTURES, LENGTH, TF1_FIXTURE, TF1_NUM_HEADS,
+                            assert_close, every_position, gap, ids, pretrainer_outputs)
 from electra_tf import ElectraConfig, ElectraPretrainer, convert, tokenization
 from electra_tf.convert import ConversionError, hugging_face, tf1, weights
 from electra_tf.models.backbone import ElectraBackbone
@@ -23,34 +27,6 @@ from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifie
 from electra_tf.models.detector import ElectraReplacedTokenDetector
 from electra_tf.models.masked_lm import ElectraMaskedLM
 from electra_tf.models.tagger import ElectraTagger
-
-FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "hf_electra"
-TF1_FIXTURE = FIXTURES.parent / "tf1_electra"
-EXPECTED = dict(np.load(FIXTURES / "expected.npz"))
-TOLERANCE = 1e-4
-LENGTH = EXPECTED["input_ids"].shape[1]
-
-
-def ids():
-    return {"token_ids": EXPECTED["input_ids"].astype("int32"),
-            "segment_ids": EXPECTED["token_type_ids"].astype("int32"),
-            "padding_mask": EXPECTED["attention_mask"].astype("int32")}
-
-
-def pretrainer_outputs(pretrainer):
-    """Discriminator sequence output, RTD logits, generator logits at every position."""
-    sequence = pretrainer.discriminator(ids())["sequence_output"]
-    positions = np.tile(np.arange(LENGTH, dtype="int32"), (len(EXPECTED["input_ids"]), 1))
-    return {
-        "discriminator_sequence_output": sequence.numpy(),
-        "discriminator_logits": pretrainer.rtd_head(sequence).numpy(),
-        "generator_logits": pretrainer.generator({**ids(), "mask_positions": positions}).numpy(),
-    }
-
-
-def assert_close(actual, key):
-    gap = np.abs(np.asarray(actual) - EXPECTED[key]).max()
-    assert gap <= TOLERANCE, f"{key}: max |delta| {gap}"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +40,7 @@ def test_pretraining_pair_matches_transformers(pretrainer):
     assert isinstance(pretrainer, ElectraPretrainer)
     config = pretrainer.electra_config
     assert (config.activation, config.hidden_size, config.generator_hidden_size) == ("gelu", 32, 16)
+    assert (config.num_heads, config.generator_num_heads) == (4, 1)
     for key, value in pretrainer_outputs(pretrainer).items():
         assert_close(value, key)
 
@@ -71,8 +48,7 @@ def test_pretraining_pair_matches_transformers(pretrainer):
 def test_generator_alone_matches_transformers():
     masked_lm, _ = convert.load(FIXTURES / "generator")
     assert isinstance(masked_lm, ElectraMaskedLM) and masked_lm.backbone.hidden_dim == 16
-    positions = np.tile(np.arange(LENGTH, dtype="int32"), (len(EXPECTED["input_ids"]), 1))
-    assert_close(masked_lm({**ids(), "mask_positions": positions}), "generator_logits")
+    assert_close(masked_lm({**ids(), "mask_positions": every_position()}), "generator_logits")
 
 
 @pytest.mark.parametrize("name, cls, key", [
@@ -165,7 +141,7 @@ def test_ours_to_keras_hub_and_back(tmp_path):
 
 
 # -------------------------------------------------------------------- TF1
-def test_tf1_checkpoint_matches_transformers(pretrainer):
+def test_tf1_checkpoint_matches_transformers():
     """tests/fixtures/tf1_electra: the HF pair in the original's names, written by
     tests/fixtures/make_tf1_electra.py (shared embeddings, generator tower, heads,
     global_step and an Adam slot)."""
@@ -174,11 +150,23 @@ def test_tf1_checkpoint_matches_transformers(pretrainer):
     assert {"electra/embeddings_project/kernel", "generator/encoder/layer_1/output/LayerNorm/beta",
             "discriminator_predictions/dense_1/kernel", "generator_predictions/output_bias",
             "global_step"} <= names
-    converted, _ = convert.load(TF1_FIXTURE)
+    converted, _ = convert.load(TF1_FIXTURE, num_heads=TF1_NUM_HEADS)
     assert isinstance(converted, ElectraPretrainer)
-    assert converted.electra_config.generator_hidden_size == 16
+    config = converted.electra_config
+    assert (config.num_heads, config.generator_hidden_size, config.generator_num_heads) == (
+        TF1_NUM_HEADS, 16, 1)
     for key, value in pretrainer_outputs(converted).items():
         assert_close(value, key)
+
+
+def test_tf1_head_count_matters():
+    """No TF1 tensor records the head count; left to the original's max(1, 32 / 64) = 1 while
+    the fixture's discriminator has 4, the discriminator's outputs miss by far."""
+    converted, _ = convert.load(TF1_FIXTURE)
+    assert converted.electra_config.num_heads == 1
+    outputs = pretrainer_outputs(converted)
+    assert gap(outputs["discriminator_sequence_output"], "discriminator_sequence_output") > 0.1
+    assert_close(outputs["generator_logits"], "generator_logits")  # 1 head is its right count
 
 
 def test_tf1_unknown_tensors_are_named(tmp_path):

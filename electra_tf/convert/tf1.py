@@ -16,8 +16,9 @@ Example:
 ```python
 from electra_tf.convert import hugging_face, tf1
 
-# Google's release unzips to a folder like this one (a tiny copy made for the tests)
-discriminator, generator = tf1.read("tests/fixtures/tf1_electra")
+# Google's release unzips to a folder like this one (a tiny copy made for the tests,
+# whose 4 heads on 32 units do not follow max(1, width / 64), so num_heads is given)
+discriminator, generator = tf1.read("tests/fixtures/tf1_electra", num_heads=4)
 pretrainer, tokenizer = hugging_face.to_keras(discriminator, generator)
 ```
 """
