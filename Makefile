@@ -8,8 +8,11 @@ PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 export KERAS_BACKEND := tensorflow
 
-RUN_DIR ?= runs/zh_small
-RUN_STEPS ?= 300
+RUN_DIR ?= runs/zh_hour
+RUN_SEEDS ?= 0,1
+# The pre-trained sentiment classifier (seed 0) that `make run` exports: the study names a
+# cell's folder after its arm, budget, task, recipe, seed and method.
+RUN_SENTIMENT := $(RUN_DIR)/cells/mlm_1e+14_chinese_sentiment_zh_1k_fair_0_finetune
 # Debian's classical Chinese poems, unpacked into the project (no system install).
 FORTUNES_CACHE := .cache/fortunes-zh
 export FORTUNES_ZH_DIR := $(CURDIR)/$(FORTUNES_CACHE)/usr/share/games/fortunes
@@ -41,23 +44,19 @@ $(FORTUNES_CACHE)/.done:
 
 fortunes: $(FORTUNES_CACHE)/.done
 
-# Pre-trains zh_small on the default Chinese corpus (300 steps of batch 32),
-# fine-tunes its discriminator on Chinese sentiment and People's Daily NER with the
-# configs/finetune/zh_small.json recipe (2 epochs on 8,000 examples each), exports the
-# sentiment classifier for TF Serving and queries the export from a TensorFlow-only process.
+# Pre-trains the one-hour recipe (`zh_hour_mlm`: a masked LM, the objective that pays off
+# at this budget, docs/budget_study.md) for 1e14 FLOPs on the default Chinese corpus;
+# fine-tunes it and random weights of the same sizes on 1,000 labels of Chinese sentiment
+# and People's Daily NER (early stopping on dev, seeds $(RUN_SEEDS)) and prints them side
+# by side; exports the pre-trained sentiment classifier for TF Serving and queries the
+# export from a TensorFlow-only process. Run again, it prints the finished table.
 run: install
-	$(PY) scripts/pretrain.py --config zh_small --default_corpus --model_dir $(RUN_DIR) \
-	    --vocab_size 8000 --train_steps $(RUN_STEPS) --batch_size 32 --sequence_length 128 \
-	    --checkpoint_steps 100
-	$(PY) scripts/finetune.py --task classification --dataset chinese_sentiment \
-	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-sentiment --recipe zh_small \
-	    --sample_texts 这本书很好看,质量太差了
-	$(PY) scripts/finetune.py --task ner --dataset peoples_daily_ner \
-	    --init_from $(RUN_DIR) --model_dir $(RUN_DIR)-ner --recipe zh_small \
-	    --sample_texts 江泽民在北京会见克林顿
-	$(PY) scripts/export.py --model_dir $(RUN_DIR)-sentiment --export_dir $(RUN_DIR)-serving \
+	$(PY) scripts/budget_study.py --config zh_hour_mlm --objectives mlm --budgets_flops 1e14 \
+	    --seeds $(RUN_SEEDS) --noprobe --largest_budget_recipes= \
+	    --study_dir $(RUN_DIR) --output $(RUN_DIR)/pretrained_vs_random.json
+	$(PY) scripts/export.py --model_dir $(RUN_SENTIMENT) --export_dir $(RUN_DIR)/serving \
 	    --model_name sentiment
-	$(PY) -m electra_tf_launcher electra_tf/export/standalone.py predict $(RUN_DIR)-serving/sentiment \
+	$(PY) -m electra_tf_launcher electra_tf/export/standalone.py predict $(RUN_DIR)/serving/sentiment \
 	    这本书很好看 质量太差了 物流很快，包装完好
 
 # Two pytest workers, one per core: most of a test's time is single-threaded

@@ -1,6 +1,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,19 @@ def test_tiny_study_runs_end_to_end_then_resumes_without_recomputing(tmp_path):
             "already") in finished.stdout
     assert "chinese_sentiment" in finished.stdout and "± " in finished.stdout
     assert json.loads(result.output.read_text())["rows"] == rows
+
+
+def test_make_run_exports_the_seed_0_sentiment_classifier_the_study_trains():
+    """`make run` is a one-budget study; the folder it exports must be the study's own."""
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^(RUN_\w+) [:?]= (.*)$", makefile, re.MULTILINE))
+    command = re.search(r"scripts/budget_study.py (.*?)\n\t\$\(PY\) scripts/export.py",
+                        makefile, re.DOTALL).group(1).replace("\\\n", " ")
+    flags = dict(re.findall(r"--(\w+)[= ]?([^\s-][^\s]*)?", command))
+    plan = StudyPlan(config=flags["config"], objectives=(flags["objectives"],),
+                     seeds=(0, 1), probe=False, largest_budget_recipes=())
+    (budget,) = [Budget(float(flags["budgets_flops"]))]
+    exported = variables["RUN_SENTIMENT"].replace("$(RUN_DIR)/cells/", "")
+    [cell] = [c for c in plan.cells([budget]) if c.folder_name == exported]
+    assert (cell.objective, cell.dataset, cell.seed, cell.method) == (
+        "mlm", "chinese_sentiment", 0, "finetune")

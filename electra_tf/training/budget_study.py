@@ -112,6 +112,11 @@ class Cell:
         return "|".join([self.objective, self.budget.label if self.budget else "none",
                          self.dataset, self.recipe.name, str(self.seed), self.method])
 
+    @property
+    def folder_name(self):
+        """The cell's fine-tuning run folder under the study's `cells/`."""
+        return self.key.replace("|", "_")
+
 
 @dataclasses.dataclass(frozen=True)
 class StudyPlan:
@@ -378,7 +383,7 @@ def _run_cell(plan, cell, pretrained, paths):
     task = finetune.BUILTIN_DATASETS[cell.dataset]
     spec = finetune.FinetuneSpec(
         task=task, dataset=cell.dataset,
-        model_dir=str(pathlib.Path(plan.study_dir) / "cells" / cell.key.replace("|", "_")),
+        model_dir=str(pathlib.Path(plan.study_dir) / "cells" / cell.folder_name),
         init_from=pretrained["run_dir"] if pretrained else None,
         config=str(paths["encoder_config"]), vocab_file=str(paths["vocab_file"]),
         seed=cell.seed, recipe=cell.recipe)
