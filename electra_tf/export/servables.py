@@ -390,7 +390,9 @@ def _load_tagger(model_dir, **kwargs):
 def _load_seq2seq(model_dir, **kwargs):
     from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
 
-    return Seq2SeqServable(ElectraSeq2SeqLM.from_preset(str(model_dir)), **kwargs)
+    with model_dirs.reading(model_dir):
+        seq2seq_lm = ElectraSeq2SeqLM.from_preset(str(model_dir))
+    return Seq2SeqServable(seq2seq_lm, **kwargs)
 
 
 # Kind name -> loader of a servable from a model directory.
@@ -425,9 +427,9 @@ def detect_kind(model_dir):
     if name in _TASK_KINDS:
         return _TASK_KINDS[name]
     holds = f"an {name}" if name else "no saved model (no task.json)"
-    raise ValueError(
-        f"{model_dir} holds {holds}, which has no default export (known: "
-        f"{', '.join(sorted(_TASK_KINDS))}); pass --kind, one of {sorted(SERVABLES)}.")
+    raise model_dirs.folder_error(
+        model_dir, f"holds {holds}, which has no default export (known: "
+        f"{', '.join(sorted(_TASK_KINDS))})", f"pass --kind, one of {sorted(SERVABLES)}")
 
 
 def load_servable(kind, model_dir, sequence_length=None, **kwargs):
