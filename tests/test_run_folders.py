@@ -186,6 +186,18 @@ def test_the_command_prints_one_line_and_exits_with_2(runs, corpus, tmp_path):
                                     "JSON") and result.stderr.count("\n") == 1, result.stderr
 
 
+@pytest.mark.parametrize("name, how, says", [
+    ("task.json", "truncated", JSON["truncated"]),
+    (VOCABULARY, "truncated", VOCABULARY_DAMAGE["truncated"]),
+])
+def test_continuing_a_damaged_run_names_the_file(runs, corpus, tmp_path, name, how, says):
+    """`electra-pretrain --init_from`: the folder is checked before anything is built."""
+    copy = damaged_copy(runs[0], tmp_path, name, how)
+    with pytest.raises(RunFolderError) as error:
+        run_pretraining(CONFIG, [str(corpus)], tmp_path / "more", init_from=copy, verbose=0)
+    assert_names(error, copy / name, says)
+
+
 # ------------------------------------------------------ electra-finetune --init_from
 @pytest.mark.parametrize("name, how, says", [
     ("task.json", "truncated", JSON["truncated"]),
