@@ -237,8 +237,17 @@ def reading(path):
 
     Example:
     ```python
-    with model_dir.reading("runs/sentiment"):
-        classifier = keras_hub.models.TextClassifier.from_preset("runs/sentiment")
+    import keras_hub
+    from electra_tf.models import model_dir
+
+    preset = "tests/fixtures/model_dirs_0_1/pretraining/discriminator"
+    with model_dir.reading(preset):
+        backbone = keras_hub.models.ElectraBackbone.from_preset(preset)
+    try:
+        with model_dir.reading("runs/nowhere"):
+            pass
+    except model_dir.RunFolderError as error:
+        print(error)  # runs/nowhere does not exist; point at a folder that electra-pretrain, ...
     ```
     """
     path = pathlib.Path(str(path))
