@@ -157,6 +157,19 @@ def test_a_damaged_interrupted_run_is_named(runs, corpus, wide, tmp_path, name, 
     assert_names(error, copy / name, says)
 
 
+def test_a_backup_killed_while_writing_its_weights_resumes_from_the_one_before(runs, tmp_path):
+    """Keras restores the copies of the interval before (`.bkp`); the run resumes its input
+    at their position."""
+    backup = tmp_path / "backup"
+    shutil.copytree(runs[1] / "backup", backup)
+    shutil.copy(backup / "latest.weights.h5", backup / "latest.weights.h5.bkp")
+    (backup / "training_metadata.json.bkp").write_text(json.dumps({"epoch": 0, "batch": 1}))
+    assert StepBackup.position(backup) == (1, 0)
+    latest = backup / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:1000])
+    assert StepBackup.position(backup) == (0, 1)
+
+
 def test_a_cut_vocabulary_shows_when_the_backup_does_not_fit(runs, corpus, tmp_path):
     """vocab.txt cut short still reads; the model built from it does not take the backup."""
     copy = damaged_copy(runs[1], tmp_path, "vocab.txt", "truncated")

@@ -35,7 +35,13 @@ import threading
 import keras
 import tensorflow as tf
 
-from electra_tf.models.model_dir import check_weights_file, describe_error, folder_error, read_json
+from electra_tf.models.model_dir import (
+    RunFolderError,
+    check_weights_file,
+    describe_error,
+    folder_error,
+    read_json,
+)
 
 # What a process killed by SIGTERM returns, and TensorFlow's "restart me" code
 # on GCE (failure_handling_util._RESTARTABLE_EXIT_CODE).
@@ -101,24 +107,38 @@ class StepBackup(keras.callbacks.BackupAndRestore):
     def position(backup_dir):
         """`(epoch, batches done in it)` of the backup in `backup_dir`; `(0, 0)` if none.
 
-        A backup that cannot be resumed from (its position or weights file
-        unreadable) raises a `model_dir.RunFolderError` saying how to repair it.
+        The position of the weights Keras restores: a process killed while
+        writing them leaves them unreadable, and Keras then restores the copy of
+        the interval before, whose position is in the metadata's copy. A backup
+        that cannot be resumed from (its position or weights unreadable, no
+        copy to fall back on) raises a `model_dir.RunFolderError` saying how to
+        repair it.
         """
         backup_dir = pathlib.Path(backup_dir)
         metadata_file = backup_dir / BACKUP_METADATA
         if not metadata_file.exists():
             return 0, 0
         fix = repair_backup(backup_dir)
+        weights = backup_dir / BACKUP_WEIGHTS
+        if not _readable(weights) and _readable(backup_dir / f"{BACKUP_WEIGHTS}.bkp"):
+            metadata_file = backup_dir / f"{BACKUP_METADATA}.bkp"
+        else:
+            check_weights_file(weights, fix)
         metadata = read_json(metadata_file, fix)
         try:
-            position = int(metadata["epoch"]), int(metadata.get("batch") or 0)
+            return int(metadata["epoch"]), int(metadata.get("batch") or 0)
         except (KeyError, TypeError, ValueError):
             raise folder_error(metadata_file, "holds no training position (epoch, batch)",
                                fix) from None
-        # Keras would fall back to the interval before on its own, while the run
-        # resumes its input at this position: the two must agree.
-        check_weights_file(backup_dir / BACKUP_WEIGHTS, fix)
-        return position
+
+
+def _readable(weights):
+    """Whether `weights` is a readable weights file."""
+    try:
+        check_weights_file(weights)
+    except RunFolderError:
+        return False
+    return True
 
 
 def repair_backup(backup_dir):
