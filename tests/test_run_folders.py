@@ -37,7 +37,8 @@ VOCABULARY = "assets/tokenizer/vocabulary.txt"
 BACKUP_WEIGHTS = "backup/latest.weights.h5"
 
 # What the error says for each kind of damage to each kind of file.
-JSON = {"empty": "is empty", "truncated": "is not readable JSON", "invalid": "is not readable JSON"}
+JSON = {"empty": "is not readable JSON: the file is empty", "truncated": "is not readable JSON",
+        "invalid": "is not readable JSON"}
 VOCABULARY_DAMAGE = {"empty": "is empty", "truncated": "tokens where the model has",
                      "invalid": "is not readable UTF-8 text"}
 UNREADABLE_WEIGHTS = "is not a readable weights file"

@@ -128,15 +128,14 @@ def read_json(path, fix=RESAVE) -> dict:
         raise folder_error(path, "is missing", fix)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise folder_error(path, f"cannot be read as text ({error})", fix) from None
-    if not text.strip():
-        raise folder_error(path, "is empty", fix)
-    try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise folder_error(path, f"is not readable JSON ({error}): the file is truncated or "
+    except (OSError, UnicodeDecodeError) as error:
+        raise folder_error(path, f"is not readable JSON (not UTF-8 text: {error}): the file is "
                            "corrupt", fix) from None
+    except json.JSONDecodeError as error:
+        problem = ("is not readable JSON: the file is empty" if not text.strip() else
+                   f"is not readable JSON ({error}): the file is truncated or corrupt")
+        raise folder_error(path, problem, fix) from None
     if not isinstance(value, dict):
         raise folder_error(path, f"holds a JSON {type(value).__name__} where an object belongs",
                            fix)
