@@ -43,7 +43,7 @@ VOCABULARY_DAMAGE = {"empty": "is empty", "truncated": "tokens where the model h
                      "invalid": "is not readable UTF-8 text"}
 UNREADABLE_WEIGHTS = "is not a readable weights file"
 WEIGHTS = {"empty": UNREADABLE_WEIGHTS, "truncated": UNREADABLE_WEIGHTS,
-           "invalid": UNREADABLE_WEIGHTS, "wrong_shape": "do not fit together"}
+           "invalid": UNREADABLE_WEIGHTS, "wrong_shape": "may be those of another model size"}
 
 
 def cases(damage_by_file):

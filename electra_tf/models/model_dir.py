@@ -129,7 +129,9 @@ def read_json(path, fix=RESAVE) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
         value = json.loads(text)
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise folder_error(path, f"cannot be read ({error})", fix) from None
+    except UnicodeDecodeError as error:
         raise folder_error(path, f"is not readable JSON (not UTF-8 text: {error}): the file is "
                            "corrupt", fix) from None
     except json.JSONDecodeError as error:
@@ -231,7 +233,7 @@ def reading(path):
     The folder's files are checked first (`check_preset`); an error raised while
     the model is then built from them (weights of another model size, a config
     this version cannot build) becomes a `RunFolderError` naming the folder, its
-    configs and weights. A path that does not exist is refused; a keras-hub
+    configs and weights, and quoting the error. A path that does not exist is refused; a keras-hub
     preset name (no folder) is left to keras-hub.
 
     Example:
@@ -262,10 +264,10 @@ def reading(path):
         raise
     except (ValueError, KeyError, TypeError, OSError) as error:
         raise folder_error(
-            path, f"does not load ({describe_error(error)}): its files are readable but "
-            f"do not fit together, e.g. weights ({BACKBONE_WEIGHTS_FILENAME}, "
-            f"{TASK_WEIGHTS_FILENAME}) of another model size than its configs "
-            f"({BACKBONE_CONFIG_FILENAME}, {TASK_CONFIG_FILENAME}) describe") from error
+            path, f"does not load ({describe_error(error)}): its files are readable, so its "
+            f"weights ({BACKBONE_WEIGHTS_FILENAME}, {TASK_WEIGHTS_FILENAME}) may be those of "
+            f"another model size than its configs ({BACKBONE_CONFIG_FILENAME}, "
+            f"{TASK_CONFIG_FILENAME}) describe") from error
 
 
 def _names_a_path(preset):
@@ -323,7 +325,8 @@ def pretraining_config(path):
     try:
         return ElectraConfig.from_dict(read_task_config(path)["config"]["config"])
     except (KeyError, TypeError) as error:
-        raise folder_error(task, f"lacks the pre-training config (no {error} entry)") from None
+        raise folder_error(task, f"lacks the pre-training config ({describe_error(error)})"
+                           ) from None
     except ConfigError as error:
         raise folder_error(task, f"holds an invalid pre-training config ({error})") from None
 
