@@ -19,7 +19,8 @@ so the results start with the machine's CPU flags.
 
 Run alone on the machine (nothing else heavy), e.g.:
   python benchmarks/pretrain_step.py                      # Small, seq 128, batch 32
-  python benchmarks/pretrain_step.py --config tiny --rounds 2 --steps 2   # smoke run
+  python benchmarks/pretrain_step.py --config tiny --rounds 2 --steps 2   # a quick look
+  python benchmarks/pretrain_step.py --smoke   # seconds: graph and bfloat16 run (the tests')
   python benchmarks/pretrain_step.py --modes graph,graph:mixed_bfloat16,graph:mixed_float16 \
       --pipeline=false                                      # which dtype policy to pick
 """
@@ -54,6 +55,12 @@ flags.DEFINE_float("dropout", 0.1, "Dropout rate (the recipe's 0.1; 0 isolates t
                    "dropout's random numbers, which dominates XLA on CPU).")
 flags.DEFINE_bool("pipeline", True, "Also time the input pipeline alone.")
 flags.DEFINE_string("output", None, "Write the results as JSON here too.")
+flags.DEFINE_bool("smoke", False, "Check in seconds that the modes run, not a measurement: "
+                  "the SMOKE values below for every flag not given.")
+
+# --smoke: the tiny config, one step of the float32 and bfloat16 graph modes.
+SMOKE = {"config": "tiny", "batch_size": 2, "sequence_length": 16, "vocab_size": 100,
+         "rounds": 1, "steps": 1, "modes": ["graph", "graph:mixed_bfloat16"], "pipeline": False}
 
 
 class KerasStep:
@@ -64,6 +71,7 @@ class KerasStep:
         config = config.replace(dtype_policy=policy or "float32")  # validates the policy
         special = tokenization.special_token_ids(tokenization.make_tokenizer(vocabulary))
         self.model = ElectraPretrainer(config, len(vocabulary), special, seed=0)
+        self.compute_dtype = self.model.discriminator.dtype_policy.compute_dtype
         self.model.compile(run_eagerly=execution == "eager", jit_compile=execution == "xla")
         self.batch = synthetic_batch(len(vocabulary), FLAGS.batch_size, config.sequence_length)
         self.dataset = tf.data.Dataset.from_tensors(self.batch).repeat()
@@ -77,12 +85,14 @@ class KerasStep:
         start = time.perf_counter()
         for _ in range(steps):
             logs = self.train_function(self.iterator)
-        float(logs["loss"])  # wait for the last step
+        self.loss = float(logs["loss"])  # waits for the last step
         return (time.perf_counter() - start) / steps
 
 
 class TorchStep:
     """The same step in PyTorch with Hugging Face's ELECTRA classes."""
+
+    compute_dtype = "float32"
 
     def __init__(self, config, vocabulary):
         import torch
@@ -111,6 +121,7 @@ class TorchStep:
         replaced = (corrupted != self.ids).long()
         discriminated = self.discriminator(input_ids=corrupted, labels=replaced)
         loss = generated.loss + 50.0 * discriminated.loss
+        self.loss = float(loss)
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
@@ -145,6 +156,10 @@ def pipeline_batches_per_second(config, seconds=20.0):
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                FLAGS[name].value = value
     config = ElectraConfig.from_preset(FLAGS.config).replace(
         sequence_length=FLAGS.sequence_length, batch_size=FLAGS.batch_size, dropout=FLAGS.dropout)
     vocabulary = synthetic_vocabulary(FLAGS.vocab_size)
@@ -170,7 +185,10 @@ def main(argv):
         "config": config.name, "batch_size": FLAGS.batch_size,
         "sequence_length": config.sequence_length,
         "modes": {m: {"median_step_s": statistics.median(t),
-                      "tokens_per_s": tokens / statistics.median(t)} for m, t in timings.items()},
+                      "tokens_per_s": tokens / statistics.median(t),
+                      # What the mode computed in, and the loss of its last step.
+                      "compute_dtype": runners[m].compute_dtype, "last_loss": runners[m].loss}
+                  for m, t in timings.items()},
     }
     fastest = min(results["modes"], key=lambda m: results["modes"][m]["median_step_s"])
     if "torch" in results["modes"]:

@@ -9,7 +9,8 @@ from electra_tf.optimizers import (
     create_finetuning_optimizer,
     electra_layer_multipliers,
 )
-from electra_tf.training.finetune import finetuning_callbacks
+from electra_tf.config import FinetuneConfig
+from electra_tf.training.finetune import compile_for_finetuning, finetuning_callbacks
 from electra_tf.training.guards import StopOnNonFiniteLoss
 
 CONFIG = ElectraConfig.from_preset("tiny")  # 2 transformer layers
@@ -149,9 +150,28 @@ def test_uncorrected_adam_follows_the_original_update():
 
 
 def test_paper_recipes_use_the_original_adam():
-    from electra_tf.config import FinetuneConfig
     for name in ("paper_small", "paper_base"):
         assert FinetuneConfig.from_preset(name).adam_bias_correction is False
     optimizer = create_finetuning_optimizer(CONFIG, train_steps=10, bias_correction=False)
     assert optimizer.get_config()["bias_correction"] is False
     assert LayerwiseAdamW.from_config(optimizer.get_config()).bias_correction is False
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_the_recipes_bias_correction_reaches_the_fine_tuning_optimizer(bias_correction):
+    """What run_finetuning compiles: Adam's first update is m / (sqrt(v) + eps) x rate without
+    bias correction, and that times sqrt(1 - beta_2) / (1 - beta_1) (Keras' Adam) with it."""
+    model = classifier()
+    recipe = FinetuneConfig.from_preset("paper_small").replace(
+        adam_bias_correction=bias_correction, learning_rate=RATE, layer_decay=1.0,
+        warmup_fraction=0.0)  # every variable at the full rate from the first step
+    config = CONFIG.replace(weight_decay=0.0)
+    compile_for_finetuning(model, recipe, config, train_steps=10)
+    gradient = 1e-3  # the global norm stays under the clipping threshold
+    m, v = (1 - 0.9) * gradient, (1 - 0.999) * gradient ** 2
+    uncorrected = RATE * m / (np.sqrt(v) + config.adam_epsilon)
+    corrected = uncorrected * np.sqrt(1 - 0.999) / (1 - 0.9)
+    steps = one_step(model, model.optimizer, gradient_value=gradient)
+    expected = corrected if bias_correction else uncorrected
+    for path, delta in steps.items():
+        np.testing.assert_allclose(delta, expected, rtol=1e-4, err_msg=path)

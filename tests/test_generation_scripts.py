@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from electra_tf.models.model_dir import RunFolderError
 from electra_tf.training import generation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_generate_trains_on_peoples_daily_and_reports_perplexity(tmp_path):
 
 
 def test_serving_without_a_model_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train one"):
+    with pytest.raises(RunFolderError, match="train one"):
         generation.load(tmp_path)
 
 

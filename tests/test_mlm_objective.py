@@ -190,7 +190,16 @@ def test_the_run_folder_fine_tunes_as_a_discriminators_does(mlm_run, corpus, tmp
         task="classification", model_dir=str(tmp_path / "classifier"), init_from=str(run_dir),
         train_file=str(corpus / "train.tsv"), dev_file=str(corpus / "dev.tsv"),
         recipe=FinetuneConfig(epochs=1, batch_size=4, sequence_length=16)))
-    assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
+    # One epoch of 8 examples in batches of 4 trained the run's encoder ...
+    assert metrics["train_steps"] == 2
+    saved = ElectraClassifier.from_preset(str(tmp_path / "classifier"))
+    assert any(not np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(saved.backbone.weights, encoder.weights))
+    # ... and the saved classifier is the one that scored the dev set.
+    dev = REVIEWS * 2
+    predicted = saved.predict_labels([text for _, text in dev])
+    assert metrics["dev"]["accuracy"] == pytest.approx(
+        np.mean([p == label for p, (label, _) in zip(predicted, dev)]))
 
 
 def test_a_run_of_one_objective_does_not_continue_as_the_other(mlm_run, tmp_path):

@@ -195,10 +195,11 @@ def test_missing_and_corrupt_weights_are_reported(tmp_path):
     pretrainer.save_to_preset(tmp_path, tokenization.make_tokenizer(VOCAB))
     weights = tmp_path / "task.weights.h5"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(ValueError, match="corrupt"):
+    with pytest.raises(model_dir.RunFolderError, match="corrupt"):
         ElectraPretrainer.from_preset(tmp_path)
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="checkpoints"):
+    with pytest.raises(model_dir.RunFolderError, match="task.weights.h5 is missing; restore it "
+                       "from the checkpoints"):
         ElectraPretrainer.from_preset(tmp_path)
     with pytest.raises(ValueError, match="holds no saved model"):
         ElectraPretrainer.from_preset(tmp_path / "nowhere")

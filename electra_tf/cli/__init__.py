@@ -34,9 +34,14 @@ import sys
 from absl import app, flags
 from absl import logging as absl_logging
 
+from electra_tf.models.model_dir import RunFolderError
 from electra_tf.training import distribute
 from electra_tf.training.guards import NonFiniteLossError
 from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
+
+# The exit code of a command whose run or model folder cannot be read (as for a usage error:
+# the command was asked for something it cannot do).
+FOLDER_ERROR_EXIT_CODE = 2
 
 
 def run(main, usage, flag_modules):
@@ -91,9 +96,11 @@ def strategy_from_flags():
 
 
 def _stop_cleanly(main, argv):
-    """`main(argv)`, with a run that diverged or was pre-empted ending in its message
-    instead of a traceback; a pre-empted run exits with `preemption.EXIT_CODE`, which
-    restart policies read as "run me again"."""
+    """`main(argv)`, with a run that diverged or was pre-empted, or a damaged run or model
+    folder, ending in its message instead of a traceback; a pre-empted run exits with
+    `preemption.EXIT_CODE`, which restart policies read as "run me again", a damaged folder
+    (`model_dir.RunFolderError`: one line naming the file and the fix) with
+    `FOLDER_ERROR_EXIT_CODE`."""
     if flags.FLAGS.verbose and not flags.FLAGS["verbosity"].present:
         absl_logging.set_verbosity(absl_logging.INFO)
     try:
@@ -103,6 +110,9 @@ def _stop_cleanly(main, argv):
     except TrainingPreempted as error:
         print(error, file=sys.stderr)
         raise SystemExit(EXIT_CODE) from None
+    except RunFolderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(FOLDER_ERROR_EXIT_CODE) from None
 
 
 def show_library_logs():

@@ -376,9 +376,9 @@ def detect_kind(model_dir):
     if task is not None and task.exports:
         return task.exports[0]
     exportable = sorted(known.name for known in registry.TASKS.values() if known.exports)
-    raise ValueError(
-        f"{model_dir} holds {registry.describe(name)}, which has no default export (known: "
-        f"{', '.join(exportable)}); pass --kind, one of {sorted(SERVABLES)}.")
+    raise model_dirs.folder_error(
+        model_dir, f"holds {registry.describe(name)}, which has no default export (known: "
+        f"{', '.join(exportable)})", f"pass --kind, one of {sorted(SERVABLES)}")
 
 
 def load_servable(kind, model_dir, sequence_length=None, **kwargs):
@@ -394,4 +394,7 @@ def load_servable(kind, model_dir, sequence_length=None, **kwargs):
             f"{model_dir} holds {registry.describe(name)}, which has no {kind} export{hint}.")
     if sequence_length is not None:
         kwargs["sequence_length"] = sequence_length
-    return SERVABLES[kind](task.cls.from_preset(str(model_dir)), **kwargs)
+    # Task models' own `from_preset` checks the folder; the seq2seq model's is keras-hub's.
+    with model_dirs.reading(model_dir):
+        model = task.cls.from_preset(str(model_dir))
+    return SERVABLES[kind](model, **kwargs)

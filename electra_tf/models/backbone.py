@@ -46,6 +46,7 @@ from keras_hub.src.utils.preset_utils import get_preset_loader
 from electra_tf.layers.activations import KERAS_HUB_ACTIVATION
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
+from electra_tf.models import model_dir
 
 
 def activation_of(backbone):
@@ -264,4 +265,6 @@ class ElectraTaskPresets(FreshOptimizerOnLoad):
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
         load_task_weights = "num_classes" not in kwargs  # as keras-hub's classifiers
-        return get_preset_loader(preset).load_task(cls, load_weights, load_task_weights, **kwargs)
+        with model_dir.reading(preset):  # a damaged folder: an error naming the file
+            return get_preset_loader(preset).load_task(
+                cls, load_weights, load_task_weights, **kwargs)

@@ -58,8 +58,9 @@ def check_sequence_length(backbone, sequence_length):
 def pretrained_encoder(init_from):
     """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
     preset = model_dir.encoder_preset(init_from)
-    backbone = ElectraBackbone.from_preset(preset)
-    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
+    with model_dir.reading(preset):
+        backbone = ElectraBackbone.from_preset(preset)
+        tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
     return backbone, tokenizer
 
 

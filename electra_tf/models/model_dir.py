@@ -22,6 +22,14 @@ on it. A pre-training run adds its records beside the preset:
 with, written at the start so a resumed run can check them), `checkpoints/`,
 `backup/`, `logs/` and `pretraining_summary.json`.
 
+A folder that cannot be read (a file missing, empty, truncated, not JSON, or
+weights of another model size) raises a `RunFolderError` naming the file,
+what is wrong and the fix: the readers here raise it (`read_json`,
+`read_vocabulary`, `check_weights_file`, `check_preset`, `reading`), and so
+do the pre-training run's own readers (`training.pretrain`,
+`training.budget`, `training.preemption`); every command prints it as one
+line (`electra_tf.cli`).
+
 Version 0.1 wrote other layouts (a pre-trainer's `pretrainer.weights.h5` with a
 `discriminator/` preset; a multi-task `multitask.keras`); they still load, with
 a warning saying how to rewrite them (`electra-convert --source OLD --output_dir NEW`).
@@ -34,22 +42,31 @@ model_dir.encoder_preset("electra_base_discriminator_en")  # a keras-hub name: u
 ```
 """
 
+import contextlib
 import json
 import logging
 import pathlib
 import shutil
 import tempfile
 
+import h5py
 import keras
 import keras_hub
 
 from electra_tf import tokenization
-from electra_tf.config import ElectraConfig
+from electra_tf.config import ConfigError, ElectraConfig
 from electra_tf.models import registry
 
 # keras-hub's preset file names (keras_hub.src.utils.preset_utils).
+BACKBONE_CONFIG_FILENAME = "config.json"
+BACKBONE_WEIGHTS_FILENAME = "model.weights.h5"
+SHARDED_WEIGHTS_FILENAME = "model.weights.json"
+PREPROCESSOR_CONFIG_FILENAME = "preprocessor.json"
 TASK_CONFIG_FILENAME = "task.json"
 TASK_WEIGHTS_FILENAME = "task.weights.h5"
+# A tokenizer saved as `<name>tokenizer.json` keeps its vocabulary in `assets/<name>tokenizer/`.
+TOKENIZER_CONFIG_PATTERN = "*tokenizer.json"
+VOCABULARY_ASSET = "vocabulary.txt"
 
 # A pre-training run's records.
 CONFIG_FILENAME = "electra_config.json"
@@ -69,7 +86,195 @@ _LEGACY_CLASSES = {LEGACY_PRETRAINER_WEIGHTS: "ElectraPretrainer",
 # `ElectraConfig.objective` -> the name of the class that pre-trains with it.
 PRETRAINER_CLASSES = {objective: task.name for objective, task in registry.PRETRAINERS.items()}
 
+# The fix for a damaged file of a saved model.
+RESAVE = "copy the folder again from where it was written, or save the model again"
+# The fix for a folder that holds no saved model at all.
+NOT_A_MODEL = ("point at a folder that electra-pretrain, electra-finetune, electra-convert or a "
+               "model's save_to_preset wrote")
+
 log = logging.getLogger(__name__)
+
+
+class RunFolderError(ValueError):
+    """A run or model folder cannot be read: a file is missing, empty, truncated or
+    corrupt, or does not fit the rest of the folder (weights of another model size).
+
+    The message is one line naming the file, what is wrong with it and the fix;
+    every command prints it alone and exits with code 2 (`electra_tf.cli`).
+    """
+
+
+def folder_error(path, problem, fix=RESAVE) -> RunFolderError:
+    """The `RunFolderError` "`path` `problem`; `fix`." on one line."""
+    return RunFolderError(one_line(f"{path} {problem}; {fix}."))
+
+
+def one_line(text) -> str:
+    """`text` (an error message, say) with its line breaks and runs of spaces as single spaces."""
+    return " ".join(str(text).split())
+
+
+def describe_error(error, limit=300) -> str:
+    """`"Type: message"` of a library's `error`, on one line and cut at `limit` characters
+    (Keras lists every variable it could not load)."""
+    text = one_line(f"{type(error).__name__}: {error}")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_json(path, fix=RESAVE) -> dict:
+    """The JSON object in the file `path`, or a `RunFolderError` saying it is missing,
+    empty, not JSON or not an object, with `fix`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise folder_error(path, "is missing", fix)
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text)
+    except OSError as error:
+        raise folder_error(path, f"cannot be read ({error})", fix) from None
+    except UnicodeDecodeError as error:
+        raise folder_error(path, f"is not readable JSON (not UTF-8 text: {error}): the file is "
+                           "corrupt", fix) from None
+    except json.JSONDecodeError as error:
+        problem = ("is not readable JSON: the file is empty" if not text.strip() else
+                   f"is not readable JSON ({error}): the file is truncated or corrupt")
+        raise folder_error(path, problem, fix) from None
+    if not isinstance(value, dict):
+        raise folder_error(path, f"holds a JSON {type(value).__name__} where an object belongs",
+                           fix)
+    return value
+
+
+def read_vocabulary(path, fix=RESAVE, size=None) -> list[str]:
+    """The tokens of the vocabulary file `path` (one a line), checked to be UTF-8 text, not
+    empty, without repeats and, given `size`, of `size` lines (the token embeddings of the
+    model it belongs to); otherwise a `RunFolderError` with `fix`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise folder_error(path, "is missing", fix)
+    try:
+        # Split as keras-hub's WordPiece reads it: every "\n" ends a token, blank lines count.
+        lines = path.read_text(encoding="utf-8").removesuffix("\n").split("\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise folder_error(path, f"is not readable UTF-8 text ({error})", fix) from None
+    tokens = [line.strip() for line in lines if line.strip()]
+    if not tokens:
+        raise folder_error(path, "is empty", fix)
+    if len(set(tokens)) != len(tokens):
+        raise folder_error(path, "repeats some tokens (each must appear once): it is corrupt", fix)
+    if size is not None and len(lines) != size:
+        raise folder_error(
+            path, f"has {len(lines)} tokens where the model has {size} token embeddings: the "
+            "file is truncated or belongs to another model", fix)
+    return tokens
+
+
+def check_weights_file(path, fix=RESAVE):
+    """Raises a `RunFolderError` with `fix` unless `path` is a readable HDF5 (weights) file.
+
+    Opening it reads its header only; HDF5 records the file's length there, so a
+    truncated copy shows.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise folder_error(path, "is missing", fix)
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as error:
+        raise folder_error(path, f"is not a readable weights file ({error}): it is empty, "
+                           "truncated or corrupt", fix) from None
+
+
+def check_preset(path):
+    """Raises a `RunFolderError` naming the first damaged file of the preset folder `path`.
+
+    Checks what the loaders read: the configs (`config.json`, `task.json`,
+    `preprocessor.json`, the tokenizers' `*tokenizer.json`) are JSON objects,
+    each tokenizer's vocabulary is UTF-8 text (for the encoder's tokenizer,
+    one line per token embedding) and the weights files are readable HDF5.
+    Weights of another model size show only when loaded (`reading`).
+    Folders in version 0.1's layouts are left to their own loaders.
+    """
+    path = pathlib.Path(str(path))
+    if is_legacy(path):
+        return
+    config_file = path / BACKBONE_CONFIG_FILENAME
+    if not config_file.is_file():
+        raise folder_error(config_file, f"is missing, so {path} holds no saved model", NOT_A_MODEL)
+    config = read_json(config_file)
+    for name in (TASK_CONFIG_FILENAME, PREPROCESSOR_CONFIG_FILENAME):
+        if (path / name).exists():
+            read_json(path / name)
+    for tokenizer_file in sorted(path.glob(TOKENIZER_CONFIG_PATTERN)):
+        read_json(tokenizer_file)
+        encoder = tokenizer_file.name == "tokenizer.json"
+        read_vocabulary(path / "assets" / tokenizer_file.stem / VOCABULARY_ASSET,
+                        size=_token_embeddings(config) if encoder else None)
+    if not (path / SHARDED_WEIGHTS_FILENAME).exists():
+        check_weights_file(path / BACKBONE_WEIGHTS_FILENAME)
+    if (path / TASK_WEIGHTS_FILENAME).exists():
+        check_weights_file(path / TASK_WEIGHTS_FILENAME)
+
+
+def _token_embeddings(backbone_config):
+    """The token embeddings of the ELECTRA encoder a `config.json` describes (a
+    seq2seq model's encoder included), or None for another backbone."""
+    encoder = backbone_config.get("config", {}).get("encoder")
+    for candidate in (backbone_config, encoder):
+        if isinstance(candidate, dict) and candidate.get("class_name") == "ElectraBackbone":
+            return candidate.get("config", {}).get("vocab_size")
+    return None
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Loading a model from the folder `path`, with every failure a `RunFolderError`.
+
+    The folder's files are checked first (`check_preset`); an error raised while
+    the model is then built from them (weights of another model size, a config
+    this version cannot build) becomes a `RunFolderError` naming the folder, its
+    configs and weights, and quoting the error. A path that does not exist is refused; a keras-hub
+    preset name (no folder) is left to keras-hub.
+
+    Example:
+    ```python
+    import keras_hub
+    from electra_tf.models import model_dir
+
+    preset = "tests/fixtures/model_dirs_0_1/pretraining/discriminator"
+    with model_dir.reading(preset):
+        backbone = keras_hub.models.ElectraBackbone.from_preset(preset)
+    try:
+        with model_dir.reading("runs/nowhere"):
+            pass
+    except model_dir.RunFolderError as error:
+        print(error)  # runs/nowhere does not exist; point at a folder that electra-pretrain, ...
+    ```
+    """
+    path = pathlib.Path(str(path))
+    if not path.is_dir():
+        if _names_a_path(str(path)):
+            raise folder_error(path, "does not exist", NOT_A_MODEL)
+        yield
+        return
+    check_preset(path)
+    try:
+        yield
+    except RunFolderError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise folder_error(
+            path, f"does not load ({describe_error(error)}): its files are readable, so its "
+            f"weights ({BACKBONE_WEIGHTS_FILENAME}, {TASK_WEIGHTS_FILENAME}) may be those of "
+            f"another model size than its configs ({BACKBONE_CONFIG_FILENAME}, "
+            f"{TASK_CONFIG_FILENAME}) describe") from error
+
+
+def _names_a_path(preset):
+    """Whether `preset` is meant as a local folder rather than a keras-hub preset name or a
+    `kaggle://` / `hf://` handle."""
+    return "://" not in preset and ("/" in preset or preset.startswith("."))
 
 
 def saved_class(path):
@@ -103,26 +308,28 @@ def is_pretraining_dir(path) -> bool:
 
 
 def read_task_config(path) -> dict:
-    """The parsed `task.json` of `path`, with an error naming the file if it is unreadable."""
-    task = pathlib.Path(str(path)) / TASK_CONFIG_FILENAME
-    try:
-        return json.loads(task.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{task} is not readable JSON ({error}); the copy is incomplete or "
-                         "corrupt: save the model again or restore the file.") from None
+    """The parsed `task.json` of `path`; a `RunFolderError` naming the file if it is unreadable."""
+    return read_json(pathlib.Path(str(path)) / TASK_CONFIG_FILENAME)
 
 
 def pretraining_config(path):
     """The `ElectraConfig` a saved pre-trainer in `path` was built with."""
     path = pathlib.Path(str(path))
     if not is_pretraining_dir(path):
-        raise FileNotFoundError(
-            f"{path} holds no saved pre-trainer (it has no {TASK_CONFIG_FILENAME} naming "
-            f"{' or '.join(PRETRAINER_CLASSES.values())}); point at a directory written by "
-            "electra-pretrain or electra-convert.")
+        raise folder_error(
+            path, f"holds no saved pre-trainer (it has no {TASK_CONFIG_FILENAME} naming "
+            f"{' or '.join(PRETRAINER_CLASSES.values())})",
+            "point at a directory written by electra-pretrain or electra-convert")
     if is_legacy(path):
         return ElectraConfig.load(path / CONFIG_FILENAME)
-    return ElectraConfig.from_dict(read_task_config(path)["config"]["config"])
+    task = path / TASK_CONFIG_FILENAME
+    try:
+        return ElectraConfig.from_dict(read_task_config(path)["config"]["config"])
+    except (KeyError, TypeError) as error:
+        raise folder_error(task, f"lacks the pre-training config ({describe_error(error)})"
+                           ) from None
+    except ConfigError as error:
+        raise folder_error(task, f"holds an invalid pre-training config ({error})") from None
 
 
 def vocabulary_file(path) -> pathlib.Path:
@@ -149,9 +356,9 @@ def encoder_preset(source) -> str:
     if legacy_class(path) != "ElectraPretrainer":
         return str(source)
     if not (path / LEGACY_DISCRIMINATOR_DIRNAME).is_dir():
-        raise FileNotFoundError(
-            f"{path} is an electra_tf 0.1 model directory without its "
-            f"{LEGACY_DISCRIMINATOR_DIRNAME}/ preset: the copy is incomplete. Copy it again.")
+        raise folder_error(
+            path, f"is an electra_tf 0.1 model directory without its "
+            f"{LEGACY_DISCRIMINATOR_DIRNAME}/ preset: the copy is incomplete", "copy it again")
     return str(path / LEGACY_DISCRIMINATOR_DIRNAME)
 
 
@@ -192,32 +399,31 @@ def load_preset(cls, preset_dir, load_weights=True):
     name = saved_class(preset_dir)
     if name != cls.__name__:
         holds = f"an {name}" if name else "no saved model (no task.json)"
-        raise ValueError(
-            f"{preset_dir} holds {holds}, not an {cls.__name__}; load it with "
-            f"{name or 'the class that saved it'}.from_preset, or point at a directory "
-            f"{cls.__name__}.save_to_preset wrote.")
-    # keras-hub's class picks the tokenizer registered for the preset's backbone class.
-    tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset_dir))
-    model = cls.from_config({**read_task_config(preset_dir)["config"], "tokenizer": tokenizer})
-    if load_weights:
-        load_weights_file(model, preset_dir / TASK_WEIGHTS_FILENAME)
+        raise folder_error(
+            preset_dir, f"holds {holds}, not an {cls.__name__}",
+            f"load it with {name or 'the class that saved it'}.from_preset, or point at a "
+            f"directory {cls.__name__}.save_to_preset wrote")
+    with reading(preset_dir):
+        # keras-hub's class picks the tokenizer registered for the preset's backbone class.
+        tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset_dir))
+        model = cls.from_config({**read_task_config(preset_dir)["config"], "tokenizer": tokenizer})
+        if load_weights:
+            load_weights_file(model, preset_dir / TASK_WEIGHTS_FILENAME)
     return model
 
 
 def load_weights_file(model, path):
-    """`model.load_weights` with errors that name the file and the fix."""
+    """`model.load_weights(path)`, with a `RunFolderError` naming the file and the fix."""
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"weights file {path} is missing; retrain, or restore it from the "
-            "checkpoints/ folder of the model directory.")
+    fix = "restore it from the checkpoints/ folder of the model directory, or retrain"
+    check_weights_file(path, fix)
     try:
         model.load_weights(path)
     except Exception as error:  # h5py and Keras raise many types for a bad file.
-        raise ValueError(
-            f"cannot load weights from {path}: the file is corrupt or was written for "
-            f"another config ({type(error).__name__}: {error}). Restore it from the "
-            "checkpoints/ folder or retrain.") from error
+        raise folder_error(
+            path, f"does not fit the model ({describe_error(error)}): the file is "
+            "corrupt or holds the weights of a model of another size than the folder's config "
+            "and vocabulary describe", fix) from error
 
 
 def warn_legacy(path, cls_name):

@@ -37,7 +37,7 @@ import time
 
 import keras
 
-from electra_tf.models.model_dir import CONFIG_FILENAME
+from electra_tf.models.model_dir import CONFIG_FILENAME, describe_error, folder_error, read_json
 
 BUDGET_FILENAME = "budget.json"
 # Steps run before timing (the first traces and compiles the train step), and steps timed.
@@ -89,21 +89,21 @@ def resolve_budget(model_dir, config, flops_per_step, *, budget_flops=None, budg
     asked = check_budget(budget_flops, budget_minutes)
     path = model_dir / BUDGET_FILENAME
     if path.is_file():
-        record = json.loads(path.read_text())
-        recorded = {name: record[name] for name in ("budget_flops", "budget_minutes")}
+        record, recorded = _read_record(path)
         if asked != recorded:
-            raise ValueError(
-                f"{model_dir} holds a run with a budget of {describe(recorded)} ({path}); resume "
-                f"it with the same budget (asked: {describe(asked)}), or choose a new --model_dir.")
+            raise folder_error(
+                model_dir, f"holds a run with a budget of {describe(recorded)} ({path})",
+                f"resume it with the same budget (asked: {describe(asked)}), or choose a new "
+                "--model_dir")
         log.info("budget of %s: %d steps, as recorded in %s", describe(asked), record["train_steps"],
                  path)
     elif asked is None:
         return config, None
     elif (model_dir / CONFIG_FILENAME).is_file():
-        raise ValueError(
-            f"{model_dir} holds a run started without a budget ({model_dir / CONFIG_FILENAME}); "
-            f"resume it without budget_flops / budget_minutes, or choose a new --model_dir for a "
-            f"budget of {describe(asked)}.")
+        raise folder_error(
+            model_dir, f"holds a run started without a budget ({model_dir / CONFIG_FILENAME})",
+            "resume it without budget_flops / budget_minutes, or choose a new --model_dir for a "
+            f"budget of {describe(asked)}")
     else:
         record = _new_record(asked, config, flops_per_step, measure)
         save_dir = pathlib.Path(save_dir or model_dir)
@@ -114,6 +114,20 @@ def resolve_budget(model_dir, config, flops_per_step, *, budget_flops=None, budg
                  f" and {record['seconds_per_step']:.3g} s" if record["seconds_per_step"] else "",
                  save_dir / BUDGET_FILENAME)
     return budget_config(config, record["train_steps"]), record
+
+
+def _read_record(path):
+    """`(record, budget)`: the `budget.json` at `path` and the budget it was made for (as
+    `check_budget` gives it); a `model_dir.RunFolderError` when it cannot be read."""
+    fix = "restore it from a copy of the run folder, or start a new --model_dir"
+    record = read_json(path, fix)
+    try:
+        budget = check_budget(record["budget_flops"], record["budget_minutes"])
+        record["train_steps"] = int(record["train_steps"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise folder_error(path, f"holds no valid budget record ({describe_error(error)})",
+                           fix) from None
+    return record, budget
 
 
 def describe(budget):

@@ -156,9 +156,13 @@ def _steps(model, data, batch_size):
     return max(1, -(-size // batch_size))
 
 
-def _compile(model, spec, config, train_steps):
-    recipe = spec.recipe
-    # Depth for the layer-wise decay comes from the encoder itself.
+def compile_for_finetuning(model, recipe, config, train_steps):
+    """Compiles `model` with the optimizer of `recipe` for `train_steps`, as `run_finetuning` does.
+
+    The recipe gives the learning rate, layer-wise decay, warmup and Adam's bias
+    correction; `config` (an `ElectraConfig`; its defaults when None) the weight
+    decay, epsilon and clipping; the encoder itself its depth.
+    """
     depth_config = (config or ElectraConfig()).replace(num_layers=model.backbone.num_layers)
     model.compile(optimizer=create_finetuning_optimizer(
         depth_config, train_steps, learning_rate=recipe.learning_rate,
@@ -187,7 +191,7 @@ def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
     with strategy.scope():
         model, config = build_model(spec, splits)
         train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
-        _compile(model, spec, config, train_steps)
+        compile_for_finetuning(model, recipe, config, train_steps)
     monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
     with worker_dir(spec.model_dir, strategy) as model_dir:
         history = model.fit(
@@ -284,7 +288,7 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
                       temperature=recipe.sampling_temperature, seed=spec.seed)
     train_steps = recipe.epochs * steps_per_epoch
     with strategy.scope():
-        _compile(model, spec, config, train_steps)
+        compile_for_finetuning(model, recipe, config, train_steps)
     with worker_dir(spec.model_dir, strategy) as model_dir:
         history = model.fit(
             shard_input(train, (), strategy), steps_per_epoch=steps_per_epoch,
@@ -379,7 +383,7 @@ def _finished(spec):
     path = pathlib.Path(spec.model_dir) / METRICS_FILENAME
     if not path.is_file():
         return None
-    metrics = json.loads(path.read_text())
+    metrics = model_dirs.read_json(path, f"delete {spec.model_dir} to run that fine-tuning again")
     same = metrics.get("spec") == json.loads(json.dumps(_metrics(spec, 0, None)["spec"]))
     return metrics.get("test") if same else None
 

@@ -25,7 +25,6 @@ callbacks = [backup, SaveOnPreemption(backup, first_step=0, steps_per_epoch=100)
 ```
 """
 
-import json
 import logging
 import pathlib
 import shutil
@@ -36,9 +35,21 @@ import threading
 import keras
 import tensorflow as tf
 
+from electra_tf.models.model_dir import (
+    RunFolderError,
+    check_weights_file,
+    describe_error,
+    folder_error,
+    read_json,
+)
+
 # What a process killed by SIGTERM returns, and TensorFlow's "restart me" code
 # on GCE (failure_handling_util._RESTARTABLE_EXIT_CODE).
 EXIT_CODE = 143
+# Keras' `BackupAndRestore` files; with `double_checkpoint` each has a `.bkp` copy of
+# the interval before.
+BACKUP_WEIGHTS = "latest.weights.h5"
+BACKUP_METADATA = "training_metadata.json"
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +85,19 @@ class StepBackup(keras.callbacks.BackupAndRestore):
         self.restore_from = str(restore_from or backup_dir)
 
     def on_train_begin(self, logs=None):
-        if pathlib.Path(self.restore_from) != pathlib.Path(self.backup_dir):
-            chief = keras.callbacks.BackupAndRestore(self.restore_from, delete_checkpoint=False)
-            chief.set_model(self.model)
-            chief.on_train_begin(logs)
-        super().on_train_begin(logs)
+        try:
+            if pathlib.Path(self.restore_from) != pathlib.Path(self.backup_dir):
+                chief = keras.callbacks.BackupAndRestore(self.restore_from,
+                                                         delete_checkpoint=False)
+                chief.set_model(self.model)
+                chief.on_train_begin(logs)
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError) as error:
+            raise folder_error(
+                pathlib.Path(self.restore_from) / BACKUP_WEIGHTS,
+                f"does not load into this run's model ({describe_error(error)}): it is damaged, "
+                "or the model was built from another config or vocabulary than the backup's",
+                repair_backup(self.restore_from)) from error
 
     def save_at(self, epoch, batches):
         self._current_epoch, self._last_batch_seen = epoch, batches
@@ -86,12 +105,47 @@ class StepBackup(keras.callbacks.BackupAndRestore):
 
     @staticmethod
     def position(backup_dir):
-        """`(epoch, batches done in it)` of the backup in `backup_dir`; `(0, 0)` if none."""
-        try:
-            metadata = json.loads((pathlib.Path(backup_dir) / "training_metadata.json").read_text())
-            return int(metadata["epoch"]), int(metadata.get("batch", 0))
-        except (OSError, ValueError, KeyError, TypeError):
+        """`(epoch, batches done in it)` of the backup in `backup_dir`; `(0, 0)` if none.
+
+        The position of the weights Keras restores: a process killed while
+        writing them leaves them unreadable, and Keras then restores the copy of
+        the interval before, whose position is in the metadata's copy. A backup
+        that cannot be resumed from (its position or weights unreadable, no
+        copy to fall back on) raises a `model_dir.RunFolderError` saying how to
+        repair it.
+        """
+        backup_dir = pathlib.Path(backup_dir)
+        metadata_file = backup_dir / BACKUP_METADATA
+        if not metadata_file.exists():
             return 0, 0
+        fix = repair_backup(backup_dir)
+        weights = backup_dir / BACKUP_WEIGHTS
+        if not _readable(weights) and _readable(backup_dir / f"{BACKUP_WEIGHTS}.bkp"):
+            metadata_file = backup_dir / f"{BACKUP_METADATA}.bkp"
+        else:
+            check_weights_file(weights, fix)
+        metadata = read_json(metadata_file, fix)
+        try:
+            return int(metadata["epoch"]), int(metadata.get("batch") or 0)
+        except (KeyError, TypeError, ValueError):
+            raise folder_error(metadata_file, "holds no training position (epoch, batch)",
+                               fix) from None
+
+
+def _readable(weights):
+    """Whether `weights` is a readable weights file."""
+    try:
+        check_weights_file(weights)
+    except RunFolderError:
+        return False
+    return True
+
+
+def repair_backup(backup_dir):
+    """What to do about a damaged backup in `backup_dir`."""
+    return (f"to resume from the checkpoint interval before, copy {BACKUP_WEIGHTS}.bkp over "
+            f"{BACKUP_WEIGHTS} and {BACKUP_METADATA}.bkp over {BACKUP_METADATA} in {backup_dir} "
+            f"(where they exist); or delete {backup_dir} to train the run again from step 0")
 
 
 class SaveOnPreemption(keras.callbacks.Callback):

@@ -43,7 +43,7 @@ import keras
 import tensorflow as tf
 
 from electra_tf import tokenization
-from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
+from electra_tf.config import ARCHITECTURE_FIELDS, ConfigError, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
 from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models import model_dir as model_dirs
@@ -53,6 +53,7 @@ from electra_tf.models.model_dir import (
     CONFIG_FILENAME,
     LOGS_DIRNAME,
     SUMMARY_FILENAME,
+    folder_error,
 )
 from electra_tf.models import registry
 from electra_tf.models.multi_worker import in_multi_worker_mode
@@ -69,6 +70,9 @@ SUMMARY_SENTENCES = 3
 
 # `ElectraConfig.objective` -> the class that pre-trains with it.
 PRETRAINERS = {objective: task.cls for objective, task in registry.PRETRAINERS.items()}
+# The fix for a damaged record of a run (its recipe, vocabulary, budget): the run
+# resumes only with the ones it started with.
+RESTORE_RECORD = "restore it from a copy of the run folder, or start a new --model_dir"
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +95,11 @@ def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=No
     model_dir = pathlib.Path(model_dir)
     saved = model_dir / tokenization.VOCAB_FILENAME
     if saved.is_file():
-        vocabulary = tokenization.load_vocabulary(saved)
+        vocabulary = model_dirs.read_vocabulary(saved, RESTORE_RECORD)
         if vocab_file and tokenization.load_vocabulary(vocab_file) != vocabulary:
-            raise ValueError(
-                f"{saved} (from an earlier run) differs from --vocab_file {vocab_file}; "
-                "use a new --model_dir or drop --vocab_file to resume."
-            )
+            raise folder_error(
+                saved, f"(from an earlier run) differs from --vocab_file {vocab_file}",
+                "use a new --model_dir or drop --vocab_file to resume")
         return vocabulary
     if vocab_file:
         vocabulary = tokenization.load_vocabulary(vocab_file)
@@ -140,7 +143,9 @@ def continued_config(init_from, **recipe):
 
 
 def _check_init_from(init_from, config, vocab_file, vocab_size):
-    """The vocabulary file of `init_from`, after checking `config` keeps its architecture."""
+    """The vocabulary file of `init_from`, after checking its files can be read and `config`
+    keeps its architecture."""
+    model_dirs.check_preset(init_from)
     saved = model_dirs.pretraining_config(init_from)
     differing = [f"{k}: {getattr(saved, k)!r} there, {getattr(config, k)!r} here"
                  for k in ARCHITECTURE_FIELDS if getattr(saved, k) != getattr(config, k)]
@@ -161,14 +166,19 @@ def _check_resumable_config(model_dir, config, save_dir=None):
     """Refuses a config that differs from the run's in `model_dir`; saves it to `save_dir`."""
     path = pathlib.Path(model_dir) / CONFIG_FILENAME
     if path.is_file():
-        saved = ElectraConfig.load(path)
+        try:
+            saved = ElectraConfig.from_dict(model_dirs.read_json(path, RESTORE_RECORD),
+                                            source=CONFIG_FILENAME)
+        except ConfigError as error:
+            raise folder_error(path, f"holds an invalid config ({error})",
+                               RESTORE_RECORD) from None
         if saved.replace(train_steps=config.train_steps) != config.replace(
             train_steps=config.train_steps
         ):
-            raise ValueError(
-                f"{model_dir} holds a run with another config ({path}); resume with the same "
-                "config (only train_steps may change) or choose a new --model_dir."
-            )
+            raise folder_error(
+                model_dir, f"holds a run with another config ({path})",
+                "resume with the same config (only train_steps may change) or choose a new "
+                "--model_dir")
     config.save(pathlib.Path(save_dir or model_dir) / CONFIG_FILENAME)
 
 
@@ -477,21 +487,27 @@ def _write_summary(model_dir, pretrainer, history, eval_metrics, flops_per_step)
 
 
 def _finished_steps(model_dir):
-    """Steps of the finished run in `model_dir`, or 0."""
-    return _json_int(pathlib.Path(model_dir) / SUMMARY_FILENAME, "steps_done")
+    """Steps of the finished run in `model_dir` (its summary's `steps_done`), or 0.
+
+    A summary that cannot be read is an error: taking the run for unfinished
+    would train it again from step 0 over its saved weights.
+    """
+    path = pathlib.Path(model_dir) / SUMMARY_FILENAME
+    if not path.exists():
+        return 0
+    fix = (f"restore it from a copy of the run folder, or continue the run's saved model in a "
+           f"new --model_dir with --init_from {model_dir}")
+    summary = model_dirs.read_json(path, fix)
+    try:
+        return int(summary["steps_done"])
+    except (KeyError, TypeError, ValueError):
+        raise folder_error(path, "holds no steps_done count", fix) from None
 
 
 def _backup_step(model_dir, checkpoint_steps):
     """The step the backup of an unfinished run resumes at, or 0 when starting afresh."""
     epoch, batches = StepBackup.position(pathlib.Path(model_dir) / BACKUP_DIRNAME)
     return epoch * checkpoint_steps + batches
-
-
-def _json_int(path, key):
-    try:
-        return int(json.loads(path.read_text())[key])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
 
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
