@@ -37,8 +37,8 @@ import warnings
 import keras
 import keras_hub
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
 
+from electra_tf import compat
 from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.multi_worker import MultiWorkerKerasSteps
@@ -209,8 +209,8 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
             decoder_padding_mask = ops.ones_like(decoder_token_ids, dtype="bool")
         else:
             # Keep everything up to and including the first new end token.
-            ends = ops.cast(any_equal(decoder_token_ids, stop_token_ids,
-                                      ops.logical_not(decoder_padding_mask)), "int32")
+            ends = ops.cast(compat.any_equal(decoder_token_ids, stop_token_ids,
+                                             ops.logical_not(decoder_padding_mask)), "int32")
             after_end = ops.cumsum(ends, axis=-1) - ends
             decoder_padding_mask = ops.logical_not(ops.cast(after_end, "bool"))
         return {"decoder_token_ids": decoder_token_ids,
