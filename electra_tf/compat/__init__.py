@@ -53,6 +53,7 @@ CHECKED_VERSIONS = {"keras": "3.15.1", "keras_hub": "0.32.0", "tensorflow": "2.2
 
 __all__ = [
     "CHECKED_VERSIONS",
+    "DecayInUpdateStep",
     "any_equal",
     "flatten_layers",
     "gelu_approximate",
@@ -60,8 +61,11 @@ __all__ = [
     "masked_lm_head_parts",
     "preprocessing_function",
     "pretokenize",
+    "save_backup",
     "strip_to_ragged",
     "transformer_encoder_parts",
+    "uses_weight_decay",
+    "variable_index",
 ]
 
 
@@ -120,3 +124,40 @@ def masked_lm_head_parts(head):
     return MaskedLMHeadParts(intermediate_dense=head._intermediate_dense,
                              intermediate_layer_norm=head._intermediate_layer_norm,
                              bias=head._bias)
+
+
+class DecayInUpdateStep:
+    """Optimizer mixin, before the Keras optimizer in the bases: Keras' own weight decay
+    does nothing, for an optimizer that decays in its `update_step`.
+
+    Keras 3.15.1 decays every variable at the optimizer's one learning rate in
+    `_apply_weight_decay`, before `update_step`; an optimizer whose rate
+    differs per variable decays in `update_step` instead (`uses_weight_decay`
+    tells which variables decay).
+    """
+
+    def _apply_weight_decay(self, variables):
+        """Done in `update_step`."""
+
+
+def uses_weight_decay(optimizer, variable):
+    """Whether `optimizer` decays `variable`: Keras' `_use_weight_decay` (Keras 3.15.1), which
+    applies `exclude_from_weight_decay`."""
+    return optimizer._use_weight_decay(variable)
+
+
+def variable_index(optimizer, variable):
+    """`variable`'s position in the list `optimizer.build` was given: Keras'
+    `_get_variable_index` (Keras 3.15.1)."""
+    return optimizer._get_variable_index(variable)
+
+
+def save_backup(callback, epoch, batches):
+    """Makes a `keras.callbacks.BackupAndRestore` save now, as done up to `batches` of `epoch`.
+
+    Keras 3.15.1 saves only at its own epoch or step interval, recording
+    `_current_epoch` and `_last_batch_seen`; its `_save_model` writes them
+    with the model.
+    """
+    callback._current_epoch, callback._last_batch_seen = epoch, batches
+    callback._save_model()

@@ -36,6 +36,8 @@ import threading
 import keras
 import tensorflow as tf
 
+from electra_tf import compat
+
 # What a process killed by SIGTERM returns, and TensorFlow's "restart me" code
 # on GCE (failure_handling_util._RESTARTABLE_EXIT_CODE).
 EXIT_CODE = 143
@@ -60,9 +62,8 @@ class StepBackup(keras.callbacks.BackupAndRestore):
     an epoch's end, recording `batches` done in `epoch`; `position(backup_dir)`
     reads them back. Keras restores the weights (optimizer included) and the
     epoch; finishing the epoch from `batches` is the caller's part (Keras
-    starts epochs at their first batch). Written against Keras 3.15's
-    attributes (`_current_epoch`, `_last_batch_seen`, `_save_model`); the
-    pre-emption test covers them.
+    starts epochs at their first batch). Saving mid-epoch uses Keras'
+    private attributes (`electra_tf.compat.save_backup`).
 
     `restore_from` (default: `backup_dir`) is where it resumes from: a
     multi-worker run's other workers resume from the chief's backup and
@@ -81,8 +82,7 @@ class StepBackup(keras.callbacks.BackupAndRestore):
         super().on_train_begin(logs)
 
     def save_at(self, epoch, batches):
-        self._current_epoch, self._last_batch_seen = epoch, batches
-        self._save_model()
+        compat.save_backup(self, epoch, batches)
 
     @staticmethod
     def position(backup_dir):
