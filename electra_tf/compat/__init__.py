@@ -7,6 +7,11 @@ tests/test_compat.py checks each against the installed versions and fails
 naming the one an upgrade removed or renamed. This package imports only
 Keras, keras-hub and TensorFlow, so every layer of electra_tf may import it.
 
+Beside this module, the workarounds for Keras' training internals that
+models mix in: `multi_worker` (`fit` under distribution strategies, pinned
+to a Keras version by tests/test_multi_worker.py) and `tracing` (one trace
+of the train step).
+
 Borrowed elsewhere, for a reason: `ElectraBackbone` rebuilds keras-hub's
 `ElectraBackbone` graph layer by layer (tests/test_backbone.py fails if
 keras-hub's moves away); `electra_tf/export/standalone.py` reads TensorFlow's

@@ -39,13 +39,13 @@ import keras_hub
 from keras import ops
 
 from electra_tf import compat
+from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
-from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.samplers import BeamCache
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
 from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
