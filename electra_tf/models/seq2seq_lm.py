@@ -118,6 +118,9 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
         if use_cache != self.use_cache:
             self.use_cache = use_cache
             self.generate_function = None
+        if stop_token_ids == "auto" and self.preprocessor is not None:
+            # The target side's end token: keras-hub's "auto" reads the source tokenizer's.
+            stop_token_ids = [self.preprocessor.decoder_tokenizer.end_token_id]
         truncated = 0 if self.preprocessor is None else self.preprocessor.count_truncated(inputs)
         if truncated:
             warnings.warn(
