@@ -222,6 +222,8 @@ def test_truncation_is_reported_for_tensor_and_dataset_inputs(copy_lm):
     assert preprocessor.count_truncated(dataset) == 2
     as_dicts = tf.data.Dataset.from_tensor_slices({"encoder_text": [long, short]}).batch(2)
     assert preprocessor.count_truncated(as_dicts) == 1
+    fitting = " ".join(WORDS[:LENGTH - 1])  # [CLS] and these fill the decoder's input
+    assert preprocessor.count_truncated_targets([long, fitting, short]) == 1
     copy_lm.compile(sampler="greedy")
     with pytest.warns(UserWarning, match="1 source.* truncated"):
         copy_lm.generate(tf.constant([long, short]), max_length=LENGTH)

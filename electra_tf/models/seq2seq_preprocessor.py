@@ -152,14 +152,12 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
             sources = sources.get("encoder_text")
         if sources is None:  # already packed token ids: nothing to truncate here
             return 0
-        sources = tf.reshape(tf.convert_to_tensor(sources, tf.string), [-1])
-        if not sources.shape[0]:
-            return 0
-        token_ids = self.tokenizer(sources)
-        lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
-                   else [len(ids) for ids in token_ids])
-        limit = self.encoder_sequence_length - 2
-        return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))
+        return _count_longer(self.tokenizer, sources, self.encoder_sequence_length - 2)
+
+    def count_truncated_targets(self, targets):
+        """How many targets (strings) exceed `decoder_sequence_length - 1` tokens, the most
+        training keeps: `[CLS] target` is the decoder's input, `target [SEP]` its labels."""
+        return _count_longer(self.decoder_tokenizer, targets, self.decoder_sequence_length - 1)
 
     def get_config(self):
         # keras-hub's base leaves the lengths out, so a preset would reload
@@ -172,3 +170,15 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
         if self.target_tokenizer is not None:
             config["target_tokenizer"] = keras.layers.serialize(self.target_tokenizer)
         return config
+
+
+def _count_longer(tokenizer, texts, limit):
+    """How many of `texts` (a string, a list or a string tensor) `tokenizer` makes more than
+    `limit` tokens."""
+    texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
+    if not texts.shape[0]:
+        return 0
+    token_ids = tokenizer(texts)
+    lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
+               else [len(ids) for ids in token_ids])
+    return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))
