@@ -202,19 +202,21 @@ def make_training_arrays(model, sources, targets, source_tokenizer, target_token
     """
     preprocessor = document_preprocessor(model, source_tokenizer, target_tokenizer)
     sources, targets = list(sources), list(targets)
-    for truncated, limit, length_name in (
-            (preprocessor.count_truncated(sources), preprocessor.encoder_sequence_length - 2,
-             "sequence_length"),
-            (preprocessor.count_truncated_targets(targets),
-             preprocessor.decoder_sequence_length - 1, "target_length")):
-        if truncated:
-            warnings.warn(f"{truncated} text(s) longer than {limit} tokens were truncated; build "
-                          f"the model with a larger {length_name} to keep them.", stacklevel=2)
+    _warn_if_truncated(preprocessor.count_truncated(sources),
+                       preprocessor.encoder_sequence_length - 2, "sequence_length")
+    _warn_if_truncated(preprocessor.count_truncated_targets(targets),
+                       preprocessor.decoder_sequence_length - 1, "target_length")
     x, y, _ = preprocessor({"encoder_text": sources, "decoder_text": targets})
     inputs = [x["encoder_token_ids"], x["decoder_token_ids"]]
     if len(model.inputs) == 3:  # the generation form takes the source's mask too
         inputs.insert(1, x["encoder_padding_mask"])
     return [np.asarray(value, "int32") for value in inputs], np.asarray(y, "int32")
+
+
+def _warn_if_truncated(truncated, limit, length_name):
+    if truncated:
+        warnings.warn(f"{truncated} text(s) longer than {limit} tokens were truncated; build the "
+                      f"model with a larger {length_name} to keep them.", stacklevel=3)
 
 
 def seq2seq_lm(model, source_tokenizer, target_tokenizer=None):
