@@ -26,7 +26,7 @@ import html
 
 import tensorflow as tf
 
-from electra_tf import tokenization
+from electra_tf import compat, tokenization
 from electra_tf.layers.seed_stream import SeedStream
 from electra_tf.models.pretrainer import ElectraPretrainer
 
@@ -134,9 +134,7 @@ def _escape(token):
 @contextlib.contextmanager
 def _streams_put_back(model):
     """Restores the counters of every `SeedStream` inside `model` on exit."""
-    # Keras has no public recursive layer walk; `_flatten_layers` is the one
-    # Keras itself uses to collect variables.
-    counters = [layer.counter for layer in model._flatten_layers()
+    counters = [layer.counter for layer in compat.flatten_layers(model)
                 if isinstance(layer, SeedStream)]
     saved = [counter.numpy() for counter in counters]
     try:

@@ -20,6 +20,8 @@ import re
 import keras
 import tensorflow as tf
 
+from electra_tf import compat
+
 # Keras 3 names LayerNorm variables `gamma` / `beta`; the original skips
 # weight decay on LayerNorm and bias variables.
 NO_DECAY_VARIABLE_NAMES = ("bias", "gamma", "beta")
@@ -154,7 +156,7 @@ def electra_layer_multipliers(num_layers: int, layer_decay: float) -> dict[str, 
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
-class LayerwiseAdamW(ElectraAdamW):
+class LayerwiseAdamW(compat.DecayInUpdateStep, ElectraAdamW):
     """AdamW whose learning rate is scaled per variable (layer-wise decay).
 
     `bias_correction=False` gives the original's uncorrected update (see
@@ -192,13 +194,11 @@ class LayerwiseAdamW(ElectraAdamW):
         # Resolved once on the Keras variables: inside a distributed update
         # step the variable is a bare tf.Variable without a Keras path.
         self._multipliers = [self.lr_multiplier(v.path) for v in variables]
-        self._decays = [bool(self.weight_decay) and self._use_weight_decay(v) for v in variables]
-
-    def _apply_weight_decay(self, variables):
-        """Done in `update_step`, where each variable's own rate is known."""
+        self._decays = [bool(self.weight_decay) and compat.uses_weight_decay(self, v)
+                        for v in variables]
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
+        index = compat.variable_index(self, variable)
         learning_rate = keras.ops.cast(learning_rate, variable.dtype) * self._multipliers[index]
         if self._decays[index]:
             decay = keras.ops.cast(self.weight_decay, variable.dtype)

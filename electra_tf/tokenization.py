@@ -25,10 +25,9 @@ import unicodedata
 
 import keras_hub
 import tensorflow as tf
-# The exact pre-tokenization the tokenizer itself applies (keras-hub has no
-# public name for it).
-from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as wordpiece_learner
+
+from electra_tf import compat
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -112,8 +111,9 @@ def build_vocabulary(texts, vocab_size: int, lowercase: bool = True) -> list[str
             texts = tf.data.Dataset.from_tensor_slices(list(texts))
     if texts.element_spec.shape.rank == 0:
         texts = texts.batch(1024)
+    # The words the tokenizer itself splits text into, so every word learned is one it sees.
     words = texts.map(
-        lambda batch: pretokenize(batch, lowercase=lowercase, strip_accents=lowercase),
+        lambda batch: compat.pretokenize(batch, lowercase=lowercase, strip_accents=lowercase),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     vocabulary = wordpiece_learner.learn(

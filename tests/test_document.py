@@ -12,7 +12,9 @@ from electra_tf.models.document import (
     generator_decoder,
     greedy_generate,
     make_training_arrays,
+    seq2seq_lm,
 )
+from electra_tf.models.samplers import LengthPenaltyBeamSampler
 
 WORDS = [f"w{i}" for i in range(6)]
 TOKENIZER = tokenization.make_tokenizer(list(tokenization.SPECIAL_TOKENS) + WORDS)
@@ -88,8 +90,25 @@ def test_bad_inputs_to_the_document_helpers():
     with pytest.warns(UserWarning, match="1 text.* truncated"):
         x, _ = make_training_arrays(model, [long, "w1"], ["w1", "w2"], TOKENIZER)
     assert x[0][0].tolist() == [2, 5, 6, 7, 8, 3]
+    with pytest.warns(UserWarning, match="1 text.* truncated.* target_length"):
+        _, y = make_training_arrays(model, ["w1"], [long], TOKENIZER)
+    assert y[0].tolist() == [5, 6, 7, 8, 9, 3]
     unk = TOKENIZER.token_to_id(tokenization.UNK)
     x, _ = make_training_arrays(model, ["", "w1 ☃"], ["", ""], TOKENIZER)
     assert x[0][0].tolist() == [2, 3, 0, 0, 0, 0] and unk in x[0][1]
     outputs = greedy_generate(model, ["", "w1 ☃"], TOKENIZER)
     assert len(outputs) == 2 and all(isinstance(o, str) for o in outputs)
+
+
+def test_the_model_decodes_as_an_electra_seq2seq_lm():
+    model = ELECTRA_model(None, None, 32, 2, 0.1, vocab_size=TOKENIZER.vocabulary_size(),
+                          sequence_length=8)
+    x, _ = make_training_arrays(model, ["w1 w2", "w3"], ["w4", "w5 w0 w1"], TOKENIZER)
+    lm = seq2seq_lm(model, TOKENIZER)
+    logits = lm({"encoder_token_ids": x[0], "encoder_padding_mask": x[1],
+                 "decoder_token_ids": x[2], "decoder_padding_mask": x[2] != 0})
+    np.testing.assert_allclose(logits, model.predict_on_batch(x), atol=1e-5)
+    lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=2))
+    outputs = lm.generate(["w1 w2", "w3"], max_length=6)
+    assert len(outputs) == 2 and all(set(o.split()) <= set(WORDS) for o in outputs)
+

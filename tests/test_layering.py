@@ -1,8 +1,10 @@
 """The package's layers import downwards only: every import in electra_tf/, read with `ast`.
 
-Lower layers never reach up: data and tokenization never import models;
-models never import training, cli, export or convert; export never imports
-training; and nothing in electra_tf imports scripts/ or tests/. Imports inside
+Lower layers never reach up: compat (the borrowed keras-hub and Keras
+internals, which every layer may use) imports nothing of electra_tf; data and
+tokenization never import models; models never import training, cli, export or
+convert; export never imports training; and nothing in electra_tf imports
+scripts/ or tests/. Imports inside
 functions count as much as those at the top of a file, and so do names taken
 from a package's `__init__` (`from electra_tf import ElectraClassifier` imports
 electra_tf.models.classifier). A new upward import fails here, naming the
@@ -36,6 +38,7 @@ def scripts_and_tests(root):
 
 def rules(root):
     return (
+        Rule("compat imports nothing of electra_tf", ("electra_tf.compat",), ("electra_tf",)),
         Rule("data and tokenization never import models",
              ("electra_tf.data", "electra_tf.tokenization"), ("electra_tf.models",)),
         Rule("models never import training, cli, export or convert", ("electra_tf.models",),
@@ -160,12 +163,16 @@ def test_an_upward_import_is_named_with_its_file_line_and_rule(tmp_path):
         "electra_tf/training/loop.py": "from electra_tf.models import task\n",
         "electra_tf/cli/__init__.py": "",
         "electra_tf/cli/run.py": "import export_helpers\n",
+        "electra_tf/compat/__init__.py": "import keras_hub\nfrom electra_tf import tokenization\n",
+        "electra_tf/tokenization.py": "",
         "tests/export_helpers.py": "",
         "scripts/run.py": "from electra_tf.cli import run\n",
     })
     assert violations(tmp_path) == [
         "electra_tf/cli/run.py:1: imports export_helpers, but nothing in electra_tf imports "
         "scripts/ or tests/",
+        "electra_tf/compat/__init__.py:2: imports electra_tf.tokenization, but compat imports "
+        "nothing of electra_tf",
         "electra_tf/data/batches.py:2: imports electra_tf.models.task, but data and "
         "tokenization never import models",
         "electra_tf/export/serve.py:3: imports electra_tf.training.summaries, but export never "

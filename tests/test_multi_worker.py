@@ -22,7 +22,7 @@ import pytest
 from test_preemption import _datasets
 from test_pretrain_run import corpus, env  # noqa: F401
 
-from electra_tf.models.multi_worker import KERAS_VERSIONS
+from electra_tf.compat.multi_worker import KERAS_VERSIONS
 from electra_tf.training.preemption import EXIT_CODE
 
 TIMEOUT = 420
@@ -141,7 +141,7 @@ def _assert_same_run(folder, reference, weights_file):
 
 def test_the_pinned_keras_is_the_one_the_workarounds_were_checked_on():
     assert keras.__version__.startswith(KERAS_VERSIONS), (
-        f"Keras {keras.__version__}: re-check electra_tf/models/multi_worker.py's workarounds "
+        f"Keras {keras.__version__}: re-check electra_tf/compat/multi_worker.py's workarounds "
         "(keras-team/keras#20585) with tests/test_multi_worker.py, then update KERAS_VERSIONS.")
 
 

@@ -149,6 +149,20 @@ def test_separate_target_vocabulary_round_trips(tmp_path):
     assert loaded.generate(["w1 w2", "w3"], max_length=5) == before
 
 
+def test_generation_stops_at_the_target_vocabularys_end_token():
+    # [SEP] is 4 in this target vocabulary and 3 in the source's, where 3 is "甲" here.
+    target_vocab = ["[PAD]", "[UNK]", "[CLS]", "甲", "[SEP]", "[MASK]", "乙"]
+    target_tokenizer = keras_hub.models.ElectraTokenizer(
+        vocabulary=target_vocab, config_file="target_tokenizer.json")
+    lm = build_lm(target_tokenizer=target_tokenizer, target_vocabulary_size=len(target_vocab))
+    stops = []
+    generate_step = lm.generate_step
+    lm.generate_step = lambda inputs, stop_token_ids=None: (
+        stops.append(stop_token_ids) or generate_step(inputs, stop_token_ids))
+    lm.generate(["w1 w2"], max_length=5)
+    assert stops == [[4]]
+
+
 def test_beam_search_finds_the_best_enumerated_sequence():
     """With more beams than prefixes (wider than the vocabulary), beam search is exact."""
     vocabulary_size, steps = 7, 3
@@ -208,6 +222,8 @@ def test_truncation_is_reported_for_tensor_and_dataset_inputs(copy_lm):
     assert preprocessor.count_truncated(dataset) == 2
     as_dicts = tf.data.Dataset.from_tensor_slices({"encoder_text": [long, short]}).batch(2)
     assert preprocessor.count_truncated(as_dicts) == 1
+    fitting = " ".join(WORDS[:LENGTH - 1])  # [CLS] and these fill the decoder's input
+    assert preprocessor.count_truncated_targets([long, fitting, short]) == 1
     copy_lm.compile(sampler="greedy")
     with pytest.warns(UserWarning, match="1 source.* truncated"):
         copy_lm.generate(tf.constant([long, short]), max_length=LENGTH)

@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from electra_tf import compat
+
 # Tensors that carry no weights: a buffer older Hugging Face checkpoints saved.
 IGNORED_SUFFIXES = ("position_ids",)
 
@@ -88,23 +90,20 @@ def embedding_entries(backbone, prefix="electra."):
 
 
 def tower_entries(projection, transformer_layers, prefix="electra."):
-    """The projection to the tower's width (when it has one) and its Transformer layers.
-
-    keras-hub's `TransformerEncoder` exposes its sub-layers only as private
-    attributes; a keras-hub change there fails the conversion tests.
-    """
+    """The projection to the tower's width (when it has one) and its Transformer layers."""
     entries = dense(f"{prefix}embeddings_project", projection) if projection is not None else []
     for i, layer in enumerate(transformer_layers):
-        attention, p = layer._self_attention_layer, f"{prefix}encoder.layer.{i}."
+        parts, p = compat.transformer_encoder_parts(layer), f"{prefix}encoder.layer.{i}."
+        attention = parts.self_attention
         entries += [
             *dense(f"{p}attention.self.query", attention.query_dense),
             *dense(f"{p}attention.self.key", attention.key_dense),
             *dense(f"{p}attention.self.value", attention.value_dense),
             *dense(f"{p}attention.output.dense", attention.output_dense, in_axes=2),
-            *layer_norm(f"{p}attention.output.LayerNorm", layer._self_attention_layer_norm),
-            *dense(f"{p}intermediate.dense", layer._feedforward_intermediate_dense),
-            *dense(f"{p}output.dense", layer._feedforward_output_dense),
-            *layer_norm(f"{p}output.LayerNorm", layer._feedforward_layer_norm),
+            *layer_norm(f"{p}attention.output.LayerNorm", parts.self_attention_layer_norm),
+            *dense(f"{p}intermediate.dense", parts.intermediate_dense),
+            *dense(f"{p}output.dense", parts.output_dense),
+            *layer_norm(f"{p}output.LayerNorm", parts.output_layer_norm),
         ]
     return entries
 
@@ -124,10 +123,11 @@ def generator_entries(generator):
 
 def mlm_head_entries(head):
     """keras-hub's `MaskedLMHead` (tied to the word embeddings) ↔ the generator's head."""
+    parts = compat.masked_lm_head_parts(head)
     return [
-        *dense("generator_predictions.dense", head._intermediate_dense),
-        *layer_norm("generator_predictions.LayerNorm", head._intermediate_layer_norm),
-        Entry("generator_lm_head.bias", head._bias),
+        *dense("generator_predictions.dense", parts.intermediate_dense),
+        *layer_norm("generator_predictions.LayerNorm", parts.intermediate_layer_norm),
+        Entry("generator_lm_head.bias", parts.bias),
     ]
 
 

@@ -14,11 +14,12 @@ activation_function("gelu")(1.0)  # 0.8413..., x * Phi(x)
 """
 
 import keras
-from keras_hub.src.utils.keras_utils import gelu_approximate
+
+from electra_tf import compat
 
 KERAS_HUB_ACTIVATION = "gelu_approximate"
 # Both serialize by name in layer configs (Keras' gelu defaults to the exact form).
-ACTIVATIONS = {"gelu": keras.activations.gelu, KERAS_HUB_ACTIVATION: gelu_approximate}
+ACTIVATIONS = {"gelu": keras.activations.gelu, KERAS_HUB_ACTIVATION: compat.gelu_approximate}
 
 
 def activation_function(name):

@@ -41,8 +41,8 @@ output["sequence_output"].shape  # (1, 16, 16)
 
 import keras
 import keras_hub
-from keras_hub.src.utils.preset_utils import get_preset_loader
 
+from electra_tf import compat
 from electra_tf.layers.activations import KERAS_HUB_ACTIVATION
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
@@ -246,7 +246,7 @@ class FreshOptimizerOnLoad:
     """
 
     def load_task_weights(self, filepath):
-        skipped = list(self.backbone._flatten_layers())  # loaded from the backbone's own file
+        skipped = compat.flatten_layers(self.backbone)  # loaded from the backbone's own file
         if self.optimizer is not None and not self.optimizer.built:
             skipped.append(self.optimizer)
         keras.saving.load_weights(self, filepath, objects_to_skip=skipped)
@@ -266,5 +266,5 @@ class ElectraTaskPresets(FreshOptimizerOnLoad):
     def from_preset(cls, preset, load_weights=True, **kwargs):
         load_task_weights = "num_classes" not in kwargs  # as keras-hub's classifiers
         with model_dir.reading(preset):  # a damaged folder: an error naming the file
-            return get_preset_loader(preset).load_task(
-                cls, load_weights, load_task_weights, **kwargs)
+            return compat.load_task_from_preset(cls, preset, load_weights, load_task_weights,
+                                                **kwargs)

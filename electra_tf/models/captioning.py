@@ -26,9 +26,10 @@ captioner.generate(images[:2], max_length=8)
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 
+from electra_tf import compat
 from electra_tf.config import feedforward_size
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models.seq2seq_backbone import EncoderDecoderBackbone
@@ -133,7 +134,7 @@ class ImageCaptionPreprocessor(ElectraSeq2SeqLMPreprocessor):
     ```
     """
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def call(self, x, y=None, sample_weight=None, *, sequence_length=None,
              decoder_sequence_length=None, encoder_sequence_length=None):
         length = decoder_sequence_length or sequence_length or self.decoder_sequence_length
@@ -143,14 +144,14 @@ class ImageCaptionPreprocessor(ElectraSeq2SeqLMPreprocessor):
                   "decoder_padding_mask": mask[..., :-1]}
         return keras.utils.pack_x_y_sample_weight(inputs, ids[..., 1:], mask[..., 1:])
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def generate_preprocess(self, x, *, sequence_length=None, decoder_sequence_length=None,
                             encoder_sequence_length=None):
         if not self.built:
             self.build(None)
         images = x["images"] if isinstance(x, dict) else x
         length = decoder_sequence_length or sequence_length or self.decoder_sequence_length
-        empty = self._empty_decoder_text(images[:, 0, 0, 0])
+        empty = tf.fill(tf.shape(images)[:1], "")  # one empty prompt per image
         ids, mask = self.decoder_packer(self.tokenizer(empty), sequence_length=length,
                                         add_end_value=False)
         return {"images": images, "decoder_token_ids": ids, "decoder_padding_mask": mask}

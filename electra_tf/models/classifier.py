@@ -20,12 +20,12 @@ import keras
 import keras_hub
 import numpy as np
 
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.config import HEADS
 from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.backbone import activation_of
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -26,7 +26,7 @@ and a translation variant taking `source_input_ids`, `target_input_ids`,
   input is `target_input_ids` (the decoder input) and whose output is logits
   `[batch, target_length, target_vocab_size]`. `y_train` is the target
   shifted left (`target [SEP]`), so the printed compile and fit lines train
-  it. `make_training_arrays` builds `x_train`, `y_train` from strings and
+  it. `make_training_arrays` builds `x_train`, `y_train` from strings, and
   `greedy_generate` decodes with the trained model.
 * The generation form's inputs are `[input_ids, input_mask,
   target_input_ids]`; the translation form's are `[source_input_ids,
@@ -38,11 +38,14 @@ and a translation variant taking `source_input_ids`, `target_input_ids`,
   and Chinese 21128 (`target_vocab_size`). Pass your tokenizer's
   `vocabulary_size()` for your own vocabulary.
 
-`generator_decoder` is the same `ElectraDecoder` layer
-(`electra_tf/layers/decoder.py`) that `ElectraSeq2SeqLM` decodes with; for
-cached decoding, beam search and sampling use
-`electra_tf.models.seq2seq_lm.ElectraSeq2SeqLM`, the same architecture as a
-keras-hub task.
+`generator_decoder` is the `ElectraDecoder` layer
+(`electra_tf/layers/decoder.py`) that `ElectraSeq2SeqLM` decodes with, and
+`ELECTRA_model` is `ElectraSeq2SeqLM`'s architecture, so the document's model
+packs and decodes as that keras-hub task does: `make_training_arrays` packs
+with its preprocessor (`document_preprocessor`), and `seq2seq_lm(model,
+tokenizer)` is an `ElectraSeq2SeqLM` with the model's weights, whose
+`generate` decodes (cached; greedy, beam search or sampling);
+`greedy_generate` is its greedy `generate`.
 
 Example:
 ```python
@@ -63,13 +66,15 @@ model.fit(x_train, y_train, epochs=1, batch_size=32)
 import warnings
 
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
 
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.layers.decoder import ElectraDecoder
-from electra_tf.models.seq2seq_backbone import encode_text, make_encoder
-from electra_tf.tokenization import join_cjk
+from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, encode_text, make_encoder
+from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
 
 ENGLISH_VOCAB_SIZE = 30522  # google/electra-*-discriminator
 CHINESE_VOCAB_SIZE = 21128  # hfl/chinese-electra-*
@@ -178,70 +183,83 @@ def ELECTRA_model(input_ids=None, input_mask=None, hidden_size=256, num_layers=2
     return keras.Model(inputs, logits, name="ELECTRA_model")
 
 
-def _pack(tokenizer, texts, length, start=True, end=True):
-    ids = np.zeros((len(texts), length), "int32")
-    room = length - int(start) - int(end)
-    truncated = 0
-    for row, tokens in enumerate(tokenizer(list(texts))):
-        truncated += len(tokens) > room
-        tokens = list(tokens)[:room]
-        tokens = [tokenizer.start_token_id] * start + tokens + [tokenizer.end_token_id] * end
-        ids[row, : len(tokens)] = tokens
-    if truncated:
-        warnings.warn(f"{truncated} text(s) longer than {room} tokens were truncated; build the "
-                      "model with a larger sequence_length / target_length to keep them.",
-                      stacklevel=3)
-    return ids
+def document_preprocessor(model, source_tokenizer, target_tokenizer=None):
+    """The `ElectraSeq2SeqLMPreprocessor` that packs text for `model` (from `ELECTRA_model`):
+    sources to its source length, targets to its target length."""
+    return ElectraSeq2SeqLMPreprocessor(
+        source_tokenizer, target_tokenizer=target_tokenizer,
+        encoder_sequence_length=model.inputs[0].shape[1],
+        decoder_sequence_length=model.inputs[-1].shape[1])
 
 
 def make_training_arrays(model, sources, targets, source_tokenizer, target_tokenizer=None):
     """`(x_train, y_train)` for `model.fit` from source and target strings.
 
-    The source becomes `[CLS] source [SEP]`, the decoder input `[CLS] target`
-    and the labels `target [SEP]`, all right-padded with 0 to the model's
-    input lengths.
+    Packed as `ElectraSeq2SeqLM` packs (`document_preprocessor`): the source
+    becomes `[CLS] source [SEP]`, the decoder input `[CLS] target` and the
+    labels `target [SEP]`, all right-padded with 0 to the model's input
+    lengths. Longer texts are truncated, with a warning.
     """
-    target_tokenizer = target_tokenizer or source_tokenizer
-    source_length, target_length = model.inputs[0].shape[1], model.inputs[-1].shape[1]
-    source_ids = _pack(source_tokenizer, sources, source_length)
-    target_ids = _pack(target_tokenizer, targets, target_length + 1)
-    x = [source_ids]
-    if len(model.inputs) == 3:
-        x.append((source_ids != 0).astype("int32"))
-    x.append(target_ids[:, :-1])
-    return x, target_ids[:, 1:]
+    preprocessor = document_preprocessor(model, source_tokenizer, target_tokenizer)
+    sources, targets = list(sources), list(targets)
+    _warn_if_truncated(preprocessor.count_truncated(sources),
+                       preprocessor.encoder_sequence_length - 2, "sequence_length")
+    _warn_if_truncated(preprocessor.count_truncated_targets(targets),
+                       preprocessor.decoder_sequence_length - 1, "target_length")
+    x, y, _ = preprocessor({"encoder_text": sources, "decoder_text": targets})
+    inputs = [x["encoder_token_ids"], x["decoder_token_ids"]]
+    if len(model.inputs) == 3:  # the generation form takes the source's mask too
+        inputs.insert(1, x["encoder_padding_mask"])
+    return [np.asarray(value, "int32") for value in inputs], np.asarray(y, "int32")
+
+
+def _warn_if_truncated(truncated, limit, length_name):
+    if truncated:
+        warnings.warn(f"{truncated} text(s) longer than {limit} tokens were truncated; build the "
+                      f"model with a larger {length_name} to keep them.", stacklevel=3)
+
+
+def seq2seq_lm(model, source_tokenizer, target_tokenizer=None):
+    """`model` (from `ELECTRA_model`) as an `ElectraSeq2SeqLM`, to decode with its weights.
+
+    The encoder is `model`'s own; the decoder a copy of its `generator_decoder`
+    with the weights it has now. `generate` then decodes as `ElectraSeq2SeqLM`
+    does: cached, with any sampler given to `compile` (greedy by default; beam
+    search, top-k, top-p).
+
+    Example:
+    ```python
+    from electra_tf import tokenization
+    from electra_tf.models.samplers import LengthPenaltyBeamSampler
+
+    tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["a b c"], 10))
+    model = ELECTRA_model(hidden_size=32, num_layers=1, dropout_rate=0.1,
+                          vocab_size=tokenizer.vocabulary_size(), sequence_length=8)
+    lm = seq2seq_lm(model, tokenizer)
+    lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=2))
+    lm.generate(["a b"], max_length=4)  # one string, up to 3 tokens
+    ```
+    """
+    encoder = next(layer for layer in model.layers
+                   if isinstance(layer, keras_hub.models.ElectraBackbone))
+    decoder = next(layer for layer in model.layers if isinstance(layer, ElectraDecoder))
+    backbone = ElectraSeq2SeqBackbone(
+        encoder, target_vocabulary_size=decoder.vocabulary_size,
+        num_decoder_layers=decoder.num_layers, decoder_num_heads=decoder.num_heads,
+        decoder_intermediate_dim=decoder.intermediate_dim, dropout=decoder.dropout,
+        max_target_length=decoder.max_sequence_length)
+    backbone.decoder.set_weights(decoder.get_weights())
+    return ElectraSeq2SeqLM(backbone, document_preprocessor(model, source_tokenizer,
+                                                            target_tokenizer))
 
 
 def greedy_generate(model, sources, source_tokenizer, target_tokenizer=None, max_length=None):
     """Greedy decoding with a model from `ELECTRA_model`; returns strings.
 
-    Each step re-runs the whole model (no cache): fine for the examples; use
-    `ElectraSeq2SeqLM` for fast decoding.
+    `ElectraSeq2SeqLM.generate` on `model`'s weights (`seq2seq_lm`), up to
+    `max_length` decoder positions (at most, and by default, the model's
+    target length), stopping at `[SEP]`.
     """
-    target_tokenizer = target_tokenizer or source_tokenizer
     target_length = model.inputs[-1].shape[1]
-    max_length = min(max_length or target_length, target_length)
-    x, _ = make_training_arrays(model, sources, [""] * len(sources), source_tokenizer,
-                                target_tokenizer)
-    decoder_ids = np.zeros_like(x[-1])
-    decoder_ids[:, 0] = target_tokenizer.start_token_id
-    done = np.zeros(len(sources), bool)
-    for step in range(1, max_length):
-        logits = model.predict_on_batch([*x[:-1], decoder_ids])
-        next_ids = np.argmax(logits[:, step - 1], axis=-1)
-        decoder_ids[:, step] = np.where(done, 0, next_ids)
-        done |= next_ids == target_tokenizer.end_token_id
-        if done.all():
-            break
-    outputs = []
-    special = set(target_tokenizer.special_token_ids)
-    for row in decoder_ids[:, 1:]:
-        kept = []
-        for token in row.tolist():
-            if token == target_tokenizer.end_token_id:
-                break
-            if token not in special:
-                kept.append(token)
-        outputs.append(kept)
-    texts = target_tokenizer.detokenize(outputs) if any(outputs) else [""] * len(outputs)
-    return [join_cjk(t).numpy().decode("utf-8") if any(o) else "" for t, o in zip(texts, outputs)]
+    lm = seq2seq_lm(model, source_tokenizer, target_tokenizer)
+    return lm.generate(list(sources), max_length=min(max_length or target_length, target_length))

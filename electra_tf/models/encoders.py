@@ -26,10 +26,10 @@ backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"),
 import keras_hub
 
 from electra_tf import tokenization
+from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
 from electra_tf.config import ElectraConfig
 from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
 from electra_tf.models import model_dir
-from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.pretrainer_base import build_encoder
 
 

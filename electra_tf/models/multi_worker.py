@@ -1,87 +1,11 @@
-"""What Keras' `fit` needs to run under distribution strategies, in one place.
+"""Moved to `electra_tf.compat.multi_worker`, beside the other Keras-internals workarounds;
+this path keeps working for existing imports."""
 
-`model.fit` with `tf.distribute.MultiWorkerMirroredStrategy` fails in Keras
-3.15 (keras-team/keras#20585, tensorflow/tensorflow#72388) at two points of
-Keras' TensorFlow trainer:
-
-1. before training it builds the model from the first input batch averaged
-   across replicas (`strategy.reduce("MEAN", batch)`), which the multi-worker
-   strategy cannot do for a nested batch (a dict of token ids, ...), and no
-   strategy can for a boolean one (a task's padding mask under
-   `MirroredStrategy` fails the same way); one local replica's batch has the
-   shapes the build needs (`MultiWorkerFit`);
-2. after every step it averages the step's logs with
-   `strategy.reduce("MEAN", value, axis=0)`, which fails for the scalar
-   metrics every model logs; the same values with shape `[1]` average to the
-   same scalar (`worker_logs`, which each train and test step returns through).
-
-Both touch Keras internals, so they hold for the Keras versions in
-`KERAS_VERSIONS`: a test fails when Keras moves on, to re-check them (and drop
-them once Keras fixes the issue). Without a strategy both do nothing; the
-second acts under a multi-worker strategy only.
-
-Example:
-```python
-import keras
-from electra_tf.models.multi_worker import MultiWorkerFit, worker_logs
-
-class MyModel(MultiWorkerFit, keras.Model):
-    def train_step(self, data):
-        ...
-        return worker_logs({m.name: m.result() for m in self.metrics})
-```
-"""
-
-import tensorflow as tf
-
-KERAS_VERSIONS = ("3.15",)
-
-
-def worker_count(strategy=None) -> int:
-    """Workers (chief included) `strategy` (default: the current one) trains on."""
-    strategy = strategy or tf.distribute.get_strategy()
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
-        return 1
-    jobs = resolver.cluster_spec().as_dict()
-    return max(1, sum(len(jobs.get(job, ())) for job in ("chief", "worker")))
-
-
-def in_multi_worker_mode(strategy=None) -> bool:
-    """Whether `strategy` (default: the current one) spans more than one worker."""
-    return worker_count(strategy) > 1
-
-
-def worker_logs(logs):
-    """`logs` as a train or test step returns them to `fit` (point 2 above)."""
-    if not in_multi_worker_mode():
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
-
-
-class MultiWorkerFit:
-    """Model mixin, before the Keras model class in the bases: under a strategy, builds
-    from one replica's batch (point 1 above)."""
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is None or self._distribute_strategy is None:
-            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        for _, _, batches in iterator:
-            first = next(batches)
-            break
-        local = self.distribute_strategy.experimental_local_results
-        data_batch = tf.nest.map_structure(
-            lambda value: local(value)[0] if isinstance(value, tf.distribute.DistributedValues)
-            else value, first)
-        return super()._maybe_symbolic_build(data_batch=data_batch)
-
-
-class MultiWorkerKerasSteps(MultiWorkerFit):
-    """`MultiWorkerFit` for models that keep Keras' own train and test steps: their logs
-    go through `worker_logs` (point 2 above)."""
-
-    def train_step(self, data):
-        return worker_logs(super().train_step(data))
-
-    def test_step(self, data):
-        return worker_logs(super().test_step(data))
+from electra_tf.compat.multi_worker import (  # noqa: F401
+    KERAS_VERSIONS,
+    MultiWorkerFit,
+    MultiWorkerKerasSteps,
+    in_multi_worker_mode,
+    worker_count,
+    worker_logs,
+)

@@ -44,12 +44,12 @@ import keras
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.compat.multi_worker import MultiWorkerFit, worker_logs
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders, model_dir
 from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 KINDS = ("classification", "tagging")
 

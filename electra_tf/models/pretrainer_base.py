@@ -26,12 +26,12 @@ import keras
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.compat.multi_worker import MultiWorkerFit, worker_logs
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.config import ElectraConfig
 from electra_tf.data.masking import DynamicMasking
 from electra_tf.models.backbone import ElectraBackbone
-from electra_tf.models.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.models import model_dir
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
 
 

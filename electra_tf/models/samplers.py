@@ -31,7 +31,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
+
+from electra_tf import compat
 
 
 class BeamCache(collections.namedtuple("BeamCache", ["per_beam", "per_source"])):
@@ -103,7 +104,7 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
         def finished(prompt, mask):
             if stop_token_ids is None:
                 return ops.zeros(ops.shape(prompt)[:1], "bool")
-            return ops.any(any_equal(prompt, stop_token_ids, ~mask), axis=-1)
+            return ops.any(compat.any_equal(prompt, stop_token_ids, ~mask), axis=-1)
 
         cache = () if cache is None else cache
         prompt, mask = ops.repeat(prompt, num_beams, 0), ops.repeat(mask, num_beams, 0)
@@ -173,7 +174,7 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
         generated = positions[None, :] >= start
         if stop_token_ids is None:
             return ops.cast(ops.sum(ops.cast(generated, "int32"), axis=-1), "float32")
-        is_end = any_equal(prompt, stop_token_ids, ~mask) & generated
+        is_end = compat.any_equal(prompt, stop_token_ids, ~mask) & generated
         after_end = ops.cumsum(ops.cast(is_end, "int32"), axis=-1) - ops.cast(is_end, "int32")
         counted = generated & (after_end == 0)
         return ops.cast(ops.sum(ops.cast(counted, "int32"), axis=-1), "float32")

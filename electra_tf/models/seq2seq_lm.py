@@ -37,15 +37,15 @@ import warnings
 import keras
 import keras_hub
 from keras import ops
-from keras_hub.src.utils.tensor_utils import any_equal
 
+from electra_tf import compat
+from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
-from electra_tf.models.multi_worker import MultiWorkerKerasSteps
 from electra_tf.models.samplers import BeamCache
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
 from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -118,6 +118,9 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
         if use_cache != self.use_cache:
             self.use_cache = use_cache
             self.generate_function = None
+        if stop_token_ids == "auto" and self.preprocessor is not None:
+            # The target side's end token: keras-hub's "auto" reads the source tokenizer's.
+            stop_token_ids = [self.preprocessor.decoder_tokenizer.end_token_id]
         truncated = 0 if self.preprocessor is None else self.preprocessor.count_truncated(inputs)
         if truncated:
             warnings.warn(
@@ -209,8 +212,8 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
             decoder_padding_mask = ops.ones_like(decoder_token_ids, dtype="bool")
         else:
             # Keep everything up to and including the first new end token.
-            ends = ops.cast(any_equal(decoder_token_ids, stop_token_ids,
-                                      ops.logical_not(decoder_padding_mask)), "int32")
+            ends = ops.cast(compat.any_equal(decoder_token_ids, stop_token_ids,
+                                             ops.logical_not(decoder_padding_mask)), "int32")
             after_end = ops.cumsum(ends, axis=-1) - ends
             decoder_padding_mask = ops.logical_not(ops.cast(after_end, "bool"))
         return {"decoder_token_ids": decoder_token_ids,

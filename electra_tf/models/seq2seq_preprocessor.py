@@ -29,8 +29,8 @@ preprocessor.generate_postprocess(
 import keras
 import keras_hub
 import tensorflow as tf
-from keras_hub.src.utils.tensor_utils import preprocessing_function, strip_to_ragged
 
+from electra_tf import compat
 from electra_tf.tokenization import join_cjk
 
 
@@ -90,7 +90,7 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
         )
         return token_ids, padding_mask, decoder_ids, decoder_mask
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def call(self, x, y=None, sample_weight=None, *, encoder_sequence_length=None,
              decoder_sequence_length=None, sequence_length=None):
         encoder_sequence_length = encoder_sequence_length or self.encoder_sequence_length
@@ -108,13 +108,13 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
         }
         return keras.utils.pack_x_y_sample_weight(x, decoder_ids[..., 1:], decoder_mask[..., 1:])
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def generate_preprocess(self, x, *, encoder_sequence_length=None,
                             decoder_sequence_length=None, sequence_length=None):
         if not self.built:
             self.build(None)
         if not isinstance(x, dict):
-            x = {"encoder_text": x, "decoder_text": self._empty_decoder_text(x)}
+            x = {"encoder_text": x, "decoder_text": tf.fill(tf.shape(x), "")}  # empty prompts
         encoder_sequence_length = encoder_sequence_length or self.encoder_sequence_length
         decoder_sequence_length = (
             decoder_sequence_length or sequence_length or self.decoder_sequence_length
@@ -129,12 +129,12 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
             "decoder_padding_mask": decoder_mask,
         }
 
-    @preprocessing_function
+    @compat.preprocessing_function
     def generate_postprocess(self, x):
         if not self.built:
             self.build(None)
         target = self.decoder_tokenizer
-        token_ids = strip_to_ragged(
+        token_ids = compat.strip_to_ragged(
             x["decoder_token_ids"], x["decoder_padding_mask"], target.special_token_ids
         )
         return join_cjk(target.detokenize(token_ids))
@@ -152,14 +152,12 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
             sources = sources.get("encoder_text")
         if sources is None:  # already packed token ids: nothing to truncate here
             return 0
-        sources = tf.reshape(tf.convert_to_tensor(sources, tf.string), [-1])
-        if not sources.shape[0]:
-            return 0
-        token_ids = self.tokenizer(sources)
-        lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
-                   else [len(ids) for ids in token_ids])
-        limit = self.encoder_sequence_length - 2
-        return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))
+        return _count_longer(self.tokenizer, sources, self.encoder_sequence_length - 2)
+
+    def count_truncated_targets(self, targets):
+        """How many targets (strings) exceed `decoder_sequence_length - 1` tokens, the most
+        training keeps: `[CLS] target` is the decoder's input, `target [SEP]` its labels."""
+        return _count_longer(self.decoder_tokenizer, targets, self.decoder_sequence_length - 1)
 
     def get_config(self):
         # keras-hub's base leaves the lengths out, so a preset would reload
@@ -172,3 +170,15 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
         if self.target_tokenizer is not None:
             config["target_tokenizer"] = keras.layers.serialize(self.target_tokenizer)
         return config
+
+
+def _count_longer(tokenizer, texts, limit):
+    """How many of `texts` (a string, a list or a string tensor) `tokenizer` makes more than
+    `limit` tokens."""
+    texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
+    if not texts.shape[0]:
+        return 0
+    token_ids = tokenizer(texts)
+    lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
+               else [len(ids) for ids in token_ids])
+    return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))

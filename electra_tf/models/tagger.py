@@ -35,12 +35,12 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.data.tagging import entity_spans, split_words, word_windows
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.metrics import EntityF1
 from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
-from electra_tf.models.tracing import BuildOptimizerBeforeTraining
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

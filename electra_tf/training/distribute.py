@@ -32,7 +32,7 @@ import tempfile
 
 import tensorflow as tf
 
-from electra_tf.models.multi_worker import in_multi_worker_mode, worker_count
+from electra_tf.compat.multi_worker import in_multi_worker_mode, worker_count
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 

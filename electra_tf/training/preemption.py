@@ -35,6 +35,7 @@ import threading
 import keras
 import tensorflow as tf
 
+from electra_tf import compat
 from electra_tf.models.model_dir import (
     RunFolderError,
     check_weights_file,
@@ -71,9 +72,8 @@ class StepBackup(keras.callbacks.BackupAndRestore):
     an epoch's end, recording `batches` done in `epoch`; `position(backup_dir)`
     reads them back. Keras restores the weights (optimizer included) and the
     epoch; finishing the epoch from `batches` is the caller's part (Keras
-    starts epochs at their first batch). Written against Keras 3.15's
-    attributes (`_current_epoch`, `_last_batch_seen`, `_save_model`); the
-    pre-emption test covers them.
+    starts epochs at their first batch). Saving mid-epoch uses Keras'
+    private attributes (`electra_tf.compat.save_backup`).
 
     `restore_from` (default: `backup_dir`) is where it resumes from: a
     multi-worker run's other workers resume from the chief's backup and
@@ -100,8 +100,7 @@ class StepBackup(keras.callbacks.BackupAndRestore):
                 repair_backup(self.restore_from)) from error
 
     def save_at(self, epoch, batches):
-        self._current_epoch, self._last_batch_seen = epoch, batches
-        self._save_model()
+        compat.save_backup(self, epoch, batches)
 
     @staticmethod
     def position(backup_dir):

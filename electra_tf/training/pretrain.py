@@ -43,6 +43,7 @@ import keras
 import tensorflow as tf
 
 from electra_tf import tokenization
+from electra_tf.compat.multi_worker import in_multi_worker_mode
 from electra_tf.config import ARCHITECTURE_FIELDS, ConfigError, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
 from electra_tf.flops import pretraining_flops_per_step
@@ -56,7 +57,6 @@ from electra_tf.models.model_dir import (
     folder_error,
 )
 from electra_tf.models import registry
-from electra_tf.models.multi_worker import in_multi_worker_mode
 from electra_tf.models.pretrainer_base import Pretrainer
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
