@@ -1,9 +1,11 @@
-"""Fine-tuning under `mixed_bfloat16`: bfloat16 compute, float32 variables and outputs, and a
-saved model that reloads under the same policy and predicts the same."""
+"""Fine-tuning under `mixed_bfloat16`: bfloat16 compute, float32 variables and outputs, a
+saved model that reloads under the same policy and predicts the same, the start-up line
+naming the compute dtype, and a classifier exported under a policy."""
 
 import json
 import logging
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,9 +13,10 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.config import FinetuneConfig
 from electra_tf.data import corpora, tasks
+from electra_tf.export import servables, serving
 from electra_tf.models.classifier import ElectraClassifier
 from electra_tf.models.tagger import ElectraTagger
-from electra_tf.training import finetune
+from electra_tf.training import finetune, precision
 
 FILLER = list("的了在是和有去看说")
 VOCAB = list(tokenization.SPECIAL_TOKENS) + FILLER + list("好差张三")
@@ -110,3 +113,33 @@ def test_a_bfloat16_tagger_outputs_float32_and_reloads_with_the_same_predictions
     reloaded = ElectraTagger.from_preset(str(tmp_path / "tagger"))
     assert_mixed_bfloat16(reloaded)
     np.testing.assert_array_equal(reloaded.predict(words, verbose=0), outputs)
+
+
+def test_the_start_up_line_names_the_compute_dtype_and_the_cpus_bfloat16_instructions(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    assert precision.cpu_flags(precision.BFLOAT16_FLAGS, cpuinfo) == ["amx_bf16"]
+    assert precision.cpu_flags(precision.BFLOAT16_FLAGS, tmp_path / "missing") == []
+    line = precision.compute_dtype_line("mixed_bfloat16")
+    assert line.startswith("compute dtype bfloat16 (dtype_policy mixed_bfloat16: float32 "
+                           "variables); CPU bfloat16 instructions: ")
+    assert precision.compute_dtype_line("float32").startswith(
+        "compute dtype float32 (dtype_policy float32: float32 variables)")
+
+
+def test_a_classifier_exports_under_a_dtype_policy_and_serves_float32(pretrained, tmp_path):
+    classifier = ElectraClassifier.from_model_dir(str(pretrained), sequence_length=12,
+                                                  label_names=["neg", "pos"])
+    classifier.save_to_preset(str(tmp_path / "float32"))
+    texts = ["的好了", "说差看"]
+    expected = keras.activations.softmax(classifier.predict(texts, verbose=0)).numpy()
+
+    servable = servables.load_servable("classifier", tmp_path / "float32",
+                                       dtype_policy="mixed_bfloat16")
+    assert servable.classifier.backbone.compute_dtype == "bfloat16"
+    path = serving.export_for_serving(servable, tmp_path / "exports", "sentiment")  # ops checked
+    outputs = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(texts))
+    assert outputs["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=0.05)
+    with pytest.raises(ValueError, match="keeps the dtype policy it was saved under"):
+        servables.load_servable("discriminator", pretrained, dtype_policy="mixed_bfloat16")
