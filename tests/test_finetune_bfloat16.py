@@ -15,6 +15,7 @@ from electra_tf.config import FinetuneConfig
 from electra_tf.data import corpora, tasks
 from electra_tf.export import servables, serving
 from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.multitask import ElectraMultiTask
 from electra_tf.models.tagger import ElectraTagger
 from electra_tf.training import finetune, precision
 
@@ -143,3 +144,28 @@ def test_a_classifier_exports_under_a_dtype_policy_and_serves_float32(pretrained
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=0.05)
     with pytest.raises(ValueError, match="keeps the dtype policy it was saved under"):
         servables.load_servable("discriminator", pretrained, dtype_policy="mixed_bfloat16")
+
+
+def test_a_bfloat16_multitask_run_trains_and_reloads_with_float32_heads(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    sentiment = keyword_sentiment(32, seed=0)
+    words = [list(rng.choice(FILLER, 2)) + list("张三") + list(rng.choice(FILLER, 2))
+             for _ in range(32)]
+    ner = tasks.TaggingData(words, [["O", "O", "B-PER", "I-PER", "O", "O"]] * 32,
+                            ["O", "B-PER", "I-PER"])
+    monkeypatch.setattr(corpora, "chinese_sentiment", lambda: {s: sentiment for s in (
+        "train", "dev")})
+    monkeypatch.setattr(corpora, "peoples_daily_ner", lambda: {s: ner for s in ("train", "dev")})
+    recipe = FinetuneConfig(epochs=3, batch_size=8, sequence_length=12, learning_rate=3e-3,
+                            layer_decay=1.0, dtype_policy="mixed_bfloat16")
+    metrics = finetune.run_finetuning(finetune.FinetuneSpec(
+        task="multitask", model_dir=str(tmp_path / "multi"), config="tiny", vocab_size=40,
+        recipe=recipe))
+    losses = metrics["history"]["loss"]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+    loaded = ElectraMultiTask.from_preset(tmp_path / "multi")
+    assert_mixed_bfloat16(loaded)
+    outputs = loaded(loaded.preprocessor("chinese_sentiment")(sentiment.texts[:2]))
+    assert {name: output.dtype for name, output in outputs.items()} == {
+        "chinese_sentiment": "float32", "peoples_daily_ner": "float32"}
