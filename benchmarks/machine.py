@@ -6,10 +6,12 @@ benchmark prints this line with its results.
 """
 
 import os
-import pathlib
 import platform
 
 import tensorflow as tf
+
+from electra_tf.training.precision import BFLOAT16_FLAGS
+from electra_tf.training.precision import cpu_flags as listed_flags
 
 # The vector extensions that decide float32 / bfloat16 / float16 speed on CPUs.
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
@@ -17,15 +19,13 @@ RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_b
 
 def cpu_flags():
     """The `RELEVANT_FLAGS` /proc/cpuinfo lists (empty where there is no /proc)."""
-    try:
-        text = pathlib.Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    listed = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            listed.update(line.split(":", 1)[1].split())
-    return [flag for flag in RELEVANT_FLAGS if flag in listed]
+    return listed_flags(RELEVANT_FLAGS)
+
+
+def bfloat16_instructions():
+    """The CPU's bfloat16 matrix instructions (AVX512_BF16, AMX), as /proc/cpuinfo names them;
+    empty when it has none (or there is no /proc)."""
+    return listed_flags(BFLOAT16_FLAGS)
 
 
 def describe():

@@ -325,10 +325,13 @@ class ElectraConfig(_JsonConfig):
                 f"objective must be one of {OBJECTIVES} (replaced-token detection, or a "
                 f"BERT-style masked LM baseline), got {self.objective!r}."
             )
-        if self.dtype_policy not in DTYPE_POLICIES:
-            raise ConfigError(
-                f"dtype_policy must be one of {DTYPE_POLICIES}, got {self.dtype_policy!r}."
-            )
+        _check_dtype_policy(self.dtype_policy)
+
+
+def _check_dtype_policy(name):
+    """Raises unless `name` is one of the `DTYPE_POLICIES` both configs accept."""
+    if name not in DTYPE_POLICIES:
+        raise ConfigError(f"dtype_policy must be one of {DTYPE_POLICIES}, got {name!r}.")
 
 
 # What fixes the network's shape and numbers: a run continued from a checkpoint
@@ -398,6 +401,10 @@ class FinetuneConfig(_JsonConfig):
     task_weights: dict = dataclasses.field(default_factory=dict)
     uncertainty_weighting: bool = False
     sampling_temperature: float = 1.0
+    # The Keras dtype policy the model trains and predicts under: "mixed_bfloat16"
+    # computes in bfloat16 with float32 variables (and float32 logits); whether it
+    # is faster depends on the CPU (AVX512_BF16 or AMX), so measure before choosing.
+    dtype_policy: str = "float32"
 
     PRESETS = PRESET_DIR / "finetune"
     KIND = "fine-tuning recipe"
@@ -447,6 +454,7 @@ class FinetuneConfig(_JsonConfig):
                 "task_weights must map task names to weights >= 0, e.g. "
                 f'{{"chinese_sentiment": 1.0, "peoples_daily_ner": 0.5}}, got {self.task_weights!r}.'
             )
+        _check_dtype_policy(self.dtype_policy)
 
     def task_weight(self, task: str) -> float:
         return float(self.task_weights.get(task, 1.0))

@@ -26,6 +26,7 @@ import functools
 from absl import flags
 
 from electra_tf import cli
+from electra_tf.config import DTYPE_POLICIES
 from electra_tf.export import servables, serving
 
 FLAGS = flags.FLAGS
@@ -45,6 +46,10 @@ def define_flags():
     flags.DEFINE_integer("sequence_length", None, "Overrides the model's sequence length.")
     flags.DEFINE_integer("num_beams", 4, "seq2seq: beam width of the generate_beam signature.")
     flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
+    flags.DEFINE_enum(
+        "dtype_policy", None, list(DTYPE_POLICIES),
+        "classifier, tagger: the Keras dtype policy the export computes under; default: the "
+        "one the model was saved under.")
     flags.DEFINE_bool(
         "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
     flags.mark_flags_as_required(["model_dir", "export_dir"])
@@ -58,6 +63,8 @@ def main(argv):
         options["pairs"] = FLAGS.pairs
     if kind == "seq2seq":
         options.update(num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty)
+    if FLAGS.dtype_policy:
+        options["dtype_policy"] = FLAGS.dtype_policy
     servable = servables.load_servable(kind, FLAGS.model_dir, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,

@@ -381,10 +381,23 @@ def detect_kind(model_dir):
         f"{', '.join(exportable)})", f"pass --kind, one of {sorted(SERVABLES)}")
 
 
-def load_servable(kind, model_dir, sequence_length=None, **kwargs):
-    """Builds the `kind` servable (see `SERVABLES`) from the model saved in `model_dir`."""
+# The kinds whose models load under another dtype policy by keras-hub's own `dtype=`
+# (an encoder and a head); the others would need their loaders changed.
+DTYPE_POLICY_KINDS = ("classifier", "tagger")
+
+
+def load_servable(kind, model_dir, sequence_length=None, dtype_policy=None, **kwargs):
+    """Builds the `kind` servable (see `SERVABLES`) from the model saved in `model_dir`.
+
+    `dtype_policy` (a Keras dtype policy name, e.g. `"mixed_bfloat16"`; kinds in
+    `DTYPE_POLICY_KINDS` only) loads the model to compute under it; `None` keeps
+    the policy it was saved under.
+    """
     if kind not in SERVABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SERVABLES)}.")
+    if dtype_policy is not None and kind not in DTYPE_POLICY_KINDS:
+        raise ValueError(f"a {kind} export keeps the dtype policy it was saved under; "
+                         f"dtype_policy applies to {' and '.join(DTYPE_POLICY_KINDS)} exports.")
     name = model_dirs.saved_class(model_dir)
     task = registry.TASKS.get(name)
     if task is None or kind not in task.exports:
@@ -396,5 +409,6 @@ def load_servable(kind, model_dir, sequence_length=None, **kwargs):
         kwargs["sequence_length"] = sequence_length
     # Task models' own `from_preset` checks the folder; the seq2seq model's is keras-hub's.
     with model_dirs.reading(model_dir):
-        model = task.cls.from_preset(str(model_dir))
+        model = task.cls.from_preset(
+            str(model_dir), **({} if dtype_policy is None else {"dtype": dtype_policy}))
     return SERVABLES[kind](model, **kwargs)

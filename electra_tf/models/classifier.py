@@ -115,7 +115,7 @@ class ElectraClassifier(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTas
             num_classes,
             activation=activation,
             kernel_initializer=electra_kernel_initializer(),
-            dtype=backbone.dtype_policy,
+            dtype=encoders.output_dtype_policy(backbone),  # float32 logits under mixed precision
             name="logits",
         )
 

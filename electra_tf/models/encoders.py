@@ -23,6 +23,9 @@ backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"),
 ```
 """
 
+import json
+import pathlib
+
 import keras_hub
 
 from electra_tf import tokenization
@@ -55,19 +58,50 @@ def check_sequence_length(backbone, sequence_length):
         )
 
 
-def pretrained_encoder(init_from):
-    """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset."""
+def pretrained_encoder(init_from, dtype_policy=None):
+    """`(backbone, tokenizer)` from a pre-training model dir or a keras-hub preset.
+
+    `dtype_policy` (a Keras dtype policy name, e.g. `"mixed_bfloat16"`) is the
+    policy the encoder computes under; `None` leaves it to keras-hub, which
+    loads the weights under the global policy (float32 unless changed).
+    """
     preset = model_dir.encoder_preset(init_from)
     with model_dir.reading(preset):
-        backbone = ElectraBackbone.from_preset(preset)
+        backbone = ElectraBackbone.from_preset(preset, dtype=dtype_policy)
         tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
     return backbone, tokenizer
 
 
 def random_encoder(config: ElectraConfig, vocabulary):
-    """`(backbone, tokenizer)` freshly initialised with `config`'s sizes and dropout."""
+    """`(backbone, tokenizer)` freshly initialised with `config`'s sizes, dropout and
+    dtype policy."""
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
     return build_encoder(config, tokenizer.vocabulary_size()), tokenizer
+
+
+def output_dtype_policy(backbone):
+    """The dtype policy of a task's output layer on `backbone`: under a mixed policy the
+    logits are computed in float32 (the variables' dtype), as Keras advises for
+    mixed precision, so that losses and predictions are float32; otherwise the
+    backbone's own policy."""
+    policy = backbone.dtype_policy
+    return policy.variable_dtype if policy.compute_dtype != policy.variable_dtype else policy
+
+
+def saved_mixed_policy(preset):
+    """The mixed dtype policy (`"mixed_bfloat16"`, `"mixed_float16"`) a local preset's
+    backbone was saved under, else `None`.
+
+    keras-hub's task loader resolves a saved plain dtype ("float32") but fails on
+    a mixed policy's name ("Invalid dtype: mixed_bfloat16"); given explicitly, the
+    policy loads. Any folder this cannot read is left for the loader to describe.
+    """
+    try:
+        config = json.loads((pathlib.Path(str(preset)) / "config.json").read_text(encoding="utf-8"))
+        name = config["config"]["dtype"]["config"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return name if name in ("mixed_bfloat16", "mixed_float16") else None
 
 
 class ElectraEncoderTask(MultiWorkerKerasSteps, ElectraTaskPresets):
@@ -94,21 +128,32 @@ class ElectraEncoderTask(MultiWorkerKerasSteps, ElectraTaskPresets):
         self.preprocessor = preprocessor
 
     @classmethod
-    def from_model_dir(cls, init_from, sequence_length=None, **kwargs):
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """A saved task model; one saved under a mixed dtype policy reloads under it
+        (`dtype=` chooses another)."""
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = saved_mixed_policy(preset)
+        return super().from_preset(preset, load_weights, **kwargs)
+
+    @classmethod
+    def from_model_dir(cls, init_from, sequence_length=None, dtype_policy=None, **kwargs):
         """Starts from pre-trained weights: an `electra_tf` model dir or a keras-hub preset.
 
         A pre-training directory contributes its discriminator; `sequence_length`
         defaults to its pre-training length (for other presets 128, or their
-        number of positions if smaller).
+        number of positions if smaller). `dtype_policy` (e.g. `"mixed_bfloat16"`)
+        is the Keras dtype policy the model computes under; `None` keeps
+        keras-hub's (the global policy, float32 unless changed).
         """
-        backbone, tokenizer = pretrained_encoder(init_from)
+        backbone, tokenizer = pretrained_encoder(init_from, dtype_policy)
         sequence_length = sequence_length or default_sequence_length(init_from, backbone)
         return cls(backbone, preprocessor=cls.preprocessor_cls(
             tokenizer, sequence_length=sequence_length), **kwargs)
 
     @classmethod
     def from_scratch(cls, config, vocabulary, sequence_length=None, **kwargs):
-        """Random weights with `config`'s sizes: the baseline without pre-training."""
+        """Random weights with `config`'s sizes: the baseline without pre-training. The
+        model computes under `config.dtype_policy`."""
         backbone, tokenizer = random_encoder(config, vocabulary)
         return cls(backbone, preprocessor=cls.preprocessor_cls(
             tokenizer, sequence_length=sequence_length or config.sequence_length), **kwargs)

@@ -81,7 +81,7 @@ class ElectraTagger(BuildOptimizerBeforeTraining, encoders.ElectraEncoderTask,
         self.tag_dense = keras.layers.Dense(
             len(tag_names),
             kernel_initializer=electra_kernel_initializer(),
-            dtype=backbone.dtype_policy,
+            dtype=encoders.output_dtype_policy(backbone),  # float32 logits under mixed precision
             name="tag_logits",
         )
 

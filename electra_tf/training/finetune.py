@@ -24,6 +24,7 @@ metrics["test"]["accuracy"]
 
 import dataclasses
 import json
+import logging
 import pathlib
 import random
 
@@ -43,6 +44,7 @@ from electra_tf.models.tagger import ElectraTagger
 from electra_tf.optimizers import create_finetuning_optimizer
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
+from electra_tf.training.precision import compute_dtype_line
 from electra_tf.training.summaries import StepSummaries
 
 TASKS = ("classification", "ner", "multitask")
@@ -51,6 +53,8 @@ METRICS_FILENAME = "metrics.json"
 # Dev and test subsets are drawn with this seed, not the run's: runs that differ in
 # seed (or in anything else) are scored on the same examples.
 EVALUATION_SUBSET_SEED = 0
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -108,6 +112,7 @@ def _subsample(data, limit, seed):
 
 
 def build_model(spec, splits):
+    """`(model, encoder config)`: the task model of `spec`, under its recipe's dtype policy."""
     recipe = spec.recipe
     kwargs = {"sequence_length": recipe.sequence_length, "dropout": recipe.dropout}
     if spec.task == "classification":
@@ -116,14 +121,16 @@ def build_model(spec, splits):
     else:
         cls, kwargs = ElectraTagger, {**kwargs, "tag_names": splits["train"].tag_names}
     if spec.init_from:
-        return cls.from_model_dir(spec.init_from, **kwargs), _encoder_config(spec.init_from, None)
+        model = cls.from_model_dir(spec.init_from, dtype_policy=recipe.dtype_policy, **kwargs)
+        return model, _encoder_config(spec.init_from, None)
     config, vocabulary = _random_encoder_recipe(spec, [splits["train"]])
     return cls.from_scratch(config, vocabulary, **kwargs), config
 
 
 def _random_encoder_recipe(spec, train_sets):
-    """`(ElectraConfig, vocabulary)` for random initialisation."""
-    config = ElectraConfig.from_preset(spec.config)
+    """`(ElectraConfig, vocabulary)` for random initialisation, under the recipe's dtype
+    policy."""
+    config = ElectraConfig.from_preset(spec.config).replace(dtype_policy=spec.recipe.dtype_policy)
     if spec.recipe.dropout is not None:
         config = config.replace(dropout=spec.recipe.dropout)
     if spec.vocab_file:
@@ -192,6 +199,7 @@ def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
         model, config = build_model(spec, splits)
         train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
         compile_for_finetuning(model, recipe, config, train_steps)
+    log.info(compute_dtype_line(model.backbone.dtype_policy))
     monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
     with worker_dir(spec.model_dir, strategy) as model_dir:
         history = model.fit(
@@ -268,8 +276,9 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
               for name in names}
     with strategy.scope():
         if spec.init_from:
-            (backbone, tokenizer), config = (encoders.pretrained_encoder(spec.init_from),
-                                             _encoder_config(spec.init_from, None))
+            (backbone, tokenizer), config = (
+                encoders.pretrained_encoder(spec.init_from, recipe.dtype_policy),
+                _encoder_config(spec.init_from, None))
         else:
             config, vocabulary = _random_encoder_recipe(spec, [s["train"] for s in splits.values()])
             backbone, tokenizer = encoders.random_encoder(config, vocabulary)
@@ -280,6 +289,7 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
             for name in names
         }, uncertainty_weighting=recipe.uncertainty_weighting, dropout=recipe.dropout,
            tokenizer=tokenizer, sequence_length=recipe.sequence_length)
+    log.info(compute_dtype_line(backbone.dtype_policy))
     batches = {name: _task_batches(model, name, splits[name], recipe.batch_size, spec.seed)
                for name in names}
     steps_per_epoch = sum(count for _, count in (b["train"] for b in batches.values()))
@@ -384,8 +394,19 @@ def _finished(spec):
     if not path.is_file():
         return None
     metrics = model_dirs.read_json(path, f"delete {spec.model_dir} to run that fine-tuning again")
-    same = metrics.get("spec") == json.loads(json.dumps(_metrics(spec, 0, None)["spec"]))
+    same = _with_recipe_defaults(metrics.get("spec")) == json.loads(
+        json.dumps(_metrics(spec, 0, None)["spec"]))
     return metrics.get("test") if same else None
+
+
+def _with_recipe_defaults(saved_spec):
+    """A saved spec whose recipe gains the defaults of fields added since it was written
+    (such as `dtype_policy`): the defaults are what those versions did."""
+    if not isinstance(saved_spec, dict) or not isinstance(saved_spec.get("recipe"), dict):
+        return saved_spec
+    defaults = {name: value for name, value in FinetuneConfig().to_dict().items()
+                if name != "name"}
+    return {**saved_spec, "recipe": {**defaults, **saved_spec["recipe"]}}
 
 
 def results_table(rows):

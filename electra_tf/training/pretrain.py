@@ -61,6 +61,7 @@ from electra_tf.models.pretrainer_base import Pretrainer
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
+from electra_tf.training.precision import compute_dtype_line
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 from electra_tf.training.summaries import PretrainingSummaries
 
@@ -295,6 +296,7 @@ def run_pretraining(
                                      evaluate(pretrainer, pretrainer.tokenizer))
 
         pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
+        log.info(compute_dtype_line(config.dtype_policy))
         start = _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_from)
 
         def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
