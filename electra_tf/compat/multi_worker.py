@@ -8,8 +8,14 @@ Keras' TensorFlow trainer:
    across replicas (`strategy.reduce("MEAN", batch)`), which the multi-worker
    strategy cannot do for a nested batch (a dict of token ids, ...), and no
    strategy can for a boolean one (a task's padding mask under
-   `MirroredStrategy` fails the same way); one local replica's batch has the
-   shapes the build needs (`MultiWorkerFit`);
+   `MirroredStrategy` fails the same way). The build needs shapes and dtypes
+   only: `MultiWorkerFit` builds from the input's element spec, one replica's
+   batch of it. It does not draw that batch: Keras would open an iterator on
+   the training dataset and drop it, and the dropped iterator moves the
+   dataset's reshuffling seeds (`shuffle`/`Dataset.random` with
+   `reshuffle_each_iteration`) by as many passes as it (and its prefetching)
+   began, so the iterator that trains would read another stream, different
+   again after a resume that skips the steps already trained;
 2. after every step it averages the step's logs with
    `strategy.reduce("MEAN", value, axis=0)`, which fails for the scalar
    metrics every model logs; the same values with shape `[1]` average to the
@@ -32,6 +38,7 @@ class MyModel(MultiWorkerFit, keras.Model):
 ```
 """
 
+import keras
 import tensorflow as tf
 
 KERAS_VERSIONS = ("3.15",)
@@ -61,19 +68,44 @@ def worker_logs(logs):
 
 class MultiWorkerFit:
     """Model mixin, before the Keras model class in the bases: under a strategy, builds
-    from one replica's batch (point 1 above)."""
+    from the shapes of one replica's batch, without reading the input (point 1 above)."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if iterator is None or self._distribute_strategy is None:
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        for _, _, batches in iterator:
-            first = next(batches)
-            break
-        local = self.distribute_strategy.experimental_local_results
-        data_batch = tf.nest.map_structure(
-            lambda value: local(value)[0] if isinstance(value, tf.distribute.DistributedValues)
-            else value, first)
+        data_batch = _replica_batch_spec(iterator, self._distribute_strategy)
+        if data_batch is None:  # Not a tf.data.Dataset of dense tensors: draw a batch.
+            for _, _, batches in iterator:
+                first = next(batches)
+                break
+            local = self.distribute_strategy.experimental_local_results
+            data_batch = tf.nest.map_structure(
+                lambda value: local(value)[0] if isinstance(value, tf.distribute.DistributedValues)
+                else value, first)
         return super()._maybe_symbolic_build(data_batch=data_batch)
+
+
+def _replica_batch_spec(epoch_iterator, strategy):
+    """Symbolic tensors shaped like one replica's batch of `epoch_iterator`'s dataset (Keras'
+    `TFEpochIterator`), or `None` when its input is not a `tf.data.Dataset` of dense tensors."""
+    adapter = getattr(epoch_iterator, "data_adapter", None)
+    get_dataset = getattr(adapter, "get_tf_dataset", None)
+    dataset = get_dataset() if get_dataset else None
+    if not isinstance(dataset, tf.data.Dataset):
+        return None
+    specs = tf.nest.flatten(dataset.element_spec)
+    if not all(isinstance(spec, tf.TensorSpec) for spec in specs):
+        return None
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_tensor(spec):
+        shape = spec.shape.as_list()
+        if shape and shape[0] is not None:
+            # The global batch, split as the strategy splits it (any size would build).
+            shape[0] = max(1, shape[0] // replicas)
+        return keras.KerasTensor(shape, dtype=spec.dtype.name)
+
+    return tf.nest.map_structure(replica_tensor, dataset.element_spec)
 
 
 class MultiWorkerKerasSteps(MultiWorkerFit):

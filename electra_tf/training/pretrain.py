@@ -36,6 +36,7 @@ result.eval_metrics
 import dataclasses
 import json
 import logging
+import os
 import pathlib
 import time
 
@@ -164,8 +165,16 @@ def _check_init_from(init_from, config, vocab_file, vocab_size):
 
 
 def _check_resumable_config(model_dir, config, save_dir=None):
-    """Refuses a config that differs from the run's in `model_dir`; saves it to `save_dir`."""
+    """Refuses a config that differs from the run's in `model_dir`; saves it to `save_dir`.
+
+    The other workers of a multi-worker run read `model_dir`'s config while the
+    chief may be saving it: the chief leaves an unchanged config alone, and
+    saves a changed one (a new `train_steps`) under a temporary name first, so
+    a reader sees the old file or the new one, never a half-written one.
+    """
     path = pathlib.Path(model_dir) / CONFIG_FILENAME
+    target = pathlib.Path(save_dir or model_dir) / CONFIG_FILENAME
+    saved = None
     if path.is_file():
         try:
             saved = ElectraConfig.from_dict(model_dirs.read_json(path, RESTORE_RECORD),
@@ -180,7 +189,11 @@ def _check_resumable_config(model_dir, config, save_dir=None):
                 model_dir, f"holds a run with another config ({path})",
                 "resume with the same config (only train_steps may change) or choose a new "
                 "--model_dir")
-    config.save(pathlib.Path(save_dir or model_dir) / CONFIG_FILENAME)
+    if saved == config and target == path:
+        return
+    partial = target.with_name(f".{target.name}.partial")
+    config.save(partial)
+    os.replace(partial, target)
 
 
 def run_pretraining(
