@@ -74,3 +74,15 @@ def test_switching_to_the_mlm_objective_brings_berts_masking():
     assert own.for_objective("mlm") is own
     with pytest.raises(ConfigError, match="objective must be one of"):
         electra.for_objective("bert")
+
+
+def test_zh_hour_mlm_is_the_study_masked_lm_and_its_steps_are_1e14_flops():
+    """`make run` pre-trains `zh_hour_mlm` as the budget study's masked-LM arm of `zh_hour`;
+    its `train_steps` are the steps 1e14 FLOPs buy on the default corpus' vocabulary."""
+    from electra_tf.flops import pretraining_flops_per_step
+
+    preset = ElectraConfig.from_preset("zh_hour_mlm")
+    arm = ElectraConfig.from_preset("zh_hour").for_objective("mlm")
+    assert preset.replace(name=arm.name, train_steps=arm.train_steps) == arm
+    step = pretraining_flops_per_step(preset, vocabulary_size=5587)["total"]
+    assert abs(preset.train_steps - 1e14 / step) < 10
