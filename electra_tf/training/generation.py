@@ -39,20 +39,24 @@ _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 def builtin_dataset(name, fortunes_dir=None):
     """`{"train": pairs, "test": pairs}` for a built-in dataset name.
 
-    `gettext_en_zh`, `gettext_zh_en` (catalog split), `poems` (first line →
-    the rest; fortunes-zh), `peoples_daily` (sentence → next sentence). The
-    last two hold out every 20th pair.
+    `gettext_en_zh`, `gettext_zh_en` (catalog split, UI messages only: the
+    name catalogs are `parallel.gettext_pairs()["names"]`), `poems` (first
+    line → the rest; fortunes-zh; every 20th poem held out), `peoples_daily`
+    (sentence → next sentence; the pairs of every 20th paragraph held out,
+    so no held-out sentence is a training source or target).
     """
     if name in ("gettext_en_zh", "gettext_zh_en"):
         splits = parallel.gettext_pairs()
         if name == "gettext_zh_en":
             splits = {k: [(t, s) for s, t in splits[k]] for k in ("train", "test")}
         return {"train": splits["train"], "test": splits["test"]}
-    if name in ("poems", "peoples_daily"):
-        pairs = (parallel.poem_pairs(fortunes_dir) if name == "poems"
-                 else parallel.peoples_daily_pairs())
-        return {"train": [p for i, p in enumerate(pairs) if i % 20],
-                "test": pairs[::20]}
+    if name == "poems":
+        pairs = parallel.poem_pairs(fortunes_dir)
+        return {"train": [p for i, p in enumerate(pairs) if i % 20], "test": pairs[::20]}
+    if name == "peoples_daily":
+        paragraphs = parallel.peoples_daily_paragraphs()
+        return {"train": [p for i, pairs in enumerate(paragraphs) if i % 20 for p in pairs],
+                "test": [p for pairs in paragraphs[::20] for p in pairs]}
     raise ValueError(
         f"unknown dataset {name!r}: use gettext_en_zh, gettext_zh_en, poems or peoples_daily, "
         "or give --train_file."
