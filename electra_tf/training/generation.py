@@ -206,21 +206,27 @@ def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lower
     return corpus_scores(hypotheses, [t for _, t in pairs], target_language, lowercase)
 
 
-def token_sequences(lm, pairs, batch_size=64):
-    """`(source ids, target ids)` per pair: the tokens `lm` reads and the ones `perplexity` scores.
+def token_sequences(preprocessor, pairs, batch_size=64):
+    """`(source ids, target ids)` per pair: what a model with `preprocessor` reads and what
+    `perplexity` scores.
 
     Sources without `[CLS]` / `[SEP]`; targets are the label tokens of real
     positions without the closing `[SEP]` (a language model's end symbol
     stands for it), both truncated as in training. An n-gram baseline fed
-    these is scored on exactly the model's held-out tokens, which for
-    Chinese text are its characters.
+    these (`training.baselines.NGramLM`) is scored on exactly the model's
+    held-out tokens, which for Chinese text are its characters.
+
+    ```python
+    pairs = [("床前明月光", "疑是地上霜")]
+    lm = build_lm(pairs, hidden_size=16, num_layers=1, sequence_length=8, vocab_size=50)
+    token_sequences(lm.preprocessor, pairs)  # [([5 ids], [5 ids])]: one per character
+    ```
     """
-    source_specials = {lm.preprocessor.tokenizer.cls_token_id,
-                       lm.preprocessor.tokenizer.sep_token_id}
-    end = lm.preprocessor.decoder_tokenizer.end_token_id
+    source_specials = {preprocessor.tokenizer.cls_token_id, preprocessor.tokenizer.sep_token_id}
+    end = preprocessor.decoder_tokenizer.end_token_id
     sequences = []
     for batch in pairs_dataset(pairs, batch_size):
-        x, y, weights = lm.preprocessor(batch)
+        x, y, weights = preprocessor(batch)
         sources = zip(x["encoder_token_ids"].numpy(), x["encoder_padding_mask"].numpy())
         for (ids, mask), labels, weight in zip(sources, y.numpy(), weights.numpy()):
             source = [int(i) for i, m in zip(ids, mask) if m and i not in source_specials]
