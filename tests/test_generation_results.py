@@ -1,6 +1,6 @@
 """scripts/generation_results.py: its recipe is valid, its rows hold every score beside a baseline.
 
-The full run trains nine models (about 70 minutes on two busy cores) and
+The full run trains nine models (an hour or more on two busy cores) and
 `--quick` the same on real data at smoke sizes, both left to the command
 line; `--tiny` runs every stage on built-in fixtures and is tested here.
 """
