@@ -98,3 +98,16 @@ def test_tsv_reader(tmp_path):
     path.write_text("no tab here\n", encoding="utf-8")
     with pytest.raises(ValueError, match="pairs.tsv:1"):
         parallel.read_tsv(path)
+
+
+def test_peoples_daily_split_holds_out_whole_paragraphs(monkeypatch):
+    from electra_tf.training import generation
+
+    paragraphs = [f"第{i}段第一句。第{i}段第二句。第{i}段第三句。" for i in range(40)]
+    monkeypatch.setattr(parallel.corpora, "peoples_daily_lines", lambda path=None: paragraphs)
+    assert parallel.peoples_daily_paragraphs()[0] == [
+        ("第0段第一句。", "第0段第二句。"), ("第0段第二句。", "第0段第三句。")]
+    splits = generation.builtin_dataset("peoples_daily")
+    assert (len(splits["train"]), len(splits["test"])) == (76, 4)  # paragraphs 0 and 20 held out
+    train_sentences = {sentence for pair in splits["train"] for sentence in pair}
+    assert not train_sentences & {sentence for pair in splits["test"] for sentence in pair}
