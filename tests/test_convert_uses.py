@@ -166,5 +166,7 @@ def test_a_corrupt_task_json_is_a_conversion_error_naming_the_file(tmp_path, con
         [sys.executable, str(ROOT / "scripts" / "convert.py"), "--source", str(tmp_path),
          "--output_dir", str(tmp_path / "out")], capture_output=True, text=True, env=ENV,
         timeout=600)
-    assert result.returncode != 0
-    assert "task.json is not readable JSON" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if "task.json" in line]
+    assert line.startswith("error: ") and "is not readable JSON" in line
+    assert "Traceback" not in result.stderr and "USAGE" not in result.stderr

@@ -20,8 +20,9 @@ In a checkout, `python scripts/convert.py` is the same command.
 """
 
 import functools
+import sys
 
-from absl import app, flags
+from absl import flags
 
 from electra_tf import cli, convert
 
@@ -71,7 +72,9 @@ def main(argv):
             vocab_file=FLAGS.vocab_file, lowercase=FLAGS.lowercase, num_heads=FLAGS.num_heads,
             sequence_length=FLAGS.sequence_length)
     except convert.ConversionError as error:
-        raise app.UsageError(str(error)) from None
+        # The message names the file and the fix; the usage text would bury it.
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(cli.FOLDER_ERROR_EXIT_CODE) from None
     for path in written:
         print(f"wrote {path}")
 
