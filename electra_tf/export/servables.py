@@ -407,8 +407,6 @@ def load_servable(kind, model_dir, sequence_length=None, dtype_policy=None, **kw
             f"{model_dir} holds {registry.describe(name)}, which has no {kind} export{hint}.")
     if sequence_length is not None:
         kwargs["sequence_length"] = sequence_length
-    # Task models' own `from_preset` checks the folder; the seq2seq model's is keras-hub's.
-    with model_dirs.reading(model_dir):
-        model = task.cls.from_preset(
-            str(model_dir), **({} if dtype_policy is None else {"dtype": dtype_policy}))
+    model = task.cls.from_preset(
+        str(model_dir), **({} if dtype_policy is None else {"dtype": dtype_policy}))
     return SERVABLES[kind](model, **kwargs)

@@ -41,6 +41,7 @@ from keras import ops
 from electra_tf import compat
 from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
 from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
+from electra_tf.models import model_dir
 from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.samplers import BeamCache
@@ -68,6 +69,13 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
 
     backbone_cls = ElectraSeq2SeqBackbone
     preprocessor_cls = ElectraSeq2SeqLMPreprocessor
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        # keras-hub's loader; a damaged folder becomes an error naming the file, as for the
+        # encoder tasks (`ElectraTaskPresets`).
+        with model_dir.reading(preset):
+            return super().from_preset(preset, **kwargs)
 
     def __init__(self, backbone, preprocessor=None, **kwargs):
         # === Layers ===

@@ -27,7 +27,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
-from electra_tf.models.model_dir import encoder_preset, folder_error, reading
+from electra_tf.models.model_dir import encoder_preset, folder_error
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
 from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
@@ -248,8 +248,7 @@ def load(model_dir):
         raise folder_error(
             model_dir, "holds no trained generation model (task.json is missing)",
             "train one with --train_file or --dataset first")
-    with reading(model_dir):
-        return ElectraSeq2SeqLM.from_preset(str(model_dir))
+    return ElectraSeq2SeqLM.from_preset(str(model_dir))
 
 
 def serve_lines(lm, lines=sys.stdin, output=sys.stdout, max_length=None):
