@@ -15,10 +15,11 @@ comment shows its value, and the example fails if the value differs::
     # -> [{'type': 'PER', 'start': 0, 'end': 4, 'text': 'John'},
     #     {'type': 'LOC', 'start': 14, 'end': 16, 'text': '北京'}]
 
-- The output comment starts with `# -> `, either at the end of the
-  expression's last line or on the line after it; it continues on the comment
-  lines right after it that are indented past the `->` (`#` and 4 spaces).
-  It may follow only a top-level expression statement.
+- The output comment is `# -> ` and the output, either at the end of the
+  expression's last line (after a remark if any: `x  # the count  # -> 3`) or
+  on the line right after it; it continues on the comment lines right after
+  it that are indented past the `->` (`#` and 4 spaces). It may follow only a
+  top-level expression statement (anything else fails the example).
 - The value is normalised first: a tensor, ragged tensor, array or variable
   becomes nested Python lists (`.tolist()`), a NumPy scalar a Python number, a
   `TensorShape` a tuple.
@@ -91,13 +92,13 @@ def shown_outputs(source):
     for index, statement in enumerate(statements):
         line = statement.end_lineno
         inline = comments.get(line)
-        first = line if inline and not inline[1] and inline[0].startswith(OUTPUT) else None
-        if first is None:
+        if inline and not inline[1] and OUTPUT in inline[0]:
+            first, text = line, [inline[0].split(OUTPUT, 1)[1]]
+        else:
             following = comments.get(line + 1)
             if not (following and following[1] and following[0].startswith(OUTPUT)):
                 continue
-            first = line + 1
-        text = [comments[first][0][len(OUTPUT):]]
+            first, text = line + 1, [following[0][len(OUTPUT):]]
         used.add(first)
         more = first + 1
         while more in comments and comments[more][1] and comments[more][0].startswith(CONTINUATION):
@@ -109,7 +110,7 @@ def shown_outputs(source):
                               f"an expression statement, not {type(statement).__name__}")
         outputs[index] = (statement.lineno, "\n".join(text).strip())
     stray = sorted(line for line, (text, _) in comments.items()
-                   if text.startswith(OUTPUT) and line not in used)
+                   if OUTPUT in text and line not in used)
     if stray:
         raise SyntaxError(f"line {stray[0]}: an output comment follows no top-level expression")
     return outputs
@@ -351,8 +352,11 @@ def test_output_comments_must_follow_an_expression():
         shown_outputs("for i in range(2):\n    i\n    # -> 1\nprint()\n")
     with pytest.raises(SyntaxError, match="line 4: an output comment follows no top-level"):
         shown_outputs("x = 2\nx\n\n# -> 2\n")
-    assert shown_outputs("x = 2\nx  # -> 2\nx\n# -> 2\n#    (continued)\n# a note\n") == {
-        1: (2, "2"), 2: (3, "2\n(continued)")}
+    assert shown_outputs("x = 2\nx  # -> 2\nx\n# -> 2\n#    (continued)\n# a note\n"
+                         "x  # a remark  # -> 2\n") == {
+        1: (2, "2"), 2: (3, "2\n(continued)"), 3: (7, "2")}
+    with pytest.raises(SyntaxError, match="line 1: an output comment follows no top-level"):
+        shown_outputs("f(1,  # -> 1\n  2)\n")
 
 
 def test_statements_run_in_order_and_share_a_namespace():
