@@ -10,7 +10,7 @@ comment shows its value, and the example fails if the value differs::
 
     flops.layer_flops_per_token(256, 1024, 4, 128)
     # -> 1724672
-    tokenizer(["你好"]).to_list()  # -> [[872, 1962]]
+    parts["encoder"] / parts["total"]  # the discriminator's share  # -> 0.73
     tagging.entity_spans(text, offsets, tags)
     # -> [{'type': 'PER', 'start': 0, 'end': 4, 'text': 'John'},
     #     {'type': 'LOC', 'start': 14, 'end': 16, 'text': '北京'}]
@@ -32,9 +32,10 @@ comment shows its value, and the example fails if the value differs::
   numbers that vary by platform or seed; write more digits for a tighter check.
   `...` stands for any one value, and at the end of a list or tuple for
   whatever items remain (`[2, 5, 5, 3, ...]`).
-- Otherwise the text is compared with `repr(value)` and `str(value)`, whitespace runs counting as one space and
-  `...` matching any text, as doctest's ELLIPSIS does
-  (`# -> TensorShape([2, 16])`, `# -> {'files': 1, 'lines': 4, ...}`).
+- Otherwise the text is compared with `repr(value)` and `str(value)`,
+  whitespace runs counting as one space and `...` matching any text, as
+  doctest's ELLIPSIS does (`# -> PosixPath('exports/sentiment/1')`,
+  `# -> {'files': 1, 'lines': 4, ...}`).
 
 A mismatch fails with the example's object, the line, what was shown and what
 was computed. Statements without an output comment run as before.
@@ -237,7 +238,10 @@ def output_matches(shown, value):
 
 def run_example(example, namespace, name="<docstring example>"):
     """Runs the example's statements in `namespace` and checks its shown outputs."""
-    outputs = shown_outputs(example)
+    try:
+        outputs = shown_outputs(example)
+    except SyntaxError as error:
+        raise AssertionError(f"{name}: {error}") from None
     filename = f"<docstring example {name}>"
     for index, statement in enumerate(ast.parse(example).body):
         if index not in outputs:
