@@ -49,8 +49,10 @@ from electra_tf.flops import pretraining_flops_per_step
 
 config = ElectraConfig.from_preset("small")
 parts = pretraining_flops_per_step(config, vocabulary_size=30522)
-parts["total"] * config.train_steps  # 1.29e18, as the paper's script counts ELECTRA-Small
-parts["encoder"] / parts["total"]  # 0.72: the discriminator's share
+parts["total"] * config.train_steps  # as the paper's script counts ELECTRA-Small
+# -> 1.29e+18
+parts["encoder"] / parts["total"]  # the discriminator's share
+# -> 0.73
 ```
 """
 
@@ -76,7 +78,7 @@ def layer_flops_per_token(hidden_size, intermediate_size, num_heads, sequence_le
 
     Example:
     ```python
-    layer_flops_per_token(256, 1024, 4, 128)  # 1724672
+    layer_flops_per_token(256, 1024, 4, 128)  # -> 1724672
     ```
     """
     h, i, s = hidden_size, intermediate_size, sequence_length
@@ -104,7 +106,7 @@ def embedding_flops_per_token(embedding_size, hidden_size, vocabulary_size, sequ
 
     Example:
     ```python
-    embedding_flops_per_token(128, 256, 30522, 128)  # 7914112
+    embedding_flops_per_token(128, 256, 30522, 128)  # -> 7914112
     ```
     """
     e = embedding_size
@@ -127,7 +129,7 @@ def masked_lm_head_flops_per_prediction(hidden_size, embedding_size, vocabulary_
 
     Example:
     ```python
-    masked_lm_head_flops_per_prediction(64, 128, 30522)  # 8075984
+    masked_lm_head_flops_per_prediction(64, 128, 30522)  # -> 8075984
     ```
     """
     e, v = embedding_size, vocabulary_size
@@ -141,7 +143,7 @@ def rtd_head_flops_per_token(hidden_size):
 
     Example:
     ```python
-    rtd_head_flops_per_token(256)  # 133889
+    rtd_head_flops_per_token(256)  # -> 133889
     ```
     """
     h = hidden_size
@@ -165,7 +167,7 @@ def pretraining_flops_per_step(config: ElectraConfig, vocabulary_size=None) -> d
 
     config = ElectraConfig.from_preset("tiny")
     parts = pretraining_flops_per_step(config, vocabulary_size=300)
-    parts["total"] == sum(v for k, v in parts.items() if k != "total")  # True
+    parts["total"] == sum(v for k, v in parts.items() if k != "total")  # -> True
     ```
     """
     vocabulary_size = _vocabulary_size(config, vocabulary_size)

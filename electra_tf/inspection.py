@@ -15,8 +15,16 @@ tokenizer = tokenization.make_tokenizer(vocabulary)
 pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), len(vocabulary),
                                tokenization.special_token_ids(tokenizer), seed=0)
 view = inspection.replaced_token_view(pretrainer, tokenizer, ["今天天气很好"])
-view[0].tokens, view[0].masked, view[0].read, view[0].replaced_probability
+view[0].tokens
+# -> ['[CLS]', '今', '天', '天', '气', '很', '好', '[SEP]']
+view[0].masked  # max(1, round(0.15 x 6)) = 1 position masked for the generator
+# -> [False, False, False, True, False, False, False, False]
+view[0].read  # what the discriminator read: here the generator sampled the original back
+# -> ['[CLS]', '今', '天', '天', '气', '很', '好', '[SEP]']
+[round(p, 2) for p in view[0].replaced_probability]  # untrained: no opinion yet
+# -> [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
 html = inspection.to_html(view)  # IPython.display.HTML(html) in a notebook
+html.count("<tr>")  # original, what the discriminator read, P(replaced)  # -> 3
 ```
 """
 

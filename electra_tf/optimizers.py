@@ -8,10 +8,23 @@ orchestrates.
 Example:
 ```python
 from electra_tf import ElectraConfig
-from electra_tf.optimizers import create_finetuning_optimizer, create_optimizer
+from electra_tf.optimizers import (WarmupLinearDecay, create_finetuning_optimizer,
+                                   create_optimizer)
 
-optimizer = create_optimizer(ElectraConfig.from_preset("tiny"))
-finetuning = create_finetuning_optimizer(ElectraConfig.from_preset("tiny"), train_steps=300)
+config = ElectraConfig.from_preset("tiny")  # rate 2e-3, 20 warm-up steps of 200
+optimizer = create_optimizer(config)
+optimizer.weight_decay, optimizer.epsilon, optimizer.global_clipnorm  # -> (0.01, 1e-06, 1.0)
+schedule = WarmupLinearDecay(config.learning_rate, config.warmup_steps, config.train_steps)
+[float(schedule(step)) for step in (0, 10, 20, 110, 200)]  # the ramp times the decay
+# -> [0.0, 0.00095, 0.0018, 0.0009, 0.0]
+
+finetuning = create_finetuning_optimizer(config, train_steps=300)  # layer-wise decay 0.8
+[finetuning.lr_multiplier(path) for path in (
+    "electra_backbone/token_embedding/embeddings",
+    "electra_backbone/transformer_layer_0/feedforward_output_dense/kernel",
+    "electra_backbone/transformer_layer_1/feedforward_output_dense/kernel",
+    "classifier_head/kernel")]
+# -> [0.4096, 0.512, 0.64, 1.0]
 ```
 """
 
@@ -75,8 +88,15 @@ class ElectraAdamW(keras.optimizers.AdamW):
 
     Example:
     ```python
+    import keras
+
     optimizer = ElectraAdamW(learning_rate=1e-4, weight_decay=0.01, epsilon=1e-6,
                              bias_correction=False)
+    weight = keras.Variable([1.0])
+    optimizer.apply([keras.ops.convert_to_tensor([0.5])], [weight])
+    # The first step, in learning rates: m / (sqrt(v) + eps) + decay x w with the raw
+    # m = 0.1 g and v = 0.001 g^2, i.e. 3.16 + 0.01 (Keras' corrected Adam: 1 + 0.01)
+    float(1.0 - weight.numpy()[0]) / 1e-4  # -> 3.17
     ```
     """
 
@@ -175,6 +195,12 @@ class LayerwiseAdamW(compat.DecayInUpdateStep, ElectraAdamW):
         learning_rate=1e-4, weight_decay=0.01,
         lr_multipliers=electra_layer_multipliers(num_layers=12, layer_decay=0.8),
     )
+    # The first pattern matching a variable's path gives its multiplier; 1 if none does.
+    optimizer.lr_multiplier("electra_backbone/transformer_layer_11/self_attention/query/kernel")
+    # -> 0.64
+    optimizer.lr_multiplier("electra_backbone/token_embedding/embeddings")  # 0.8 ** 14
+    # -> 0.044
+    optimizer.lr_multiplier("classifier_head/kernel")  # -> 1.0
     ```
     """
 

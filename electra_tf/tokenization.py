@@ -14,7 +14,10 @@ from electra_tf import tokenization
 
 vocab = tokenization.build_vocabulary(["今天天气很好", "the weather is nice"], 50)
 tokenizer = tokenization.make_tokenizer(vocab)
-tokenizer(["天气 nice"])  # ragged ids; each Chinese character is one token
+ids = tokenizer(["天气 nice"])  # ids per text: lists when eager, a ragged tensor in a graph
+ids  # -> [[16, 19, 31]]
+[vocab[i] for i in ids[0]]  # each Chinese character is one token
+# -> ['天', '气', 'nice']
 ```
 """
 
@@ -70,7 +73,8 @@ def join_cjk(text):
     Example:
     ```python
     import tensorflow as tf
-    join_cjk(tf.constant("床 前 明 月 光 , 疑 是 a b"))  # "床前明月光，疑是 a b"
+    join_cjk(tf.constant("床 前 明 月 光 , 疑 是 a b")).numpy().decode()
+    # -> '床前明月光，疑是 a b'
     ```
     """
     cjk, cjk_class = cjk_ranges(re2=True), f"[{cjk_ranges(re2=True, punctuation=True)}]"

@@ -24,7 +24,7 @@ from electra_tf import compat
 
 encoder = keras_hub.layers.TransformerEncoder(intermediate_dim=8, num_heads=2)
 encoder.build((1, 4, 4))
-compat.transformer_encoder_parts(encoder).output_dense.kernel.shape  # (8, 4)
+compat.transformer_encoder_parts(encoder).output_dense.kernel.shape  # -> (8, 4)
 ```
 """
 

@@ -35,6 +35,8 @@ class MyModel(MultiWorkerFit, keras.Model):
     def train_step(self, data):
         ...
         return worker_logs({m.name: m.result() for m in self.metrics})
+
+worker_logs({"loss": 0.5})  # without a multi-worker strategy: unchanged  # -> {'loss': 0.5}
 ```
 """
 

@@ -13,11 +13,19 @@ model loaded for inference or export should not carry optimizer slots.
 Example:
 ```python
 import keras
+import numpy as np
 
-class MyModel(BuildOptimizerBeforeTraining, keras.Model):
-    ...
+class MyModel(BuildOptimizerBeforeTraining, keras.Sequential):
+    traces = 0
 
-# MyModel(...).fit(...) traces its train step once
+    def train_step(self, data):  # Python runs this once per trace
+        MyModel.traces += 1
+        return super().train_step(data)
+
+model = MyModel([keras.Input((2,)), keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=2, verbose=0)
+MyModel.traces  # without the mixin: 2, Adam's slots being made in the first trace  # -> 1
 ```
 """
 

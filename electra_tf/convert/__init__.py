@@ -24,11 +24,16 @@ with `normalize_first` is refused by both targets.
 
 Example:
 ```python
+import pathlib
 from electra_tf import convert
 
-convert.convert("tests/fixtures/hf_electra/discriminator", "/tmp/electra_small",
-                generator="tests/fixtures/hf_electra/generator")
-convert.convert("/tmp/electra_small", "/tmp/electra_small_hf", to="hugging_face")
+convert.convert("tests/fixtures/hf_electra/discriminator", "electra_small",
+                generator="tests/fixtures/hf_electra/generator")  # a pre-training model dir
+# -> [PosixPath('electra_small')]
+convert.convert("electra_small", "electra_small_hf", to="hugging_face")  # a folder per model
+# -> [PosixPath('electra_small_hf/discriminator'), PosixPath('electra_small_hf/generator')]
+sorted(path.name for path in pathlib.Path("electra_small_hf/generator").iterdir())
+# -> ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']
 ```
 """
 

@@ -7,12 +7,17 @@ A Hub id (`google/electra-small-discriminator`) is downloaded with
 
 Example:
 ```python
+import pathlib
 from electra_tf.convert import hugging_face
 
 checkpoint = hugging_face.read("tests/fixtures/hf_electra/classifier")
-checkpoint.architecture  # 'ElectraForSequenceClassification'
-classifier, tokenizer = hugging_face.to_keras(checkpoint)  # an ElectraClassifier, same logits
+checkpoint.architecture  # -> 'ElectraForSequenceClassification'
+classifier, tokenizer = hugging_face.to_keras(checkpoint)  # same logits
+type(classifier).__name__, type(tokenizer).__name__  # -> ('ElectraClassifier', 'ElectraTokenizer')
 hugging_face.write(classifier, "hf_classifier")  # transformers' from_pretrained loads it
+# -> [PosixPath('hf_classifier')]
+sorted(path.name for path in pathlib.Path("hf_classifier").iterdir())
+# -> ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']
 ```
 """
 

@@ -19,7 +19,10 @@ from electra_tf.convert import hugging_face, tf1
 # Google's release unzips to a folder like this one (a tiny copy made for the tests,
 # whose 4 heads on 32 units do not follow max(1, width / 64), so num_heads is given)
 discriminator, generator = tf1.read("tests/fixtures/tf1_electra", num_heads=4)
+discriminator.architecture, generator.architecture  # read as their Hugging Face twins
+# -> ('ElectraForPreTraining', 'ElectraForMaskedLM')
 pretrainer, tokenizer = hugging_face.to_keras(discriminator, generator)
+type(pretrainer).__name__, pretrainer.electra_config.num_heads  # -> ('ElectraPretrainer', 4)
 ```
 """
 

@@ -13,11 +13,13 @@ files `pretraining.pretraining_dataset` reads; `make run` pre-trains on it.
 
 Example:
 ```python
-import tempfile
+import pathlib, tempfile
 from electra_tf.data import corpora
 
 train_files, heldout_files = corpora.write_default_pretraining_corpus(tempfile.mkdtemp())
-corpora.peoples_daily_lines()[1]  # '中共中央总书记、国家主席江泽民'
+[pathlib.Path(path).name for path in train_files + heldout_files]
+# -> ['train-00000.txt', 'train-00001.txt', 'train-00002.txt', 'train-00003.txt', 'heldout.txt']
+corpora.peoples_daily_lines()[1]  # -> '中共中央总书记、国家主席江泽民'
 ```
 """
 

@@ -18,7 +18,10 @@ masking = DynamicMasking(
 token_ids = np.array([[2, 10, 11, 12, 13, 14, 15, 3, 0, 0]], "int32")
 padding_mask = (token_ids != 0).astype("int32")
 masked = masking({"token_ids": token_ids, "padding_mask": padding_mask})
-masked["mask_positions"], masked["mask_weights"], masked["token_ids"]
+masked["token_ids"]  # max(1, round(0.15 x 6 real tokens)) = 1 masked: 11 became [MASK] (4)
+# -> [[2, 10, 4, 12, 13, 14, 15, 3, 0, 0]]
+masked["mask_positions"], masked["mask_weights"]  # 4 slots, the 3 unused ones weighted 0
+# -> ([[2, 0, 1, 3]], [[1.0, 0.0, 0.0, 0.0]])
 ```
 """
 

@@ -9,11 +9,12 @@ Example:
 import tensorflow as tf
 from electra_tf.data.mixing import mix_tasks, sampling_probabilities
 
-sampling_probabilities({"sentiment": 300, "ner": 100})  # {'sentiment': 0.75, 'ner': 0.25}
+sampling_probabilities({"sentiment": 300, "ner": 100})  # -> {'sentiment': 0.75, 'ner': 0.25}
 stream = mix_tasks({"sentiment": tf.data.Dataset.from_tensors("s"),
                     "ner": tf.data.Dataset.from_tensors("n")},
                    sizes={"sentiment": 300, "ner": 100}, seed=0)
-[x.numpy() for x in stream.take(4)]
+[x.numpy() for x in stream.take(8)]  # three "sentiment" batches to one "ner", at random
+# -> [b's', b's', b's', b's', b'n', b's', b's', b's']
 ```
 """
 

@@ -22,10 +22,14 @@
 Example:
 ```python
 from electra_tf.data import parallel
-splits = parallel.gettext_pairs()
+splits = parallel.gettext_pairs()  # what it finds depends on the machine's catalogs
+sorted(splits)
+# -> ['name_catalogs', 'names', 'test', 'test_catalogs', 'train']
 splits["train"][0]  # an (English, Chinese) pair, e.g. ('Open File', '打开文件')
 splits["test_catalogs"]  # programs whose messages are only in "test"
 splits["names"][0]  # a place or language name, e.g. ('Aruba', '阿鲁巴')
+{source for source, _ in splits["train"]} & {source for source, _ in splits["test"]}
+# -> set()
 ```
 """
 
@@ -102,7 +106,7 @@ def is_name_catalog(name, patterns=NAME_CATALOGS):
     """Whether catalog `name` (a `.mo` file's stem) holds names rather than messages.
 
     ```python
-    is_name_catalog("iso_3166-2"), is_name_catalog("coreutils")  # (True, False)
+    is_name_catalog("iso_3166-2"), is_name_catalog("coreutils")  # -> (True, False)
     ```
     """
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
@@ -115,8 +119,9 @@ def split_catalogs(catalogs, test_fraction=0.15, seed=0, name_catalogs=NAME_CATA
     catalogs = [("app", [("Open", "打开")]), ("tool", [("Save", "保存")]),
                 ("iso_639-3", [("French", "法语")])]
     split = split_catalogs(catalogs, test_fraction=0.5)
-    split["names"], split["name_catalogs"]  # ([('French', '法语')], ['iso_639-3'])
-    len(split["train"]), len(split["test"])  # (1, 1): one program each
+    split["names"], split["name_catalogs"]  # -> ([('French', '法语')], ['iso_639-3'])
+    len(split["train"]), len(split["test"])  # one program each
+    # -> (1, 1)
     ```
     """
     names = [(name, pairs) for name, pairs in catalogs if is_name_catalog(name, name_catalogs)]
@@ -184,7 +189,8 @@ def showcase_pairs(pairs, count=5, min_words=2, max_words=8):
     ```python
     pairs = [("%s: not found", "%s：未找到"), ("Open the file", "打开文件"),
              ("Quit", "退出"), ("Save all documents", "保存所有文档")]
-    showcase_pairs(pairs, count=2)  # [('Open the file', '打开文件'), ('Save all documents', ...)]
+    showcase_pairs(pairs, count=2)  # short, placeholder-free, spread over the list
+    # -> [('Open the file', '打开文件'), ('Save all documents', '保存所有文档')]
     ```
     """
     candidates = [(source, target) for source, target in pairs

@@ -38,11 +38,15 @@ corpus = pathlib.Path(tempfile.mkdtemp()) / "corpus.txt"
 corpus.write_text("今天天气很好。\n我们去公园。\n\nthe weather is nice.\n", encoding="utf-8")
 vocab = tokenization.build_vocabulary([str(corpus)], 100)
 tokenizer = tokenization.make_tokenizer(vocab)
-pretraining.check_text_files(str(corpus))  # {'files': 1, 'lines': 4, ...}
+pretraining.check_text_files(str(corpus))
+# -> {'files': 1, 'lines': 4, 'invalid_utf8_lines': 0}
 ds = pretraining.pretraining_dataset(
     str(corpus), tokenizer, sequence_length=16, batch_size=2, seed=0
 )
-batch = next(iter(ds))  # token_ids / segment_ids / padding_mask: int32 [2, 16]
+batch = next(iter(ds))
+{name: (tensor.dtype.name, tensor.shape) for name, tensor in batch.items()}
+# -> {'token_ids': ('int32', (2, 16)), 'segment_ids': ('int32', (2, 16)),
+#     'padding_mask': ('int32', (2, 16))}
 ```
 """
 
@@ -453,6 +457,10 @@ def pretraining_dataset(file_patterns, tokenizer, *, sequence_length, batch_size
     pathlib.Path("corpus.txt").write_text("今天天气很好。\\n我们去公园。\\n", encoding="utf-8")
     tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["corpus.txt"], 50))
     ds = pretraining_dataset("corpus*.txt", tokenizer, sequence_length=16, batch_size=2, seed=0)
+    example = next(iter(ds))["token_ids"][0]  # [CLS] A [SEP] B [SEP] (padded when shorter)
+    [tokenizer.id_to_token(i) for i in example.numpy().tolist()]
+    # -> ['[CLS]', '今', '天', '天', '气', '很', '好', '。', '[SEP]', '我', '们', '去', '公', '园', '。',
+    #     '[SEP]']
     ```
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -493,7 +501,10 @@ def write_pretraining_tfrecords(dataset_or_files, tokenizer, output_dir, *, sequ
     tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["corpus.txt"], 50))
     paths, n = write_pretraining_tfrecords("corpus.txt", tokenizer, "shards",
                                            sequence_length=16, num_shards=2, seed=0)
+    [pathlib.Path(path).name for path in paths], n  # both lines pack into one example
+    # -> (['pretrain-00000-of-00002.tfrecord', 'pretrain-00001-of-00002.tfrecord'], 1)
     ds = pretraining_dataset(paths, None, sequence_length=16, batch_size=2)
+    next(iter(ds))["token_ids"].shape  # -> (2, 16)
     ```
     """
     if not isinstance(num_shards, (int, np.integer)) or num_shards < 1:

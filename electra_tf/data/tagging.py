@@ -11,12 +11,13 @@ Example:
 from electra_tf.data import tagging
 
 text = "John lives in 北京"
-words, offsets = tagging.split_words(text)  # ['John', 'lives', 'in', '北', '京']
+words, offsets = tagging.split_words(text)
+words  # -> ['John', 'lives', 'in', '北', '京']
 tagging.entity_spans(text, offsets, ["B-PER", "O", "O", "B-LOC", "I-LOC"])
-# [{'type': 'PER', 'start': 0, 'end': 4, 'text': 'John'},
-#  {'type': 'LOC', 'start': 14, 'end': 16, 'text': '北京'}]
+# -> [{'type': 'PER', 'start': 0, 'end': 4, 'text': 'John'},
+#     {'type': 'LOC', 'start': 14, 'end': 16, 'text': '北京'}]
 tagging.cut_windows([words], counts=[2, 1, 1, 1, 1], budget=3)
-# [(['John', 'lives'], 0, 0), (['in', '北', '京'], 0, 2)]
+# -> [(['John', 'lives'], 0, 0), (['in', '北', '京'], 0, 2)]
 ```
 """
 

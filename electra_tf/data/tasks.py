@@ -21,7 +21,7 @@ from electra_tf.data import tasks
 path = pathlib.Path(tempfile.mkdtemp()) / "train.tsv"
 path.write_text("label\\ttext\\npos\\t很好\\nneg\\t很差\\n", encoding="utf-8")
 data = tasks.read_classification_tsv(path)
-data.label_names, data.labels  # (['neg', 'pos'], [1, 0])
+data.label_names, data.labels  # -> (['neg', 'pos'], [1, 0])
 ```
 """
 

@@ -77,9 +77,18 @@ class RequestSampler(keras_hub.samplers.Sampler):
 
     Example:
     ```python
-    sampler = RequestSampler("top_k", k=tf.constant([5]), temperature=tf.constant([0.8]),
-                             seed=tf.constant([1]))
-    # used as ElectraSeq2SeqLM.sampler while tracing an export (see Seq2SeqServable)
+    sampler = RequestSampler("top_k", k=tf.constant([1, 3]), temperature=tf.constant([1.0, 1.0]),
+                             seed=tf.constant([7, 7]))
+    # used as ElectraSeq2SeqLM.sampler while tracing an export (see Seq2SeqServable); here
+    # with a toy model whose next-token probabilities are always 0.1, 0.2, 0.3, 0.4:
+    def toy_model(prompt, cache, index):
+        return tf.math.log([[0.1, 0.2, 0.3, 0.4]] * 2), None, cache
+
+    prompt = tf.constant([[2, 0, 0, 0, 0, 0]] * 2)  # a start token, then 5 to draw
+    sampler(toy_model, prompt, index=1)  # row 0 (k=1) is greedy, row 1 draws from its top 3
+    # -> [[2, 3, 3, 3, 3, 3], [2, 3, 1, 1, 3, 2]]
+    sampler(toy_model, prompt, index=1)  # seeded per row and step: the same answer again
+    # -> [[2, 3, 3, 3, 3, 3], [2, 3, 1, 1, 3, 2]]
     ```
     """
 

@@ -6,6 +6,7 @@ The servable takes the tokenizer and sequence length next to the model
 
 Example:
 ```python
+import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import MultiTaskServable, export_for_serving
 from electra_tf.models import encoders
@@ -17,8 +18,15 @@ model = ElectraMultiTask(backbone, {  # a "sentiment" and an "ner" head
     "sentiment": {"kind": "classification", "labels": ["neg", "pos"]},
     "ner": {"kind": "tagging", "labels": ["O", "B-PER", "I-PER"]},
 }, sequence_length=16)
-export_for_serving(MultiTaskServable(model, tokenizer, sequence_length=16), "exports", "multi")
-# outputs: sentiment_label, sentiment_probabilities, ..., ner_entity_text, ner_entity_start, ...
+export_dir = export_for_serving(MultiTaskServable(model, tokenizer, sequence_length=16),
+                                "exports", "multi")
+served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+answer = served(text=tf.constant(["张三在北京很好"]))
+sorted(answer)  # each head's outputs, prefixed with its name, and the words tagged
+# -> ['ner_entity_end', 'ner_entity_start', 'ner_entity_text', 'ner_entity_type',
+#     'ner_num_entities', 'ner_word_tags', 'num_words', 'sentiment_label',
+#     'sentiment_label_names', 'sentiment_probabilities', 'sentiment_score',
+#     'tagging_truncated', 'truncated', 'word_end', 'word_start', 'words']
 ```
 """
 

@@ -5,6 +5,7 @@
 
 Example:
 ```python
+import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import ClassifierServable, export_for_serving
 from electra_tf.models.classifier import ElectraClassifier
@@ -13,7 +14,14 @@ vocab = tokenization.build_vocabulary(["今天天气很好", "很差"], 40)
 ElectraClassifier.from_scratch(ElectraConfig.from_preset("tiny"), vocab, label_names=[
     "neg", "pos"], sequence_length=16).save_to_preset("sentiment")  # or a fine-tuned one
 servable = ClassifierServable(ElectraClassifier.from_preset("sentiment"))
-export_for_serving(servable, "exports", "sentiment")  # exports/sentiment/1
+export_dir = export_for_serving(servable, "exports", "sentiment")
+export_dir  # -> PosixPath('exports/sentiment/1')
+sorted(path.name for path in export_dir.iterdir())  # a SavedModel, and warm-up requests
+# -> ['assets', 'assets.extra', 'fingerprint.pb', 'saved_model.pb', 'variables']
+served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+answer = served(text=tf.constant(["今天天气很好", "很差"]))
+sorted(answer)  # -> ['label', 'label_names', 'probabilities', 'score', 'truncated']
+answer["label_names"]  # -> [[b'neg', b'pos'], [b'neg', b'pos']]
 ```
 """
 

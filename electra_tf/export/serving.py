@@ -23,6 +23,7 @@ The servables of each model kind live in `electra_tf.export.servables`
 
 Example:
 ```python
+import tensorflow as tf
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.export import DiscriminatorServable, export_for_serving
 
@@ -31,7 +32,13 @@ pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), tokenizer.voca
                                tokenization.special_token_ids(tokenizer))
 # or a trained one: pretrainer = ElectraPretrainer.from_preset("runs/zh_small")
 servable = DiscriminatorServable.from_pretrainer(pretrainer, tokenizer)
-export_for_serving(servable, "exports", "discriminator")  # exports/discriminator/1
+export_dir = export_for_serving(servable, "exports", "discriminator")
+export_dir  # -> PosixPath('exports/discriminator/1')
+served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+answer = served(text=tf.constant(["今天天气很好"]))
+sorted(answer)  # -> ['num_tokens', 'replaced_probability', 'tokens', 'truncated']
+[token.decode() for token in answer["tokens"][0].numpy() if token]
+# -> ['[CLS]', '今', '天', '天', '气', '很', '好', '[SEP]']
 ```
 """
 
@@ -83,7 +90,8 @@ class TextEncoder:
     from electra_tf import tokenization
     vocab = list(tokenization.SPECIAL_TOKENS) + ["hello"]
     encoder = TextEncoder(tokenization.make_tokenizer(vocab), sequence_length=8)
-    encoder(tf.constant(["hello hello", b"\\xff"]))["token_ids"]  # [2, 5, 5, 3, 0, ...]
+    encoder(tf.constant(["hello hello", b"\\xff"]))["token_ids"]  # invalid UTF-8 reads as [UNK]
+    # -> [[2, 5, 5, 3, 0, 0, 0, 0], [2, 1, 3, 0, 0, 0, 0, 0]]
     ```
     """
 

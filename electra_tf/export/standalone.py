@@ -28,6 +28,7 @@ From Python:
 from electra_tf.export import standalone  # or load this file by path, without electra_tf
 
 standalone.load_tf_text_ops()  # then tf.saved_model.load(export_dir) finds TF Text's ops
+"FastWordpieceTokenizeWithOffsets" in standalone.tf_text_op_names()  # -> True
 ```
 """
 

@@ -49,7 +49,12 @@ class WindowedTagging:
     tag = tf.function(lambda text: windowed(text, lambda inputs: {"ner": tagger(inputs)},
                                             {"ner": tagger.tag_names}))  # graph ops, as exported
     words, heads = tag(tf.constant(["江泽民在北京"]))
+    words["word_start"], words["word_end"]  # character offsets: one word per CJK character
+    # -> ([[0, 1, 2, 3, 4, 5]], [[1, 2, 3, 4, 5, 6]])
     heads["ner"]["entity_text"]  # [[b"江泽民", b"北京"]] once trained
+    # Untrained, the tags are random, but the graph reads the entities `tagger.tag` reads:
+    [entity["text"].encode() for entity in tagger.tag(["江泽民在北京"])[0]] == (
+        heads["ner"]["entity_text"][0].numpy().tolist())  # -> True
     ```
     """
 

@@ -9,7 +9,10 @@ Example:
 ```python
 from electra_tf.layers.activations import activation_function
 
-activation_function("gelu")(1.0)  # 0.8413..., x * Phi(x)
+float(activation_function("gelu")(1.0))  # x * Phi(x)
+# -> 0.84134
+float(activation_function("gelu_approximate")(1.0))  # the tanh approximation
+# -> 0.84119
 ```
 """
 

@@ -23,8 +23,9 @@ decoder = ElectraDecoder(vocabulary_size=20, hidden_dim=16, num_layers=2, num_he
                          intermediate_dim=32, dropout=0.0, max_sequence_length=8)
 ids = np.array([[2, 5, 6, 7]], "int32")
 states = np.random.default_rng(0).normal(size=(1, 3, 16)).astype("float32")  # an encoder's
-hidden = decoder(ids, encoder_sequence=states)                 # [1, 4, 16]
-logits = decoder.logits(hidden)                                # [1, 4, 20]
+hidden = decoder(ids, encoder_sequence=states)
+logits = decoder.logits(hidden)
+hidden.shape, logits.shape  # -> ((1, 4, 16), (1, 4, 20))
 
 # The same, token by token: fill the caches with the first token, then one step.
 self_cache, cross_cache = decoder.empty_caches(batch_size=1, decoder_length=4,

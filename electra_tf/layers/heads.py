@@ -19,7 +19,7 @@ class ReplacedTokenDetectionHead(keras.layers.Layer):
     ```python
     import numpy as np
     head = ReplacedTokenDetectionHead(hidden_dim=8)
-    head(np.zeros((2, 5, 8), "float32")).shape  # (2, 5)
+    head(np.zeros((2, 5, 8), "float32")).shape  # one logit per token  # -> (2, 5)
     ```
     """
 

@@ -17,7 +17,11 @@ class SeedStream(keras.layers.Layer):
     Example:
     ```python
     stream = SeedStream(seed=0)
-    tf.random.stateless_uniform([3], seed=stream.next_seed())  # new on each call
+    tf.random.stateless_uniform([3], seed=stream.next_seed())  # -> [0.211, 0.706, 0.800]
+    tf.random.stateless_uniform([3], seed=stream.next_seed())  # a new seed on each call
+    # -> [0.082, 0.409, 0.393]
+    stream.next_seed(), stream.counter  # [seed, count]; the count is a weight, saved with the model
+    # -> ([0, 2], 3)
     ```
     """
 

@@ -17,7 +17,7 @@ from electra_tf.layers.transformer import electra_transformer_layers
 layers = electra_transformer_layers(keras_hub.layers.TransformerDecoder, num_layers=2,
                                     num_heads=2, intermediate_dim=64, dropout=0.1,
                                     name="transformer_decoder_layer")
-[layer.name for layer in layers]  # ['transformer_decoder_layer_0', 'transformer_decoder_layer_1']
+[layer.name for layer in layers]  # -> ['transformer_decoder_layer_0', 'transformer_decoder_layer_1']
 ```
 """
 
