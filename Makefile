@@ -17,7 +17,7 @@ RUN_SENTIMENT := $(RUN_DIR)/cells/mlm_1e+14_chinese_sentiment_zh_1k_fair_0_finet
 FORTUNES_CACHE := .cache/fortunes-zh
 export FORTUNES_ZH_DIR := $(CURDIR)/$(FORTUNES_CACHE)/usr/share/games/fortunes
 
-.PHONY: run test install install-test fortunes notebooks benchmark clean
+.PHONY: run test install install-test fortunes notebooks benchmark bench-env clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ $(VENV)/.installed-data: setup.cfg pyproject.toml | $(PY)
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test,study]'
 	touch $@
+
+# The benchmarks' PyTorch reference (benchmarks/pretrain_step.py, mode `torch`) needs torch and
+# transformers beside TensorFlow; they live in a venv of their own so the library's never
+# holds them. CPU-only torch comes from PyTorch's own index (PyPI's wheel pulls CUDA).
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[test,study]'
+	$(BENCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+	$(BENCH_VENV)/bin/python -m pip install --quiet transformers==5.25.0
+	touch $@
+
+bench-env: $(BENCH_VENV)/.installed
 
 install: $(VENV)/.installed-data
 install-test: $(VENV)/.installed-test
@@ -71,8 +85,8 @@ test: install-test fortunes
 notebooks: install-test
 	$(PY) notebooks/execute.py --output_dir docs/notebooks
 
-benchmark: install
-	$(PY) benchmarks/pretrain_step.py
+benchmark: bench-env
+	$(BENCH_VENV)/bin/python benchmarks/pretrain_step.py
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache .cache

@@ -5,8 +5,8 @@ Times one ELECTRA pre-training step (generator + discriminator, forward,
 backward, AdamW update) of a config at a given batch and sequence length, in
 each execution mode, interleaved over several rounds so machine noise hits
 every mode alike; reports medians and ratios measured side by side. With
-`torch` and `transformers` installed (`pip install torch==2.13.0
-transformers`; not part of any install extra), a Hugging Face step of the same
+`torch` and `transformers` installed (`make bench-env` builds them into
+`.venv-bench`; the library's own venv never holds them), a Hugging Face step of the same
 size (ElectraForMaskedLM generator + ElectraForPreTraining discriminator with
 tied embeddings) is timed in the same rounds as the reference.
 
