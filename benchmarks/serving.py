@@ -33,7 +33,7 @@ from absl import app, flags
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import ClassifierServable, export_saved_model
 from electra_tf.export.serving import ID_INPUTS
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from machine import describe
 
 FLAGS = flags.FLAGS

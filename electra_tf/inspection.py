@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from electra_tf import compat, tokenization
 from electra_tf.layers.seed_stream import SeedStream
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
 
 
 @dataclasses.dataclass

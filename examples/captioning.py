@@ -14,13 +14,10 @@ import keras
 import numpy as np
 
 from electra_tf import tokenization
-from electra_tf.models.captioning import (
-    DIGIT_NAMES,
-    ImageCaptionBackbone,
-    ImageCaptioner,
-    ImageCaptionPreprocessor,
-    digit_captions,
-)
+from electra_tf.data.captioning import DIGIT_NAMES, digit_captions
+from electra_tf.models.captioning.backbone import ImageCaptionBackbone
+from electra_tf.models.captioning.captioner import ImageCaptioner
+from electra_tf.models.captioning.preprocessor import ImageCaptionPreprocessor
 
 
 def parse_args(argv=None):

@@ -15,7 +15,7 @@ from keras.optimizers import Adam
 
 from electra_tf import tokenization
 from electra_tf.data import parallel
-from electra_tf.models.document import ELECTRA_model, greedy_generate, make_training_arrays
+from electra_tf.models.seq2seq.document import ELECTRA_model, greedy_generate, make_training_arrays
 
 
 def main(argv=None):

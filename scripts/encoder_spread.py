@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.models import encoders
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 from electra_tf.models.model_dir import pretraining_config, vocabulary_file
 
 FORMAT = "cosine %.3f  std %.3f  [CLS] std across sentences %.3f"

@@ -59,7 +59,7 @@ import keras
 
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.data import parallel
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.training import baselines, generation
 from electra_tf.training.pretrain import prepare_vocabulary, run_pretraining
 

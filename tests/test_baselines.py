@@ -93,7 +93,7 @@ def test_caption_scores_count_digits_by_position():
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_pixel_baseline_reads_digits_far_above_chance(language):
     pytest.importorskip("sklearn")
-    from electra_tf.models.captioning import digit_captions
+    from electra_tf.data.captioning import digit_captions
 
     images, captions = digit_captions(300, language=language, seed=0)
     test_images, test_captions = digit_captions(100, language=language, split="test", seed=1)

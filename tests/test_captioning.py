@@ -5,12 +5,10 @@ import numpy as np
 import pytest
 
 from electra_tf import tokenization
-from electra_tf.models.captioning import (
-    ImageCaptionBackbone,
-    ImageCaptioner,
-    ImageCaptionPreprocessor,
-    digit_captions,
-)
+from electra_tf.data.captioning import digit_captions
+from electra_tf.models.captioning.backbone import ImageCaptionBackbone
+from electra_tf.models.captioning.captioner import ImageCaptioner
+from electra_tf.models.captioning.preprocessor import ImageCaptionPreprocessor
 
 pytest.importorskip("sklearn")
 

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
-from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 from electra_tf.optimizers import create_finetuning_optimizer
 
 KEYS = ["bad", "good", "meh"]

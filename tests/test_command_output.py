@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # A line of TensorFlow's C++ log (absl's prefix: severity, date, time, thread, file:line).

@@ -146,13 +146,3 @@ def test_only_compat_imports_private_modules():
     assert not found, "private keras-hub / Keras imports outside electra_tf/compat:\n" + "\n".join(
         found)
 
-
-def test_the_training_workarounds_still_import_from_their_old_paths():
-    from electra_tf.compat import multi_worker, tracing
-    from electra_tf.models import multi_worker as old_multi_worker
-    from electra_tf.models import tracing as old_tracing
-
-    for name in ("KERAS_VERSIONS", "MultiWorkerFit", "MultiWorkerKerasSteps",
-                 "in_multi_worker_mode", "worker_count", "worker_logs"):
-        assert getattr(old_multi_worker, name) is getattr(multi_worker, name)
-    assert old_tracing.BuildOptimizerBeforeTraining is tracing.BuildOptimizerBeforeTraining

@@ -23,10 +23,11 @@ from convert_parity import (EXPECTED, FIXTURES, LENGTH, TF1_FIXTURE, TF1_NUM_HEA
 from electra_tf import ElectraConfig, ElectraPretrainer, convert, tokenization
 from electra_tf.convert import ConversionError, hugging_face, tf1, weights
 from electra_tf.models.backbone import ElectraBackbone
-from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
-from electra_tf.models.detector import ElectraReplacedTokenDetector
-from electra_tf.models.masked_lm import ElectraMaskedLM
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
+from electra_tf.models.pretraining.masked_lm import ElectraMaskedLM
+from electra_tf.models.tagging.tagger import ElectraTagger
 
 
 @pytest.fixture(scope="module")
@@ -363,5 +364,5 @@ def test_a_keras_hub_preset_seeds_every_head(tmp_path):
         assert model.preprocessor.tokenizer.get_vocabulary() == tokenization.load_vocabulary(
             FIXTURES / "discriminator")
         np.testing.assert_array_equal(model.backbone(ids())["sequence_output"].numpy(), expected)
-    from electra_tf.models.seq2seq_backbone import make_encoder
+    from electra_tf.models.seq2seq.backbone import make_encoder
     np.testing.assert_array_equal(make_encoder(preset)(ids())["sequence_output"].numpy(), expected)

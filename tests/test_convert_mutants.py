@@ -16,7 +16,7 @@ import pytest
 import convert_parity
 from convert_parity import TOLERANCE, assert_close
 from electra_tf.convert import hugging_face, weights
-from electra_tf.models import pretrainer as pretrainer_module
+from electra_tf.models.pretraining import electra_pretrainer as pretrainer_module
 
 # A mutant must miss the tolerance by at least this factor, so that another
 # CPU's rounding cannot turn a caught mistake into a pass.

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from electra_tf import ElectraPretrainer, convert, tokenization
-from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.detector import ElectraReplacedTokenDetector
-from electra_tf.models.masked_lm import ElectraMaskedLM
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
+from electra_tf.models.pretraining.masked_lm import ElectraMaskedLM
+from electra_tf.models.tagging.tagger import ElectraTagger
 
 from export_helpers import as_strings, fresh_process, run_export_script
 

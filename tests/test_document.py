@@ -7,7 +7,7 @@ from keras.losses import SparseCategoricalCrossentropy
 from keras.optimizers import Adam
 
 from electra_tf import tokenization
-from electra_tf.models.document import (
+from electra_tf.models.seq2seq.document import (
     ELECTRA_model,
     generator_decoder,
     greedy_generate,

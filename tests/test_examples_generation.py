@@ -6,7 +6,7 @@ import pathlib
 import pytest
 
 from electra_tf.data import parallel
-from electra_tf.models.captioning import DIGIT_NAMES
+from electra_tf.data.captioning import DIGIT_NAMES
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 

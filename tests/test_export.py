@@ -23,7 +23,7 @@ from electra_tf.export import (
     serving,
     serving_ops,
 )
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from export_helpers import as_strings, assert_same_outputs, call, run_export_script, show_signatures
 from export_helpers import fresh_process as ask_fresh_process
 

@@ -8,10 +8,10 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, serving, serving_ops
 from electra_tf.models import encoders
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger import ElectraTagger
-from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models.multitask.multitask import ElectraMultiTask
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.tagging.tagger import ElectraTagger
 from export_helpers import (
     as_strings, assert_same_outputs, call, fresh_process, run_export_script, show_signatures)
 

@@ -14,9 +14,9 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.export import DEFAULT_SIGNATURE, IDS_SIGNATURE, serving, serving_ops
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
-from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 from export_helpers import (
     as_strings, assert_same_outputs, call, fresh_process, run_export_script, show_signatures)
 

@@ -10,7 +10,7 @@ from electra_tf import ElectraConfig, tokenization
 from electra_tf.data.tagging import entities_from_tags, split_words
 from electra_tf.export import (
     DEFAULT_SIGNATURE, IDS_SIGNATURE, TaggerServable, serving, serving_ops, tagging)
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.tagging.tagger import ElectraTagger
 from export_helpers import (
     assert_same_outputs, call, export_and_load, fresh_process, show_signatures)
 

@@ -14,9 +14,9 @@ from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.config import FinetuneConfig
 from electra_tf.data import corpora, tasks
 from electra_tf.export import servables, serving
-from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.multitask.multitask import ElectraMultiTask
+from electra_tf.models.tagging.tagger import ElectraTagger
 from electra_tf.training import finetune, precision
 
 FILLER = list("的了在是和有去看说")

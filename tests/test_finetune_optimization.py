@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.optimizers import (
     LayerwiseAdamW,
     create_finetuning_optimizer,

@@ -7,8 +7,8 @@ import numpy as np
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.config import FinetuneConfig
 from electra_tf.data import corpora, tasks
-from electra_tf.models.classifier import ElectraClassifier
-from electra_tf.models.multitask import ElectraMultiTask
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.multitask.multitask import ElectraMultiTask
 from electra_tf.training import finetune
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("好差张三北京的了")

@@ -4,10 +4,12 @@ Lower layers never reach up: compat (the borrowed keras-hub and Keras
 internals, which every layer may use) imports nothing of electra_tf; data and
 tokenization never import models; models never import training, cli, export or
 convert; export never imports training; and nothing in electra_tf imports
-scripts/ or tests/. Imports inside
+scripts/ or tests/. Inside models, what every task shares (the modules at the
+top of models/) imports no task package, and a task package imports no other
+but those it builds on (`TASKS`). Imports inside
 functions count as much as those at the top of a file, and so do names taken
 from a package's `__init__` (`from electra_tf import ElectraClassifier` imports
-electra_tf.models.classifier). A new upward import fails here, naming the
+electra_tf.models.classification.classifier). A new upward import fails here, naming the
 file, the line and the rule.
 """
 
@@ -21,11 +23,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """Modules under any of `layers` import nothing under any of `forbidden`."""
+    """Modules under any of `layers` (but not under any of `exempt`) import nothing under any
+    of `forbidden`."""
 
     text: str
     layers: tuple
     forbidden: tuple
+    exempt: tuple = ()
 
 
 def scripts_and_tests(root):
@@ -36,8 +40,34 @@ def scripts_and_tests(root):
     return ("scripts", "tests", *sorted(stems))
 
 
+# Each task package of electra_tf/models, and the task packages it may import: the multi-task
+# model composes the classification and tagging heads, captioning is seq2seq over images, and
+# the replaced-token detector reads sentences as the classifier packs them.
+TASKS = {
+    "pretraining": ("classification",),
+    "classification": (),
+    "tagging": (),
+    "multitask": ("classification", "tagging"),
+    "seq2seq": (),
+    "captioning": ("seq2seq",),
+}
+
+
+def task_rules():
+    packages = tuple(f"electra_tf.models.{task}" for task in TASKS)
+    yield Rule("the models every task shares import no task package",
+               ("electra_tf.models",), packages, exempt=packages)
+    for task, allowed in TASKS.items():
+        others = [other for other in TASKS if other != task and other not in allowed]
+        text = f"models.{task} imports no other task package" + (
+            f" but {' and '.join(allowed)}" if allowed else "")
+        yield Rule(text, (f"electra_tf.models.{task}",),
+                   tuple(f"electra_tf.models.{other}" for other in others))
+
+
 def rules(root):
     return (
+        *task_rules(),
         Rule("compat imports nothing of electra_tf", ("electra_tf.compat",), ("electra_tf",)),
         Rule("data and tokenization never import models",
              ("electra_tf.data", "electra_tf.tokenization"), ("electra_tf.models",)),
@@ -118,7 +148,7 @@ def violations(root):
     for module, path in package.files.items():
         imports = list(package.imports(module))
         for rule in rules(root):
-            if not under(module, rule.layers):
+            if not under(module, rule.layers) or under(module, rule.exempt):
                 continue
             for line, imported in imports:
                 if under(imported, rule.forbidden):
@@ -151,6 +181,12 @@ def test_an_upward_import_is_named_with_its_file_line_and_rule(tmp_path):
                 from ..training import loop  # a lazy import is an import all the same
                 return loop.fit(task)
             """,
+        "electra_tf/models/metrics.py": "from electra_tf.models.tagging import tagger\n",
+        "electra_tf/models/tagging/__init__.py": "",
+        "electra_tf/models/tagging/tagger.py": "from electra_tf.models.seq2seq import decode\n",
+        "electra_tf/models/seq2seq/__init__.py": "",
+        "electra_tf/models/seq2seq/decode.py": "",
+        "electra_tf/models/multitask/__init__.py": "from electra_tf.models.tagging import tagger\n",
         "electra_tf/data/__init__.py": "",
         "electra_tf/data/batches.py": "import electra_tf\nfrom electra_tf import Task\n",
         "electra_tf/export/__init__.py": "",
@@ -177,6 +213,10 @@ def test_an_upward_import_is_named_with_its_file_line_and_rule(tmp_path):
         "tokenization never import models",
         "electra_tf/export/serve.py:3: imports electra_tf.training.summaries, but export never "
         "imports training",
+        "electra_tf/models/metrics.py:1: imports electra_tf.models.tagging.tagger, but the "
+        "models every task shares import no task package",
+        "electra_tf/models/tagging/tagger.py:1: imports electra_tf.models.seq2seq.decode, but "
+        "models.tagging imports no other task package",
         "electra_tf/models/task.py:5: imports electra_tf.training.loop, but models never import "
         "training, cli, export or convert",
     ]

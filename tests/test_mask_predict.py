@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
-from electra_tf.models.mask_predict import fill_masks, mask_predict
+from electra_tf.models.pretraining.mask_predict import fill_masks, mask_predict
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + [f"w{i}" for i in range(20)]
 TOKENIZER = tokenization.make_tokenizer(VOCAB)

@@ -23,7 +23,7 @@ from electra_tf import convert, inspection, tokenization
 from electra_tf.config import FinetuneConfig
 from electra_tf.export.servables import detect_kind, load_servable
 from electra_tf.models import model_dir
-from electra_tf.models.masked_lm import ElectraMaskedLM
+from electra_tf.models.pretraining.masked_lm import ElectraMaskedLM
 from electra_tf.training import summaries
 from electra_tf.training.finetune import FinetuneSpec, run_finetuning
 from electra_tf.training.pretrain import PRETRAINERS, run_pretraining

@@ -12,7 +12,7 @@ from electra_tf import ElectraClassifier, ElectraPretrainer
 from electra_tf.convert import convert
 from electra_tf.export.servables import detect_kind
 from electra_tf.models import model_dir
-from electra_tf.models.multitask import ElectraMultiTask
+from electra_tf.models.multitask.multitask import ElectraMultiTask
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "model_dirs_0_1"
 sys.path.insert(0, str(FIXTURES.parent))

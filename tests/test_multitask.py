@@ -5,10 +5,10 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.models import encoders
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 from electra_tf.data.mixing import mix_tasks, sampling_probabilities
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.multitask.multitask import ElectraMultiTask
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 
 CONFIG = ElectraConfig.from_preset("tiny")
 PEOPLE, FILLER = ["张三", "李四"], list("的了在是和有去看说")

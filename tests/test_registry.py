@@ -8,7 +8,7 @@ import pytest
 from electra_tf import convert
 from electra_tf.export import SERVABLES, detect_kind, load_servable
 from electra_tf.models import model_dir, registry
-from electra_tf.models.pretrainer_base import Pretrainer
+from electra_tf.models.pretraining.base import Pretrainer
 from electra_tf.training.pretrain import PRETRAINERS
 
 

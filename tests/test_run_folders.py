@@ -19,7 +19,7 @@ from test_command_output import run_as_user
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.config import FinetuneConfig
 from electra_tf.export import servables
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.model_dir import RunFolderError
 from electra_tf.training import generation
 from electra_tf.training.finetune import FinetuneSpec, run_finetuning

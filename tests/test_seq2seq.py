@@ -11,9 +11,9 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
-from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 from electra_tf.tokenization import join_cjk
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
@@ -294,17 +294,17 @@ def old_presets():
 
 
 def test_a_preset_saved_before_the_shared_decoder_loads(tmp_path):
-    from electra_tf.models import seq2seq_backbone
+    from electra_tf.models import legacy
 
     presets = old_presets()
     weights = presets.OUT / "seq2seq" / "model.weights.h5"
-    assert seq2seq_backbone._is_legacy(str(weights))  # the decoder's layers at the top
+    assert legacy.is_seq2seq_weights(weights)  # the decoder's layers at the top
     lm = ElectraSeq2SeqLM.from_preset(str(presets.OUT / "seq2seq"))
     text, _ = presets.inputs()
     expected = np.load(presets.OUT / "expected.npz")["seq2seq"]
     np.testing.assert_allclose(lm(text).numpy(), expected, atol=1e-6)
     # Saved again, it is in today's layout.
     lm.save_to_preset(str(tmp_path))
-    assert not seq2seq_backbone._is_legacy(str(tmp_path / "model.weights.h5"))
+    assert not legacy.is_seq2seq_weights(tmp_path / "model.weights.h5")
     np.testing.assert_allclose(ElectraSeq2SeqLM.from_preset(str(tmp_path))(text).numpy(),
                                expected, atol=1e-6)

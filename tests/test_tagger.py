@@ -11,7 +11,7 @@ from electra_tf import ElectraConfig, tokenization
 from electra_tf.data.tasks import DataFormatError
 from electra_tf.data.tagging import entities_from_tags, entity_spans, split_words, word_windows
 from electra_tf.models.metrics import EntityF1
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.tagging.tagger import ElectraTagger
 
 CONFIG = ElectraConfig.from_preset("tiny")
 ENGLISH = list(tokenization.SPECIAL_TOKENS) + ["john", "paris", "lives", "in", "##s", "x", "jo", "##hn"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.pretraining import pretraining_dataset
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 
 TOPICS = [[f"a{i}" for i in range(16)], [f"b{i}" for i in range(16)]]
 VOCAB = list(tokenization.SPECIAL_TOKENS) + TOPICS[0] + TOPICS[1]

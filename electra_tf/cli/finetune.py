@@ -39,9 +39,9 @@ from absl import app, flags
 
 from electra_tf import cli
 from electra_tf.config import DTYPE_POLICIES, FinetuneConfig, preset_names
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.model_dir import LOGS_DIRNAME
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.tagging.tagger import ElectraTagger
 from electra_tf.training import summaries
 from electra_tf.training.distribute import is_chief
 from electra_tf.training.finetune import BUILTIN_DATASETS, FinetuneSpec, run_finetuning

@@ -47,7 +47,7 @@ from electra_tf.convert import hugging_face, tf1, weights
 from electra_tf.convert.weights import ConversionError
 from electra_tf.models import model_dir, registry
 from electra_tf.models.backbone import ElectraBackbone, activation_of, normalize_first_of
-from electra_tf.models.pretrainer_base import Pretrainer
+from electra_tf.models.pretraining.base import Pretrainer
 
 TARGETS = ("electra_tf", "hugging_face", "keras_hub")
 log = logging.getLogger(__name__)

@@ -35,13 +35,16 @@ from electra_tf.config import ElectraConfig
 from electra_tf.convert import weights
 from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import activation_of, normalize_first_of
-from electra_tf.models.classifier import ElectraClassifier, ElectraTextClassifierPreprocessor
-from electra_tf.models.detector import ElectraReplacedTokenDetector
-from electra_tf.models.masked_lm import ElectraMaskedLM, ElectraMaskedLMPreprocessor
-from electra_tf.models.masked_lm_pretrainer import MaskedLMPretrainer
-from electra_tf.models.pretrainer import ElectraPretrainer
-from electra_tf.models.pretrainer_base import build_encoder
-from electra_tf.models.tagger import ElectraTagger, ElectraTaggerPreprocessor
+from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models.encoders import build_encoder
+from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
+from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
+from electra_tf.models.pretraining.masked_lm import ElectraMaskedLM
+from electra_tf.models.pretraining.masked_lm_preprocessor import ElectraMaskedLMPreprocessor
+from electra_tf.models.pretraining.masked_lm_pretrainer import MaskedLMPretrainer
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.tagging.tagger import ElectraTagger
 
 # Hugging Face's `hidden_act` ↔ this package's activation names.
 FROM_HF_ACTIVATION = {"gelu": "gelu", "gelu_new": "gelu_approximate",

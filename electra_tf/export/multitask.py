@@ -10,7 +10,7 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import MultiTaskServable, export_for_serving
 from electra_tf.models import encoders
-from electra_tf.models.multitask import ElectraMultiTask
+from electra_tf.models.multitask.multitask import ElectraMultiTask
 
 vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
 backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)

@@ -8,7 +8,7 @@ Example:
 import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.export import ClassifierServable, export_for_serving
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 
 vocab = tokenization.build_vocabulary(["今天天气很好", "很差"], 40)
 ElectraClassifier.from_scratch(ElectraConfig.from_preset("tiny"), vocab, label_names=[
@@ -38,7 +38,7 @@ from electra_tf.export.serving import ID_INPUTS, Servable
 from electra_tf.export.tagging import TaggerServable
 from electra_tf.models import model_dir as model_dirs
 from electra_tf.models import registry
-from electra_tf.models.pretrainer_base import Pretrainer
+from electra_tf.models.pretraining.base import Pretrainer
 
 
 class DiscriminatorServable(Servable):

@@ -40,7 +40,7 @@ class WindowedTagging:
     Example:
     ```python
     from electra_tf import ElectraConfig, tokenization
-    from electra_tf.models.tagger import ElectraTagger
+    from electra_tf.models.tagging.tagger import ElectraTagger
 
     vocab = tokenization.build_vocabulary(["江泽民在北京"], 40)
     tagger = ElectraTagger.from_scratch(ElectraConfig.from_preset("tiny"), vocab,

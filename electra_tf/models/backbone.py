@@ -23,7 +23,8 @@ Presets: a backbone keras-hub's class computes exactly (tanh GELU, post-LN) is
 saved as a plain keras-hub preset (`keras_hub.models.ElectraBackbone.from_preset`
 reads it without this package); any other records this class and its
 settings. Either loads with `ElectraBackbone.from_preset`, which also accepts
-any keras-hub ELECTRA preset.
+any keras-hub ELECTRA preset. Its tokenizer is `electra_tf.models.tokenizer`'s
+`ElectraTokenizer`.
 
 Example:
 ```python
@@ -42,11 +43,10 @@ output["sequence_output"].shape  # (1, 16, 16)
 import keras
 import keras_hub
 
-from electra_tf import compat
 from electra_tf.layers.activations import KERAS_HUB_ACTIVATION
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.layers.transformer import electra_transformer_layers
-from electra_tf.models import model_dir
+from electra_tf.models import moved_attribute
 
 
 def activation_of(backbone):
@@ -221,50 +221,7 @@ class ElectraBackbone(keras_hub.models.ElectraBackbone):
         return super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
 
 
-@keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraTokenizer(keras_hub.models.ElectraTokenizer):
-    """keras-hub's `ElectraTokenizer`, declared as the tokenizer of the backbone above.
-
-    keras-hub's `Tokenizer.from_preset` picks the tokenizer class through
-    `backbone_cls`; without this, `keras_hub.models.ElectraTokenizer.from_preset`
-    refuses a preset whose backbone has exact GELU. Nothing else differs.
-    """
-
-    backbone_cls = ElectraBackbone
-
-
-class FreshOptimizerOnLoad:
-    """keras-hub task mixin: `from_preset` leaves the saved optimizer state out.
-
-    A task saved after `fit` keeps its optimizer's state in `task.weights.h5`.
-    `from_preset` builds the task anew, compiled with an optimizer that has
-    no slots yet (they are made when training starts), which cannot take the
-    saved ones: Keras skipped them anyway, warning "Skipping variable loading
-    for optimizer ..." at every load for prediction or export. A task trained
-    after loading starts its optimizer afresh, as it did; an optimizer that is
-    built by then is loaded as before.
-    """
-
-    def load_task_weights(self, filepath):
-        skipped = compat.flatten_layers(self.backbone)  # loaded from the backbone's own file
-        if self.optimizer is not None and not self.optimizer.built:
-            skipped.append(self.optimizer)
-        keras.saving.load_weights(self, filepath, objects_to_skip=skipped)
-
-
-class ElectraTaskPresets(FreshOptimizerOnLoad):
-    """Task mixin: `from_preset` takes a preset of either ELECTRA backbone class.
-
-    keras-hub's `Task.from_preset` looks for a registered task subclass whose
-    `backbone_cls` is exactly the preset's backbone class, so a task declared
-    for keras-hub's `ElectraBackbone` would refuse a preset holding the
-    subclass above (and the other way round). The tasks here work with both,
-    so this skips that search; keras-hub offers no public loader for it.
-    """
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        load_task_weights = "num_classes" not in kwargs  # as keras-hub's classifiers
-        with model_dir.reading(preset):  # a damaged folder: an error naming the file
-            return compat.load_task_from_preset(cls, preset, load_weights, load_task_weights,
-                                                **kwargs)
+def __getattr__(name):
+    # Before models/ was grouped by task, the tokenizer and the task mixins lived here too:
+    # they still import from here, with a warning (`electra_tf.models.MOVED`).
+    return moved_attribute(__name__, name)

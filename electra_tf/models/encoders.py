@@ -31,9 +31,32 @@ import keras_hub
 from electra_tf import tokenization
 from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
 from electra_tf.config import ElectraConfig
-from electra_tf.models.backbone import ElectraBackbone, ElectraTaskPresets
 from electra_tf.models import model_dir
-from electra_tf.models.pretrainer_base import build_encoder
+from electra_tf.models.backbone import ElectraBackbone
+from electra_tf.models.task_presets import ElectraTaskPresets
+
+
+def build_encoder(config: ElectraConfig, vocabulary_size: int, name="discriminator"):
+    """The encoder `config` describes: keras-hub's `ElectraBackbone` with the config's GELU
+    and block order.
+
+    ELECTRA's discriminator, the masked-LM baseline's encoder and every
+    fine-tuning head's randomly initialised encoder are this network.
+    """
+    return ElectraBackbone(
+        vocab_size=vocabulary_size,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        hidden_dim=config.hidden_size,
+        embedding_dim=config.embedding_size,
+        intermediate_dim=config.intermediate_size,
+        dropout=config.dropout,
+        max_sequence_length=config.max_position_embeddings,
+        activation=config.activation,
+        normalize_first=config.normalize_first,
+        dtype=config.dtype_policy,
+        name=name,
+    )
 
 
 def default_sequence_length(init_from, backbone, fallback=128) -> int:

@@ -31,7 +31,8 @@ do the pre-training run's own readers (`training.pretrain`,
 line (`electra_tf.cli`).
 
 Version 0.1 wrote other layouts (a pre-trainer's `pretrainer.weights.h5` with a
-`discriminator/` preset; a multi-task `multitask.keras`); they still load, with
+`discriminator/` preset; a multi-task `multitask.keras`); the readers here
+read them too, asking `electra_tf.models.legacy` where their parts are, with
 a warning saying how to rewrite them (`electra-convert --source OLD --output_dir NEW`).
 
 Example:
@@ -44,18 +45,17 @@ model_dir.encoder_preset("electra_base_discriminator_en")  # a keras-hub name: u
 
 import contextlib
 import json
-import logging
 import pathlib
 import shutil
 import tempfile
+import zipfile
 
 import h5py
 import keras
 import keras_hub
 
-from electra_tf import tokenization
 from electra_tf.config import ConfigError, ElectraConfig
-from electra_tf.models import registry
+from electra_tf.models import legacy, registry
 
 # keras-hub's preset file names (keras_hub.src.utils.preset_utils).
 BACKBONE_CONFIG_FILENAME = "config.json"
@@ -75,14 +75,6 @@ CHECKPOINTS_DIRNAME = "checkpoints"
 BACKUP_DIRNAME = "backup"
 LOGS_DIRNAME = "logs"
 
-# Version 0.1's layouts.
-LEGACY_PRETRAINER_WEIGHTS = "pretrainer.weights.h5"
-LEGACY_DISCRIMINATOR_DIRNAME = "discriminator"
-LEGACY_MULTITASK_MODEL = "multitask.keras"
-LEGACY_MULTITASK_SETTINGS = "multitask.json"
-_LEGACY_CLASSES = {LEGACY_PRETRAINER_WEIGHTS: "ElectraPretrainer",
-                   LEGACY_MULTITASK_MODEL: "ElectraMultiTask"}
-
 # `ElectraConfig.objective` -> the name of the class that pre-trains with it.
 PRETRAINER_CLASSES = {objective: task.name for objective, task in registry.PRETRAINERS.items()}
 
@@ -91,9 +83,6 @@ RESAVE = "copy the folder again from where it was written, or save the model aga
 # The fix for a folder that holds no saved model at all.
 NOT_A_MODEL = ("point at a folder that electra-pretrain, electra-finetune, electra-convert or a "
                "model's save_to_preset wrote")
-
-log = logging.getLogger(__name__)
-
 
 class RunFolderError(ValueError):
     """A run or model folder cannot be read: a file is missing, empty, truncated or
@@ -170,18 +159,22 @@ def read_vocabulary(path, fix=RESAVE, size=None) -> list[str]:
 
 
 def check_weights_file(path, fix=RESAVE):
-    """Raises a `RunFolderError` with `fix` unless `path` is a readable HDF5 (weights) file.
+    """Raises a `RunFolderError` with `fix` unless `path` is a readable weights file: HDF5,
+    or a `.keras` archive (a zip file).
 
-    Opening it reads its header only; HDF5 records the file's length there, so a
-    truncated copy shows.
+    Opening it reads its header only; HDF5 and zip record the file's length there,
+    so a truncated copy shows.
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise folder_error(path, "is missing", fix)
     try:
-        with h5py.File(path, "r"):
-            pass
-    except OSError as error:
+        if path.suffix == ".keras":
+            zipfile.ZipFile(path).close()
+        else:
+            with h5py.File(path, "r"):
+                pass
+    except (OSError, zipfile.BadZipFile) as error:
         raise folder_error(path, f"is not a readable weights file ({error}): it is empty, "
                            "truncated or corrupt", fix) from None
 
@@ -284,22 +277,13 @@ def saved_class(path):
     task = path / TASK_CONFIG_FILENAME
     if task.is_file():
         return read_task_config(path).get("class_name")
-    for filename, name in _LEGACY_CLASSES.items():
-        if (path / filename).is_file():
-            return name
-    return None
-
-
-def legacy_class(path):
-    """The class name of the model saved in `path` in one of version 0.1's layouts, or None
-    (no saved model, or one in the current layout)."""
-    path = pathlib.Path(str(path))
-    return None if (path / TASK_CONFIG_FILENAME).is_file() else saved_class(path)
+    return legacy.saved_class(path)
 
 
 def is_legacy(path) -> bool:
-    """Whether `path` holds a model in one of version 0.1's layouts."""
-    return legacy_class(path) is not None
+    """Whether `path` holds a model in one of version 0.1's layouts (`legacy`)."""
+    path = pathlib.Path(str(path))
+    return not (path / TASK_CONFIG_FILENAME).is_file() and legacy.saved_class(path) is not None
 
 
 def is_pretraining_dir(path) -> bool:
@@ -321,7 +305,7 @@ def pretraining_config(path):
             f"{' or '.join(PRETRAINER_CLASSES.values())})",
             "point at a directory written by electra-pretrain or electra-convert")
     if is_legacy(path):
-        return ElectraConfig.load(path / CONFIG_FILENAME)
+        return legacy.pretraining_config(path)
     task = path / TASK_CONFIG_FILENAME
     try:
         return ElectraConfig.from_dict(read_task_config(path)["config"]["config"])
@@ -336,15 +320,15 @@ def vocabulary_file(path) -> pathlib.Path:
     """The vocabulary file of the model saved in `path` (in any layout)."""
     path = pathlib.Path(str(path))
     if is_legacy(path):
-        return path / tokenization.VOCAB_FILENAME
-    return path / "assets" / "tokenizer" / "vocabulary.txt"
+        return legacy.vocabulary_file(path)
+    return path / "assets" / "tokenizer" / VOCABULARY_ASSET
 
 
 def weights_file(path) -> pathlib.Path:
     """The file holding every weight of the model saved in `path` (in any layout)."""
     path = pathlib.Path(str(path))
-    if legacy_class(path) == "ElectraPretrainer":
-        return path / LEGACY_PRETRAINER_WEIGHTS
+    if is_legacy(path):
+        return legacy.weights_file(path)
     return path / TASK_WEIGHTS_FILENAME
 
 
@@ -353,13 +337,14 @@ def encoder_preset(source) -> str:
     except for a 0.1 pre-training directory (its `discriminator/`); anything
     else (a keras-hub preset name or folder) passes through unchanged."""
     path = pathlib.Path(str(source))
-    if legacy_class(path) != "ElectraPretrainer":
+    preset = legacy.encoder_preset(path) if is_legacy(path) else None
+    if preset is None:
         return str(source)
-    if not (path / LEGACY_DISCRIMINATOR_DIRNAME).is_dir():
+    if not preset.is_dir():
         raise folder_error(
-            path, f"is an electra_tf 0.1 model directory without its "
-            f"{LEGACY_DISCRIMINATOR_DIRNAME}/ preset: the copy is incomplete", "copy it again")
-    return str(path / LEGACY_DISCRIMINATOR_DIRNAME)
+            path, f"is an electra_tf 0.1 model directory without its {preset.name}/ preset: "
+            "the copy is incomplete", "copy it again")
+    return str(preset)
 
 
 def save_preset(model, preset_dir, backbone, tokenizer):
@@ -394,7 +379,11 @@ def save_preset(model, preset_dir, backbone, tokenizer):
 
 
 def load_preset(cls, preset_dir, load_weights=True):
-    """The `cls` model `save_preset` wrote to `preset_dir`, built with its tokenizer."""
+    """The `cls` model `save_preset` wrote to `preset_dir`, built with its tokenizer.
+
+    A folder in one of version 0.1's layouts loads too (`legacy.build`), with a
+    warning saying how to rewrite it.
+    """
     preset_dir = pathlib.Path(str(preset_dir))
     name = saved_class(preset_dir)
     if name != cls.__name__:
@@ -403,12 +392,17 @@ def load_preset(cls, preset_dir, load_weights=True):
             preset_dir, f"holds {holds}, not an {cls.__name__}",
             f"load it with {name or 'the class that saved it'}.from_preset, or point at a "
             f"directory {cls.__name__}.save_to_preset wrote")
-    with reading(preset_dir):
-        # keras-hub's class picks the tokenizer registered for the preset's backbone class.
-        tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset_dir))
-        model = cls.from_config({**read_task_config(preset_dir)["config"], "tokenizer": tokenizer})
-        if load_weights:
-            load_weights_file(model, preset_dir / TASK_WEIGHTS_FILENAME)
+    if is_legacy(preset_dir):
+        legacy.warn(preset_dir, cls.__name__)
+        model = legacy.build(cls, preset_dir)
+    else:
+        with reading(preset_dir):
+            # keras-hub's class picks the tokenizer registered for the preset's backbone class.
+            tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset_dir))
+            model = cls.from_config({**read_task_config(preset_dir)["config"],
+                                     "tokenizer": tokenizer})
+    if load_weights:
+        load_weights_file(model, weights_file(preset_dir))
     return model
 
 
@@ -425,10 +419,3 @@ def load_weights_file(model, path):
             "corrupt or holds the weights of a model of another size than the folder's config "
             "and vocabulary describe", fix) from error
 
-
-def warn_legacy(path, cls_name):
-    """Logs that `path` is in a 0.1 layout, and how to rewrite it."""
-    log.warning(
-        "%s is in electra_tf 0.1's layout; it loads, but rewrite it once in the current format: "
-        "electra-convert --source %s --output_dir NEW_DIR (or %s.from_preset(old)"
-        ".save_to_preset(new)).", path, path, cls_name)

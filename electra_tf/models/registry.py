@@ -1,7 +1,7 @@
 """The task registry: every model class this package saves, and what reads it.
 
 One record per class, keyed by the class name a saved model's `task.json`
-records (version 0.1's layouts imply it from their files: `model_dir`).
+records (version 0.1's layouts imply it from their files: `legacy`).
 A record says what the class exports as for TF Serving, which pre-training
 objective it trains, if any, and whether `electra_tf.convert` rewrites it.
 `electra_tf.convert`, `electra_tf.export` and `model_dir` read this table
@@ -14,7 +14,7 @@ from electra_tf.models import registry
 
 task = registry.TASKS["ElectraClassifier"]
 assert task.exports == ("classifier",)
-classifier_class = task.cls  # electra_tf.models.classifier.ElectraClassifier
+classifier_class = task.cls  # electra_tf.models.classification.classifier.ElectraClassifier
 assert registry.PRETRAINERS["mlm"].name == "MaskedLMPretrainer"
 ```
 """
@@ -53,24 +53,26 @@ class TaskRecord:
 
 
 TASKS = {task.name: task for task in (
-    TaskRecord(name="ElectraPretrainer", module="electra_tf.models.pretrainer",
+    TaskRecord(name="ElectraPretrainer", module="electra_tf.models.pretraining.electra_pretrainer",
                description="an ELECTRA pre-training run", objective="electra",
                exports=("discriminator", "generator")),
-    TaskRecord(name="MaskedLMPretrainer", module="electra_tf.models.masked_lm_pretrainer",
+    TaskRecord(name="MaskedLMPretrainer",
+               module="electra_tf.models.pretraining.masked_lm_pretrainer",
                description="a masked-LM baseline pre-training run", objective="mlm",
                exports=("generator",)),
-    TaskRecord(name="ElectraReplacedTokenDetector", module="electra_tf.models.detector",
+    TaskRecord(name="ElectraReplacedTokenDetector",
+               module="electra_tf.models.pretraining.detector",
                description="a replaced-token detector", exports=("discriminator",)),
-    TaskRecord(name="ElectraMaskedLM", module="electra_tf.models.masked_lm",
+    TaskRecord(name="ElectraMaskedLM", module="electra_tf.models.pretraining.masked_lm",
                description="a masked language model", exports=("generator",)),
-    TaskRecord(name="ElectraClassifier", module="electra_tf.models.classifier",
+    TaskRecord(name="ElectraClassifier", module="electra_tf.models.classification.classifier",
                description="a text classifier", exports=("classifier",)),
-    TaskRecord(name="ElectraTagger", module="electra_tf.models.tagger",
+    TaskRecord(name="ElectraTagger", module="electra_tf.models.tagging.tagger",
                description="a token tagger", exports=("tagger",)),
-    TaskRecord(name="ElectraMultiTask", module="electra_tf.models.multitask",
+    TaskRecord(name="ElectraMultiTask", module="electra_tf.models.multitask.multitask",
                description="a multi-task model", exports=("multitask",)),
     # Hugging Face and keras-hub have no encoder-decoder ELECTRA to convert to.
-    TaskRecord(name="ElectraSeq2SeqLM", module="electra_tf.models.seq2seq_lm",
+    TaskRecord(name="ElectraSeq2SeqLM", module="electra_tf.models.seq2seq.seq2seq_lm",
                description="a sequence-to-sequence model", exports=("seq2seq",),
                convertible=False),
 )}

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from electra_tf.models.captioning import DIGIT_NAMES
+from electra_tf.data.captioning import DIGIT_NAMES
 
 BEGIN, END, UNKNOWN = "<s>", "</s>", "<unk>"
 
@@ -226,7 +226,7 @@ class DigitSlotClassifier:
     where the digits are, which a captioner has to learn.
 
     ```python
-    from electra_tf.models.captioning import digit_captions
+    from electra_tf.data.captioning import digit_captions
 
     images, captions = digit_captions(200, language="zh")
     reader = DigitSlotClassifier(digits_per_image=2, language="zh").fit(images, captions)

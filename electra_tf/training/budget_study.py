@@ -60,7 +60,7 @@ from electra_tf.data import corpora
 from electra_tf.data import pretraining as pretraining_data
 from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models.model_dir import SUMMARY_FILENAME
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
 from electra_tf.training import finetune, probe
 from electra_tf.training.budget import measure_seconds_per_step
 from electra_tf.training.pretrain import prepare_vocabulary, run_pretraining

@@ -37,10 +37,10 @@ from electra_tf.data import corpora, tasks
 from electra_tf.data.mixing import mix_tasks
 from electra_tf.models import encoders
 from electra_tf.models import model_dir as model_dirs
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.model_dir import LOGS_DIRNAME
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.multitask.multitask import ElectraMultiTask
+from electra_tf.models.tagging.tagger import ElectraTagger
 from electra_tf.optimizers import create_finetuning_optimizer
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss

@@ -29,9 +29,9 @@ from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
 from electra_tf.models.model_dir import encoder_preset, folder_error
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
-from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 
 _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 

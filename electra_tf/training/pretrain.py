@@ -58,7 +58,7 @@ from electra_tf.models.model_dir import (
     folder_error,
 )
 from electra_tf.models import registry
-from electra_tf.models.pretrainer_base import Pretrainer
+from electra_tf.models.pretraining.base import Pretrainer
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss

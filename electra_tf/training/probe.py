@@ -49,9 +49,9 @@ import numpy as np
 import tensorflow as tf
 
 from electra_tf.models import encoders
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 from electra_tf.models.metrics import entity_scores
-from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 from electra_tf.training import finetune
 
 POOLINGS = ("mean", "cls")

@@ -5,7 +5,7 @@ import numpy as np, tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 from electra_tf import tokenization
 from electra_tf.data import corpora
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
 from electra_tf.config import ElectraConfig
 
 splits = corpora.chinese_sentiment()

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.data import corpora, pretraining as pdata
 from electra_tf.training.pretrain import run_pretraining
-from electra_tf.models.pretrainer import ElectraPretrainer
+from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
 
 root = pathlib.Path("/work/scratch")
 corpus = root / "corpus"

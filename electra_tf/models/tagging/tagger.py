@@ -7,12 +7,12 @@ metric. `tag(texts)` goes the other way: it splits raw text into words with
 character offsets, tags them in windows that fit the encoder (no word is left
 untagged), and returns entity spans in the original text. Those rules (words,
 windows, entities) are `electra_tf.data.tagging`; the preprocessor is
-`electra_tf.models.tagger_preprocessor`, the metric `electra_tf.models.metrics`.
+`electra_tf.models.tagging.preprocessor`, the metric `electra_tf.models.metrics`.
 
 Example:
 ```python
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.models.tagger import ElectraTagger
+from electra_tf.models.tagging.tagger import ElectraTagger
 
 sentences = [list("江泽民在北京"), list("克林顿在华盛顿")]
 tags = [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"],
@@ -40,7 +40,7 @@ from electra_tf.data.tagging import entity_spans, split_words, word_windows
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.metrics import EntityF1
-from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -4,8 +4,9 @@ Inside `ElectraPretrainer` the generator borrows the discriminator's
 embeddings; on its own (Hugging Face's `ElectraForMaskedLM`, a released
 generator, or a pre-trainer's generator taken out) it is a narrow
 `ElectraBackbone` whose embeddings and projection are the generator's, with
-keras-hub's `MaskedLMHead` tied to its word embeddings. Masking follows
-ELECTRA's recipe: 85% `[MASK]`, 15% unchanged, no random tokens.
+keras-hub's `MaskedLMHead` tied to its word embeddings. Its preprocessor
+(`masked_lm_preprocessor.py`) masks as ELECTRA does: 85% `[MASK]`, 15%
+unchanged, no random tokens.
 
 Example:
 ```python
@@ -21,31 +22,9 @@ import keras_hub
 
 from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.models.backbone import ElectraTaskPresets, activation_of
-
-
-@keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraMaskedLMPreprocessor(keras_hub.models.MaskedLMPreprocessor):
-    """keras-hub's masked-LM preprocessing with ELECTRA's defaults.
-
-    85% of the chosen tokens become `[MASK]`, the rest stay (BERT's 80/10/10
-    adds random tokens, which ELECTRA does not); `truncate="waterfall"`
-    because stock TF Serving may lack the op `round_robin` needs.
-    """
-
-    backbone_cls = keras_hub.models.ElectraBackbone
-    tokenizer_cls = keras_hub.models.ElectraTokenizer
-
-    def __init__(self, tokenizer, sequence_length=128, truncate="waterfall",
-                 mask_selection_rate=0.15, mask_selection_length=None, mask_token_rate=0.85,
-                 random_token_rate=0.0, **kwargs):
-        if mask_selection_length is None:  # the original's cap: int((p + 0.005) x length)
-            mask_selection_length = max(1, int((mask_selection_rate + 0.005) * sequence_length))
-        super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate,
-                         mask_selection_rate=mask_selection_rate,
-                         mask_selection_length=mask_selection_length,
-                         mask_token_rate=mask_token_rate, random_token_rate=random_token_rate,
-                         **kwargs)
+from electra_tf.models.backbone import activation_of
+from electra_tf.models.pretraining.masked_lm_preprocessor import ElectraMaskedLMPreprocessor
+from electra_tf.models.task_presets import ElectraTaskPresets
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -10,7 +10,7 @@ Example (translation, one vocabulary per side):
 ```python
 import keras_hub
 from electra_tf import tokenization
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 
 source = tokenization.make_tokenizer(tokenization.build_vocabulary(["open file"], 20))
 target = keras_hub.models.ElectraTokenizer(

@@ -4,7 +4,7 @@ Example:
 ```python
 import tensorflow as tf
 from electra_tf import tokenization
-from electra_tf.models.tagger_preprocessor import ElectraTaggerPreprocessor
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 
 vocab = list(tokenization.SPECIAL_TOKENS) + ["john", "##s", "in", "paris"]
 preprocessor = ElectraTaggerPreprocessor(tokenization.make_tokenizer(vocab), sequence_length=8)

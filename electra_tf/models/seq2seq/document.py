@@ -51,7 +51,7 @@ Example:
 ```python
 import keras
 import numpy as np
-from electra_tf.models.document import ELECTRA_model
+from electra_tf.models.seq2seq.document import ELECTRA_model
 
 model = ELECTRA_model(hidden_size=32, num_layers=1, dropout_rate=0.1, vocab_size=50,
                       sequence_length=8)
@@ -72,9 +72,9 @@ from keras import ops
 
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.layers.decoder import ElectraDecoder
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, encode_text, make_encoder
-from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, encode_text, make_encoder
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 
 ENGLISH_VOCAB_SIZE = 30522  # google/electra-*-discriminator
 CHINESE_VOCAB_SIZE = 21128  # hfl/chinese-electra-*

@@ -15,9 +15,9 @@ import tensorflow as tf
 from electra_tf import ElectraConfig, tokenization
 from electra_tf.data.mixing import mix_tasks
 from electra_tf.models import encoders
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.multitask import ElectraMultiTask
-from electra_tf.models.tagger import ElectraTaggerPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models.multitask.multitask import ElectraMultiTask
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 
 vocab = tokenization.build_vocabulary(["张三在北京很好", "很差"], 40)
 backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
@@ -37,19 +37,16 @@ model.fit(mix_tasks({"sentiment": model.task_batches("sentiment", sentiment),
 ```
 """
 
-import json
-import pathlib
-
 import keras
 import tensorflow as tf
 
-from electra_tf import tokenization
 from electra_tf.compat.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders, model_dir
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
-from electra_tf.models.tagger import ElectraTaggerPreprocessor, EntityF1
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models.metrics import EntityF1
+from electra_tf.models.tagging.preprocessor import ElectraTaggerPreprocessor
 
 KINDS = ("classification", "tagging")
 
@@ -160,15 +157,12 @@ class ElectraMultiTask(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model
         Directories in version 0.1's layout (`multitask.keras`) load too, with a
         warning saying how to rewrite them.
         """
-        if model_dir.legacy_class(preset_dir) == cls.__name__:
-            model_dir.warn_legacy(preset_dir, cls.__name__)
-            return _from_0_1_layout(preset_dir)
-        model = model_dir.load_preset(cls, preset_dir, load_weights=False)
-        if load_weights:
-            model._build_once()
-            model_dir.load_weights_file(
-                model, pathlib.Path(str(preset_dir)) / model_dir.TASK_WEIGHTS_FILENAME)
-        return model
+        return model_dir.load_preset(cls, preset_dir, load_weights)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights`, after the call that creates the heads' variables."""
+        self._build_once()
+        super().load_weights(filepath, *args, **kwargs)
 
     def _build_once(self):
         # A subclassed model has weights only after a call; padding builds them.
@@ -286,16 +280,3 @@ class ElectraMultiTask(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
 
-
-def _from_0_1_layout(directory):
-    """Version 0.1's layout: the whole model in `multitask.keras`, `vocab.txt` and
-    `multitask.json` (sequence length, lower-casing)."""
-    directory = pathlib.Path(str(directory))
-    settings = json.loads((directory / model_dir.LEGACY_MULTITASK_SETTINGS).read_text())
-    saved = keras.saving.load_model(directory / model_dir.LEGACY_MULTITASK_MODEL)
-    model = ElectraMultiTask.from_config({
-        **saved.get_config(), "sequence_length": settings["sequence_length"],
-        "tokenizer": tokenization.make_tokenizer(directory, lowercase=settings["lowercase"])})
-    model._build_once()
-    model.set_weights(saved.get_weights())
-    return model

@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
-from electra_tf.models.pretrainer_base import Pretrainer, build_encoder
+from electra_tf.models.encoders import build_encoder
+from electra_tf.models.pretraining.base import Pretrainer
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

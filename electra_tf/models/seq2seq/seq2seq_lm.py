@@ -1,10 +1,10 @@
 """`ElectraSeq2SeqLM`: the encoder-decoder task, `fit` on string pairs, `generate` text.
 
 Shaped like `keras_hub.models.BartSeq2SeqLM`: an `ElectraSeq2SeqBackbone`
-(`seq2seq_backbone.py`), an `ElectraSeq2SeqLMPreprocessor`
-(`seq2seq_preprocessor.py`), logits from the decoder's tied output
-projection. `generate` works with any `keras_hub.samplers` sampler (greedy,
-top-k, top-p, and `LengthPenaltyBeamSampler` from `samplers.py`), with
+(`backbone.py`), an `ElectraSeq2SeqLMPreprocessor` (`preprocessor.py`),
+logits from the decoder's tied output projection. `generate` works with any
+`keras_hub.samplers` sampler (greedy, top-k, top-p, and
+`LengthPenaltyBeamSampler` from `electra_tf.models.samplers`), with
 cached self- and cross-attention so each new token costs one decoder step,
 or an uncached reference path (`use_cache=False`). Beam search reorders only
 the self-attention cache: the encoder's states and the cross-attention cache
@@ -14,9 +14,9 @@ Example:
 ```python
 from electra_tf import tokenization
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone, make_encoder
-from electra_tf.models.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 
 vocab = tokenization.build_vocabulary(["床前明月光", "疑是地上霜"], 40)
 tokenizer = tokenization.make_tokenizer(vocab)
@@ -42,11 +42,11 @@ from electra_tf import compat
 from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
 from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.models import model_dir
-from electra_tf.models.backbone import FreshOptimizerOnLoad
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.samplers import BeamCache
-from electra_tf.models.seq2seq_backbone import ElectraSeq2SeqBackbone
-from electra_tf.models.seq2seq_preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.task_presets import FreshOptimizerOnLoad
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -10,7 +10,7 @@ confidence choosing what to redo). The last iteration keeps every fill.
 Example:
 ```python
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
-from electra_tf.models.mask_predict import fill_masks
+from electra_tf.models.pretraining.mask_predict import fill_masks
 
 tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["今天天气很好"], 40))
 pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), tokenizer.vocabulary_size(),

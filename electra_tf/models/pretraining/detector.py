@@ -9,7 +9,7 @@ Example:
 ```python
 import numpy as np
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.models.detector import ElectraReplacedTokenDetector
+from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
 
 vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
 detector = ElectraReplacedTokenDetector.from_scratch(
@@ -24,7 +24,7 @@ import keras_hub
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.models import encoders
 from electra_tf.models.backbone import activation_of
-from electra_tf.models.classifier import ElectraTextClassifierPreprocessor
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

@@ -3,7 +3,7 @@
 Example:
 ```python
 from electra_tf import ElectraConfig, tokenization
-from electra_tf.models.classifier import ElectraClassifier
+from electra_tf.models.classification.classifier import ElectraClassifier
 
 texts = ["今天天气很好", "今天天气很差", "明天也很好", "明天也很差"]
 vocab = tokenization.build_vocabulary(texts, 40)
@@ -26,35 +26,7 @@ from electra_tf.layers.activations import activation_function
 from electra_tf.layers.initializers import electra_kernel_initializer
 from electra_tf.models import encoders
 from electra_tf.models.backbone import activation_of
-
-
-@keras.saving.register_keras_serializable(package="electra_tf")
-class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreprocessor):
-    """Tokenizes and packs one segment or a pair into `[CLS] A [SEP] (B [SEP])`.
-
-    keras-hub has no ELECTRA preprocessor; this one differs from BERT's only in
-    its defaults: `truncate="waterfall"` (trim the last segment first), because
-    the `round_robin` packer needs an op that stock TF Serving builds may lack.
-
-    Example:
-    ```python
-    import tensorflow as tf
-    from electra_tf import tokenization
-
-    tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["好 天气"], 20))
-    preprocessor = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=8)
-    preprocessor(["好天气"])["token_ids"]
-    # A pair goes in as a tuple, with its label (a bare tuple would read as (x, y)):
-    x, y = preprocessor((tf.constant(["好"]), tf.constant(["天气"])), tf.constant([1]))
-    x["segment_ids"]  # [[0, 0, 0, 1, 1, 1, 0, 0]]: [CLS] 好 [SEP] then 天 气 [SEP]
-    ```
-    """
-
-    backbone_cls = keras_hub.models.ElectraBackbone
-    tokenizer_cls = keras_hub.models.ElectraTokenizer
-
-    def __init__(self, tokenizer, sequence_length=128, truncate="waterfall", **kwargs):
-        super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate, **kwargs)
+from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")

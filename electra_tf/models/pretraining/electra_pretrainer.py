@@ -14,18 +14,15 @@ pretrainer.compile()  # AdamW with the config's warmup + linear decay
 ```
 """
 
-import pathlib
-
 import keras
 import tensorflow as tf
 
-from electra_tf import tokenization
 from electra_tf.layers.heads import ReplacedTokenDetectionHead
 from electra_tf.layers.seed_stream import SeedStream
-from electra_tf.models.generator import ElectraGenerator
+from electra_tf.models.encoders import build_encoder
 from electra_tf.models.metrics import WithinBatchRocAuc
-from electra_tf.models import model_dir
-from electra_tf.models.pretrainer_base import Pretrainer, build_encoder
+from electra_tf.models.pretraining.base import Pretrainer
+from electra_tf.models.pretraining.generator import ElectraGenerator
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -174,29 +171,3 @@ class ElectraPretrainer(Pretrainer):
         # Logits: probabilities saturate to 1.0 in float32 and would tie.
         self.rtd_auc.update_state(labels, outputs["rtd_logits"], sample_weight=weights)
         self.replaced_rate.update_state(labels, sample_weight=weights)
-
-    # -------------------------------------------------------------- persistence
-    @classmethod
-    def from_preset(cls, preset_dir, load_weights=True):
-        """The pre-trainer `save_to_preset` wrote, its tokenizer as `.tokenizer`.
-
-        Directories in version 0.1's layout load too, with a warning saying
-        how to rewrite them.
-        """
-        if model_dir.legacy_class(preset_dir) == "ElectraPretrainer":
-            model_dir.warn_legacy(preset_dir, cls.__name__)
-            return _from_0_1_layout(cls, preset_dir, load_weights)
-        return model_dir.load_preset(cls, preset_dir, load_weights)
-
-
-def _from_0_1_layout(cls, directory, load_weights):
-    """Version 0.1's layout: `electra_config.json`, `vocab.txt`, `pretrainer.weights.h5`."""
-    config = model_dir.pretraining_config(directory)
-    tokenizer = tokenization.make_tokenizer(directory, lowercase=config.lowercase)
-    pretrainer = cls(config, vocabulary_size=tokenizer.vocabulary_size(),
-                     special_token_ids=tokenization.special_token_ids(tokenizer),
-                     tokenizer=tokenizer)
-    if load_weights:
-        model_dir.load_weights_file(
-            pretrainer, pathlib.Path(str(directory)) / model_dir.LEGACY_PRETRAINER_WEIGHTS)
-    return pretrainer

@@ -1,4 +1,4 @@
-"""`Pretrainer`: what every pre-training objective here shares, and `build_encoder`.
+"""`Pretrainer`: what every pre-training objective here shares.
 
 `ElectraPretrainer` (replaced-token detection) and `MaskedLMPretrainer` (the
 BERT-style baseline) differ in their towers, losses and metrics. They share
@@ -30,32 +30,8 @@ from electra_tf.compat.multi_worker import MultiWorkerFit, worker_logs
 from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.config import ElectraConfig
 from electra_tf.data.masking import DynamicMasking
-from electra_tf.models.backbone import ElectraBackbone
 from electra_tf.models import model_dir
 from electra_tf.optimizers import clip_by_global_norm_across_replicas, create_optimizer
-
-
-def build_encoder(config: ElectraConfig, vocabulary_size: int, name="discriminator"):
-    """The encoder `config` describes: keras-hub's `ElectraBackbone` with the config's GELU
-    and block order.
-
-    ELECTRA's discriminator, the masked-LM baseline's encoder and every
-    fine-tuning head's randomly initialised encoder are this network.
-    """
-    return ElectraBackbone(
-        vocab_size=vocabulary_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        hidden_dim=config.hidden_size,
-        embedding_dim=config.embedding_size,
-        intermediate_dim=config.intermediate_size,
-        dropout=config.dropout,
-        max_sequence_length=config.max_position_embeddings,
-        activation=config.activation,
-        normalize_first=config.normalize_first,
-        dtype=config.dtype_policy,
-        name=name,
-    )
 
 
 class Pretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
@@ -71,8 +47,8 @@ class Pretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
     `self._create_variables()`; it defines `call` (returning at least
     `mlm_logits`, `mask_ids` and `mask_weights`), `compute_pretraining_losses`
     (at least `loss` and `mlm_loss`), `metrics` and `_update_metrics`, and has
-    an `encoder` (saved as the preset's backbone: what fine-tuning starts
-    from) and a `masked_lm` (a model from `token_ids`,
+    an `encoder` (`electra_tf.models.encoders.build_encoder`; saved as the
+    preset's backbone: what fine-tuning starts from) and a `masked_lm` (a model from `token_ids`,
     `segment_ids`, `padding_mask`, `mask_positions` to logits over the
     vocabulary at those positions).
     """
@@ -253,5 +229,9 @@ class Pretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
 
     @classmethod
     def from_preset(cls, preset_dir, load_weights=True):
-        """The pre-trainer `save_to_preset` wrote, its tokenizer as `.tokenizer`."""
+        """The pre-trainer `save_to_preset` wrote, its tokenizer as `.tokenizer`.
+
+        Run folders in version 0.1's layout load too, with a warning saying how
+        to rewrite them.
+        """
         return model_dir.load_preset(cls, preset_dir, load_weights)

@@ -1,0 +1,47 @@
+"""`digit_captions`: a small captioning dataset, digits side by side with captions naming them.
+
+Images are composed from scikit-learn's bundled `load_digits` (8x8 digits)
+with English or Chinese captions; `electra_tf.models.captioning` learns to
+write them.
+
+Example:
+```python
+from electra_tf.data.captioning import digit_captions
+
+images, captions = digit_captions(num_examples=4, language="zh")
+images.shape  # (4, 8, 16, 1)
+captions[0]  # two Chinese digits, e.g. '五零'
+```
+"""
+
+import numpy as np
+
+DIGIT_NAMES = {
+    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+    "zh": list("零一二三四五六七八九"),
+}
+
+
+def digit_captions(num_examples=1000, digits_per_image=2, language="en", split="train",
+                   seed=0):
+    """Images of `digits_per_image` digits side by side, and their captions.
+
+    The `load_digits` images (1,797) are split in two halves so `split="test"`
+    composes only digit images never seen in training. Pixels are scaled to
+    [0, 1]; captions name the digits left to right ("three five" / "三五").
+    """
+    from sklearn.datasets import load_digits  # pip install electra_tf[generation]
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    digits = load_digits()
+    half = len(digits.images) // 2
+    pool = slice(0, half) if split == "train" else slice(half, None)
+    images, labels = digits.images[pool] / 16.0, digits.target[pool]
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(images), (num_examples, digits_per_image))
+    composed = np.concatenate([images[picks[:, i]] for i in range(digits_per_image)], axis=2)
+    separator = " " if language == "en" else ""
+    names = DIGIT_NAMES[language]
+    captions = [separator.join(names[d] for d in labels[row]) for row in picks]
+    return composed[..., None].astype("float32"), captions
