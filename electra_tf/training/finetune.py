@@ -23,6 +23,7 @@ metrics["test"]["accuracy"]
 """
 
 import dataclasses
+import functools
 import json
 import logging
 import pathlib
@@ -200,31 +201,60 @@ def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
         train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
         compile_for_finetuning(model, recipe, config, train_steps)
     log.info(compute_dtype_line(model.backbone.dtype_policy))
-    monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
+    return _fit_evaluate_save(
+        spec, strategy, model, train_steps,
+        shard_input(_dataset(model, splits["train"], recipe.batch_size, seed=spec.seed), (),
+                    strategy),
+        validation=_dataset(model, splits["dev"], recipe.batch_size),
+        evaluation={split: functools.partial(_dataset, model, splits[split], recipe.batch_size)
+                    for split in ("dev", "test") if split in splits},
+        monitor=("val_sparse_categorical_accuracy" if spec.task == "classification"
+                 else "val_entity_f1"),
+    )
+
+
+def _fit_evaluate_save(spec, strategy, model, train_steps, train, *, validation, evaluation,
+                       steps_per_epoch=None, monitor=None):
+    """The ending single-task and multi-task runs share: fit, score, save, `metrics.json`.
+
+    Fits `model` on `train` (already shared out among the workers) for the
+    recipe's epochs, validating on `validation`; scores it on each split of
+    `evaluation` (split name -> function that builds its dataset); saves it as
+    a preset in the run folder with `metrics.json` beside it (under a
+    multi-worker strategy only the chief's folder is kept) and returns the
+    metrics. Early stopping watches `monitor` (higher is better) and the
+    metrics then say which epoch's weights were kept; without a `monitor` it
+    watches the validation loss.
+    """
+    recipe = spec.recipe
+    watched = {"monitor": monitor, "mode": "max"} if monitor else {}
     with worker_dir(spec.model_dir, strategy) as model_dir:
         history = model.fit(
-            shard_input(_dataset(model, splits["train"], recipe.batch_size, seed=spec.seed), (),
-                        strategy),
-            validation_data=_dataset(model, splits["dev"], recipe.batch_size),
+            train, steps_per_epoch=steps_per_epoch, validation_data=validation,
             epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn.
-            callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor,
-                                           mode="max", log_dir=model_dir / LOGS_DIRNAME,
+            callbacks=finetuning_callbacks(recipe.early_stopping_patience, **watched,
+                                           log_dir=model_dir / LOGS_DIRNAME,
                                            start_epoch=recipe.early_stopping_start_epoch),
             verbose=2,
         )
-        metrics = {**_metrics(spec, train_steps, history), **_epochs(history, monitor, recipe)}
-        for split in ("dev", "test"):
-            if split in splits:
-                results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
-                                         verbose=0, return_dict=True)
-                metrics[split] = {_short(k): float(v) for k, v in results.items()}
+        metrics = _metrics(spec, train_steps, history)
+        if monitor:
+            metrics.update(_epochs(history, monitor, recipe))
+        for split, dataset in evaluation.items():
+            results = model.evaluate(dataset(), verbose=0, return_dict=True)
+            metrics[split] = {_short(k): float(v) for k, v in results.items()}
         model.save_to_preset(str(model_dir))
         (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
+def spec_record(spec):
+    """`spec` as `metrics.json` records it: plain JSON values, the recipe as a dict."""
+    return {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()}
+
+
 def _metrics(spec, train_steps, history):
-    return {"spec": {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()},
+    return {"spec": spec_record(spec),
             "train_steps": train_steps,
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}
             if history else {}}
@@ -299,25 +329,14 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
     train_steps = recipe.epochs * steps_per_epoch
     with strategy.scope():
         compile_for_finetuning(model, recipe, config, train_steps)
-    with worker_dir(spec.model_dir, strategy) as model_dir:
-        history = model.fit(
-            shard_input(train, (), strategy), steps_per_epoch=steps_per_epoch,
-            epochs=recipe.epochs, shuffle=False,
-            validation_data=_concatenate([b["dev"] for b in batches.values()]),
-            callbacks=finetuning_callbacks(recipe.early_stopping_patience,
-                                           log_dir=model_dir / LOGS_DIRNAME,
-                                           start_epoch=recipe.early_stopping_start_epoch),
-            verbose=2,
-        )
-        metrics = _metrics(spec, train_steps, history)
-        for split in ("dev", "test"):
-            if all(split in b for b in batches.values()):
-                results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
-                                         verbose=0, return_dict=True)
-                metrics[split] = {k: float(v) for k, v in results.items()}
-        model.save_to_preset(model_dir)
-        (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return _fit_evaluate_save(
+        spec, strategy, model, train_steps, shard_input(train, (), strategy),
+        steps_per_epoch=steps_per_epoch,
+        validation=_concatenate([b["dev"] for b in batches.values()]),
+        # Task names are built-in dataset names: `_short` leaves their metrics' names alone.
+        evaluation={split: functools.partial(_concatenate, [b[split] for b in batches.values()])
+                    for split in ("dev", "test") if all(split in b for b in batches.values())},
+    )
 
 
 def _names(data):
