@@ -1,7 +1,8 @@
 """Fine-tuning runs: data, starting point, recipe, model directory, metrics.json.
 
 `scripts/finetune.py` is a thin flag parser over `run_finetuning`, and
-`scripts/finetune_results.py` calls it for the README table.
+`scripts/finetune_results.py` calls it for the README table (the comparison of a
+pre-trained and a random start, and the table itself, live in that script).
 
 The recipe (learning rate, layer decay, warmup, epochs, batch size, sequence
 length, dropout, head, early stopping, multi-task weights) is a
@@ -26,7 +27,6 @@ import dataclasses
 import functools
 import json
 import logging
-import pathlib
 import random
 
 import keras
@@ -374,70 +374,6 @@ def _concatenate(datasets):
 
 def _short(name):
     return {"sparse_categorical_accuracy": "accuracy"}.get(name, name)
-
-
-def compare_initialisations(pretrained_dir, output_dir, recipe=None, seed=0):
-    """Pre-trained vs random init on both built-in Chinese tasks, with one recipe.
-
-    The random encoder has the pre-trained one's sizes and vocabulary, so the
-    weights are the only difference. A run whose `metrics.json` already holds
-    the same spec is reused (so an interrupted comparison resumes, and runs
-    can be started separately with `scripts/finetune.py`). Returns table rows.
-    """
-    recipe = recipe or FinetuneConfig()
-    pretrained_dir, output_dir = pathlib.Path(pretrained_dir), pathlib.Path(output_dir)
-    encoder_config = output_dir / "encoder_config.json"  # the random encoder's sizes
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model_dirs.pretraining_config(pretrained_dir).save(encoder_config)
-    rows = []
-    for dataset, task in BUILTIN_DATASETS.items():
-        for start in ("pre-trained", "random"):
-            spec = FinetuneSpec(
-                task=task, dataset=dataset, model_dir=str(output_dir / f"{dataset}-{start}"),
-                init_from=str(pretrained_dir) if start == "pre-trained" else None,
-                config=str(encoder_config),
-                vocab_file=str(model_dirs.vocabulary_file(pretrained_dir)),
-                seed=seed, recipe=recipe,
-            )
-            test = _finished(spec) or run_finetuning(spec)["test"]
-            score = test["accuracy"] if task == "classification" else test["entity_f1"]
-            rows.append({"dataset": dataset, "start": start, "score": score,
-                         "metric": "accuracy" if task == "classification" else "entity F1",
-                         "train_examples": recipe.max_train_examples, "epochs": recipe.epochs})
-    return rows
-
-
-def _finished(spec):
-    """The test metrics of a finished run with exactly this spec, else None."""
-    path = pathlib.Path(spec.model_dir) / METRICS_FILENAME
-    if not path.is_file():
-        return None
-    metrics = model_dirs.read_json(path, f"delete {spec.model_dir} to run that fine-tuning again")
-    same = _with_recipe_defaults(metrics.get("spec")) == json.loads(
-        json.dumps(_metrics(spec, 0, None)["spec"]))
-    return metrics.get("test") if same else None
-
-
-def _with_recipe_defaults(saved_spec):
-    """A saved spec whose recipe gains the defaults of fields added since it was written
-    (such as `dtype_policy`): the defaults are what those versions did."""
-    if not isinstance(saved_spec, dict) or not isinstance(saved_spec.get("recipe"), dict):
-        return saved_spec
-    defaults = {name: value for name, value in FinetuneConfig().to_dict().items()
-                if name != "name"}
-    return {**saved_spec, "recipe": {**defaults, **saved_spec["recipe"]}}
-
-
-def results_table(rows):
-    """The README's Markdown table: one line per dataset, pre-trained vs random."""
-    lines = ["| test set | metric | pre-trained | random init |", "|---|---|---|---|"]
-    for dataset in BUILTIN_DATASETS:
-        scores = {r["start"]: r for r in rows if r["dataset"] == dataset}
-        if scores:
-            metric = next(iter(scores.values()))["metric"]
-            lines.append(f"| {dataset} | {metric} | "
-                         f"{scores['pre-trained']['score']:.3f} | {scores['random']['score']:.3f} |")
-    return "\n".join(lines) + "\n"
 
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",
