@@ -224,21 +224,19 @@ class ElectraConfig(_JsonConfig):
 
     # --------------------------------------------------------------- validation
     def _validate(self):
-        positive_ints = (
-            "embedding_size", "hidden_size", "num_layers", "num_heads",
-            "intermediate_size", "max_position_embeddings", "sequence_length",
-            "train_steps", "batch_size", "gradient_accumulation_steps",
-        )
-        for field in positive_ints:
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
-        if self.batch_size % self.gradient_accumulation_steps:
-            raise ConfigError(
-                f"batch_size {self.batch_size} is not a multiple of gradient_accumulation_steps "
-                f"{self.gradient_accumulation_steps}: every update averages that many "
-                "micro-batches of equal size."
-            )
+        """Checks each section of the config in the order the fields are declared; the first
+        invalid value raises `ConfigError` saying how to fix it."""
+        self._validate_network()
+        self._validate_sequence()
+        self._validate_masking()
+        self._validate_objective()
+        self._validate_optimisation()
+        _check_dtype_policy(self.dtype_policy)
+
+    def _validate_network(self):
+        """The discriminator's and the generator's sizes, dropout, activation and block order."""
+        _check_positive_ints(self, ("embedding_size", "hidden_size", "num_layers", "num_heads",
+                                    "intermediate_size", "max_position_embeddings"))
         if self.vocab_size is not None and (
             not isinstance(self.vocab_size, int) or self.vocab_size < 6
         ):
@@ -246,8 +244,6 @@ class ElectraConfig(_JsonConfig):
                 f"vocab_size must be null (taken from the vocabulary) or an integer "
                 f">= 6 (five special tokens and one word), got {self.vocab_size!r}."
             )
-        if self.warmup_steps < 0 or not isinstance(self.warmup_steps, int):
-            raise ConfigError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}.")
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_heads "
@@ -259,14 +255,40 @@ class ElectraConfig(_JsonConfig):
                 f"generator_hidden_fraction) must be divisible by its head count "
                 f"{self.generator_num_heads}; pick a fraction giving a multiple of 64."
             )
-        unit_rates = (
-            "dropout", "mask_probability", "mask_token_rate", "random_token_rate",
-            "weight_decay",
-        )
-        for field in unit_rates:
-            value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{field} must be a number in [0, 1], got {value!r}.")
+        _check_unit_interval(self, ("dropout",))
+        if not 0.0 < self.generator_hidden_fraction <= 1.0:
+            raise ConfigError(
+                "generator_hidden_fraction must be in (0, 1], got "
+                f"{self.generator_hidden_fraction!r} (the paper uses 0.25 or 1/3)."
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation must be one of {ACTIVATIONS} (exact or tanh-approximated GELU), "
+                f"got {self.activation!r}."
+            )
+        if not isinstance(self.normalize_first, bool):
+            raise ConfigError(
+                "normalize_first must be true (pre-LayerNorm blocks and a final LayerNorm) or "
+                f"false (post-LayerNorm, ELECTRA's), got {self.normalize_first!r}.")
+
+    def _validate_sequence(self):
+        """The sequence length: room for a pair of segments, within the position embeddings."""
+        _check_positive_ints(self, ("sequence_length",))
+        if self.sequence_length > self.max_position_embeddings:
+            raise ConfigError(
+                f"sequence_length ({self.sequence_length}) exceeds max_position_embeddings "
+                f"({self.max_position_embeddings}); raise max_position_embeddings or "
+                "shorten the sequences."
+            )
+        if self.sequence_length < 8:
+            raise ConfigError(
+                f"sequence_length must be at least 8 ([CLS] A [SEP] B [SEP] needs room), "
+                f"got {self.sequence_length}."
+            )
+
+    def _validate_masking(self):
+        """How many tokens are chosen, and what the chosen ones become."""
+        _check_unit_interval(self, ("mask_probability", "mask_token_rate", "random_token_rate"))
         if self.mask_probability == 0:
             raise ConfigError("mask_probability must be > 0: with no masks nothing is learned.")
         if self.mask_token_rate + self.random_token_rate > 1.0 + 1e-9:
@@ -279,31 +301,6 @@ class ElectraConfig(_JsonConfig):
                 "mask_token_rate and random_token_rate are both 0: every chosen token stays "
                 "as it is, so the masked LM only learns to copy its input. Use 0.85 / 0 "
                 "(ELECTRA's) or 0.8 / 0.1 (BERT's).")
-        if not 0.0 < self.generator_hidden_fraction <= 1.0:
-            raise ConfigError(
-                "generator_hidden_fraction must be in (0, 1], got "
-                f"{self.generator_hidden_fraction!r} (the paper uses 0.25 or 1/3)."
-            )
-        positive_floats = ("learning_rate", "adam_epsilon", "clip_norm", "sampling_temperature")
-        for field in positive_floats:
-            value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-                raise ConfigError(f"{field} must be a positive finite number, got {value!r}.")
-        if self.discriminator_loss_weight < 0:
-            raise ConfigError(
-                f"discriminator_loss_weight must be >= 0, got {self.discriminator_loss_weight}."
-            )
-        if self.sequence_length > self.max_position_embeddings:
-            raise ConfigError(
-                f"sequence_length ({self.sequence_length}) exceeds max_position_embeddings "
-                f"({self.max_position_embeddings}); raise max_position_embeddings or "
-                "shorten the sequences."
-            )
-        if self.sequence_length < 8:
-            raise ConfigError(
-                f"sequence_length must be at least 8 ([CLS] A [SEP] B [SEP] needs room), "
-                f"got {self.sequence_length}."
-            )
         if self.max_predictions_per_seq is not None and not (
             0 < self.max_predictions_per_seq <= self.sequence_length
         ):
@@ -311,21 +308,57 @@ class ElectraConfig(_JsonConfig):
                 "max_predictions_per_seq must be null or in [1, sequence_length], got "
                 f"{self.max_predictions_per_seq!r}."
             )
-        if self.activation not in ACTIVATIONS:
+
+    def _validate_objective(self):
+        """The objective, the generator's sampling temperature and the discriminator's weight."""
+        _check_positive_finite(self, ("sampling_temperature",))
+        if self.discriminator_loss_weight < 0:
             raise ConfigError(
-                f"activation must be one of {ACTIVATIONS} (exact or tanh-approximated GELU), "
-                f"got {self.activation!r}."
+                f"discriminator_loss_weight must be >= 0, got {self.discriminator_loss_weight}."
             )
-        if not isinstance(self.normalize_first, bool):
-            raise ConfigError(
-                "normalize_first must be true (pre-LayerNorm blocks and a final LayerNorm) or "
-                f"false (post-LayerNorm, ELECTRA's), got {self.normalize_first!r}.")
         if self.objective not in OBJECTIVES:
             raise ConfigError(
                 f"objective must be one of {OBJECTIVES} (replaced-token detection, or a "
                 f"BERT-style masked LM baseline), got {self.objective!r}."
             )
-        _check_dtype_policy(self.dtype_policy)
+
+    def _validate_optimisation(self):
+        """Steps, batch and its micro-batches, warmup, and AdamW's settings."""
+        _check_positive_ints(self, ("train_steps", "batch_size", "gradient_accumulation_steps"))
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ConfigError(
+                f"batch_size {self.batch_size} is not a multiple of gradient_accumulation_steps "
+                f"{self.gradient_accumulation_steps}: every update averages that many "
+                "micro-batches of equal size."
+            )
+        if self.warmup_steps < 0 or not isinstance(self.warmup_steps, int):
+            raise ConfigError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}.")
+        _check_unit_interval(self, ("weight_decay",))
+        _check_positive_finite(self, ("learning_rate", "adam_epsilon", "clip_norm"))
+
+
+def _check_positive_ints(config, fields):
+    """Raises unless each of `fields` of `config` is an int > 0 (not a bool)."""
+    for field in fields:
+        value = getattr(config, field)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
+
+
+def _check_positive_finite(config, fields):
+    """Raises unless each of `fields` of `config` is a finite number > 0."""
+    for field in fields:
+        value = getattr(config, field)
+        if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
+            raise ConfigError(f"{field} must be a positive finite number, got {value!r}.")
+
+
+def _check_unit_interval(config, fields):
+    """Raises unless each of `fields` of `config` is a number in [0, 1]."""
+    for field in fields:
+        value = getattr(config, field)
+        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{field} must be a number in [0, 1], got {value!r}.")
 
 
 def _check_dtype_policy(name):
@@ -410,10 +443,7 @@ class FinetuneConfig(_JsonConfig):
     KIND = "fine-tuning recipe"
 
     def __post_init__(self):
-        for field in ("epochs", "batch_size", "sequence_length"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{field} must be a positive integer, got {value!r}.")
+        _check_positive_ints(self, ("epochs", "batch_size", "sequence_length"))
         for field in ("early_stopping_patience", "max_train_examples", "max_dev_examples",
                       "max_test_examples"):
             value = getattr(self, field)
@@ -427,10 +457,7 @@ class FinetuneConfig(_JsonConfig):
                 f"sequence_length must be at least 3 ([CLS], a token, [SEP]), got "
                 f"{self.sequence_length}."
             )
-        for field in ("learning_rate", "sampling_temperature"):
-            value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-                raise ConfigError(f"{field} must be a positive finite number, got {value!r}.")
+        _check_positive_finite(self, ("learning_rate", "sampling_temperature"))
         if not isinstance(self.layer_decay, (int, float)) or not 0.0 < self.layer_decay <= 1.0:
             raise ConfigError(
                 f"layer_decay must be in (0, 1] (1 turns it off; the paper uses 0.8), "

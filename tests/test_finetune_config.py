@@ -1,10 +1,8 @@
-import dataclasses
 import json
 
 import pytest
 
 from electra_tf.config import ConfigError, FinetuneConfig, preset_names
-from electra_tf.training import finetune
 
 
 def test_presets_hold_the_paper_recipe_and_the_make_run_budget():
@@ -65,16 +63,3 @@ def test_the_dtype_policy_defaults_to_float32_in_every_preset():
     for name in preset_names(FinetuneConfig.PRESETS):
         assert FinetuneConfig.from_preset(name).dtype_policy == "float32", name
     assert FinetuneConfig().replace(dtype_policy="mixed_bfloat16").dtype_policy == "mixed_bfloat16"
-
-
-def test_a_run_saved_before_the_dtype_policy_existed_still_counts_as_finished(tmp_path):
-    """`compare_initialisations` reuses finished runs; one whose metrics.json predates a
-    recipe field (here `dtype_policy`) ran with that field's default."""
-    spec = finetune.FinetuneSpec(task="classification", dataset="chinese_sentiment",
-                                 model_dir=str(tmp_path), recipe=FinetuneConfig(epochs=1))
-    saved = json.loads(json.dumps(finetune._metrics(spec, 0, None)["spec"]))
-    del saved["recipe"]["dtype_policy"]
-    (tmp_path / "metrics.json").write_text(json.dumps({"spec": saved, "test": {"accuracy": 0.5}}))
-    assert finetune._finished(spec) == {"accuracy": 0.5}
-    other = dataclasses.replace(spec, recipe=spec.recipe.replace(dtype_policy="mixed_bfloat16"))
-    assert finetune._finished(other) is None

@@ -1,3 +1,6 @@
+"""scripts/finetune_results.py (the README's pre-trained vs random table) and fine-tuning runs."""
+
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +13,7 @@ from electra_tf.data import corpora, tasks
 from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.multitask.multitask import ElectraMultiTask
 from electra_tf.training import finetune
+from script_files import load_script
 
 VOCAB = list(tokenization.SPECIAL_TOKENS) + list("好差张三北京的了")
 
@@ -24,11 +28,12 @@ def test_results_table_compares_pretrained_and_random_with_one_budget(tmp_path, 
                                    tokenization.special_token_ids(tokenization.make_tokenizer(VOCAB)))
     pretrainer.save_to_preset(tmp_path / "pretrained", tokenization.make_tokenizer(VOCAB))
     recipe = FinetuneConfig(epochs=1, batch_size=4, sequence_length=16)
-    rows = finetune.compare_initialisations(tmp_path / "pretrained", tmp_path / "results", recipe)
+    script = load_script("finetune_results")
+    rows = script.compare_initialisations(tmp_path / "pretrained", tmp_path / "results", recipe)
     assert [(r["dataset"], r["start"]) for r in rows] == [
         ("chinese_sentiment", "pre-trained"), ("chinese_sentiment", "random"),
     ]
-    table = finetune.results_table(rows)
+    table = script.results_table(rows)
     assert table.splitlines()[2].startswith("| chinese_sentiment | accuracy |")
     run = tmp_path / "results" / "chinese_sentiment-random"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -37,6 +42,20 @@ def test_results_table_compares_pretrained_and_random_with_one_budget(tmp_path, 
     loaded = ElectraClassifier.from_preset(str(run))
     assert loaded.label_names == ["neg", "pos"]
     assert loaded.preprocessor.tokenizer.get_vocabulary() == VOCAB  # same vocabulary as pre-trained
+
+
+def test_a_run_saved_before_the_dtype_policy_existed_still_counts_as_finished(tmp_path):
+    """`compare_initialisations` reuses finished runs; one whose metrics.json predates a
+    recipe field (here `dtype_policy`) ran with that field's default."""
+    script = load_script("finetune_results")
+    spec = finetune.FinetuneSpec(task="classification", dataset="chinese_sentiment",
+                                 model_dir=str(tmp_path), recipe=FinetuneConfig(epochs=1))
+    saved = json.loads(json.dumps(finetune._metrics(spec, 0, None)["spec"]))
+    del saved["recipe"]["dtype_policy"]
+    (tmp_path / "metrics.json").write_text(json.dumps({"spec": saved, "test": {"accuracy": 0.5}}))
+    assert script.finished_test_metrics(spec) == {"accuracy": 0.5}
+    other = dataclasses.replace(spec, recipe=spec.recipe.replace(dtype_policy="mixed_bfloat16"))
+    assert script.finished_test_metrics(other) is None
 
 
 def test_data_choice_errors(tmp_path):

@@ -5,21 +5,16 @@ The full run trains nine models (an hour or more on two busy cores) and
 line; `--tiny` runs every stage on built-in fixtures and is tested here.
 """
 
-import importlib.util
 import json
 import math
-import pathlib
 
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "generation_results.py"
+import script_files
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("generation_results", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_files.load_script("generation_results")
 
 
 def test_pretraining_recipe_is_a_valid_config():

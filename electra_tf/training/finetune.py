@@ -1,7 +1,8 @@
 """Fine-tuning runs: data, starting point, recipe, model directory, metrics.json.
 
 `scripts/finetune.py` is a thin flag parser over `run_finetuning`, and
-`scripts/finetune_results.py` calls it for the README table.
+`scripts/finetune_results.py` calls it for the README table (the comparison of a
+pre-trained and a random start, and the table itself, live in that script).
 
 The recipe (learning rate, layer decay, warmup, epochs, batch size, sequence
 length, dropout, head, early stopping, multi-task weights) is a
@@ -23,9 +24,9 @@ metrics["test"]["accuracy"]
 """
 
 import dataclasses
+import functools
 import json
 import logging
-import pathlib
 import random
 
 import keras
@@ -200,31 +201,60 @@ def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
         train_steps = recipe.epochs * _steps(model, splits["train"], recipe.batch_size)
         compile_for_finetuning(model, recipe, config, train_steps)
     log.info(compute_dtype_line(model.backbone.dtype_policy))
-    monitor = "val_sparse_categorical_accuracy" if spec.task == "classification" else "val_entity_f1"
+    return _fit_evaluate_save(
+        spec, strategy, model, train_steps,
+        shard_input(_dataset(model, splits["train"], recipe.batch_size, seed=spec.seed), (),
+                    strategy),
+        validation=_dataset(model, splits["dev"], recipe.batch_size),
+        evaluation={split: functools.partial(_dataset, model, splits[split], recipe.batch_size)
+                    for split in ("dev", "test") if split in splits},
+        monitor=("val_sparse_categorical_accuracy" if spec.task == "classification"
+                 else "val_entity_f1"),
+    )
+
+
+def _fit_evaluate_save(spec, strategy, model, train_steps, train, *, validation, evaluation,
+                       steps_per_epoch=None, monitor=None):
+    """The ending single-task and multi-task runs share: fit, score, save, `metrics.json`.
+
+    Fits `model` on `train` (already shared out among the workers) for the
+    recipe's epochs, validating on `validation`; scores it on each split of
+    `evaluation` (split name -> function that builds its dataset); saves it as
+    a preset in the run folder with `metrics.json` beside it (under a
+    multi-worker strategy only the chief's folder is kept) and returns the
+    metrics. Early stopping watches `monitor` (higher is better) and the
+    metrics then say which epoch's weights were kept; without a `monitor` it
+    watches the validation loss.
+    """
+    recipe = spec.recipe
+    watched = {"monitor": monitor, "mode": "max"} if monitor else {}
     with worker_dir(spec.model_dir, strategy) as model_dir:
         history = model.fit(
-            shard_input(_dataset(model, splits["train"], recipe.batch_size, seed=spec.seed), (),
-                        strategy),
-            validation_data=_dataset(model, splits["dev"], recipe.batch_size),
+            train, steps_per_epoch=steps_per_epoch, validation_data=validation,
             epochs=recipe.epochs, shuffle=False,  # The dataset shuffles; Keras would warn.
-            callbacks=finetuning_callbacks(recipe.early_stopping_patience, monitor=monitor,
-                                           mode="max", log_dir=model_dir / LOGS_DIRNAME,
+            callbacks=finetuning_callbacks(recipe.early_stopping_patience, **watched,
+                                           log_dir=model_dir / LOGS_DIRNAME,
                                            start_epoch=recipe.early_stopping_start_epoch),
             verbose=2,
         )
-        metrics = {**_metrics(spec, train_steps, history), **_epochs(history, monitor, recipe)}
-        for split in ("dev", "test"):
-            if split in splits:
-                results = model.evaluate(_dataset(model, splits[split], recipe.batch_size),
-                                         verbose=0, return_dict=True)
-                metrics[split] = {_short(k): float(v) for k, v in results.items()}
+        metrics = _metrics(spec, train_steps, history)
+        if monitor:
+            metrics.update(_epochs(history, monitor, recipe))
+        for split, dataset in evaluation.items():
+            results = model.evaluate(dataset(), verbose=0, return_dict=True)
+            metrics[split] = {_short(k): float(v) for k, v in results.items()}
         model.save_to_preset(str(model_dir))
         (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
+def spec_record(spec):
+    """`spec` as `metrics.json` records it: plain JSON values, the recipe as a dict."""
+    return {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()}
+
+
 def _metrics(spec, train_steps, history):
-    return {"spec": {**dataclasses.asdict(spec), "recipe": spec.recipe.to_dict()},
+    return {"spec": spec_record(spec),
             "train_steps": train_steps,
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}
             if history else {}}
@@ -299,25 +329,14 @@ def run_multitask(spec: FinetuneSpec, strategy=None) -> dict:
     train_steps = recipe.epochs * steps_per_epoch
     with strategy.scope():
         compile_for_finetuning(model, recipe, config, train_steps)
-    with worker_dir(spec.model_dir, strategy) as model_dir:
-        history = model.fit(
-            shard_input(train, (), strategy), steps_per_epoch=steps_per_epoch,
-            epochs=recipe.epochs, shuffle=False,
-            validation_data=_concatenate([b["dev"] for b in batches.values()]),
-            callbacks=finetuning_callbacks(recipe.early_stopping_patience,
-                                           log_dir=model_dir / LOGS_DIRNAME,
-                                           start_epoch=recipe.early_stopping_start_epoch),
-            verbose=2,
-        )
-        metrics = _metrics(spec, train_steps, history)
-        for split in ("dev", "test"):
-            if all(split in b for b in batches.values()):
-                results = model.evaluate(_concatenate([b[split] for b in batches.values()]),
-                                         verbose=0, return_dict=True)
-                metrics[split] = {k: float(v) for k, v in results.items()}
-        model.save_to_preset(model_dir)
-        (model_dir / METRICS_FILENAME).write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return _fit_evaluate_save(
+        spec, strategy, model, train_steps, shard_input(train, (), strategy),
+        steps_per_epoch=steps_per_epoch,
+        validation=_concatenate([b["dev"] for b in batches.values()]),
+        # Task names are built-in dataset names: `_short` leaves their metrics' names alone.
+        evaluation={split: functools.partial(_concatenate, [b[split] for b in batches.values()])
+                    for split in ("dev", "test") if all(split in b for b in batches.values())},
+    )
 
 
 def _names(data):
@@ -355,70 +374,6 @@ def _concatenate(datasets):
 
 def _short(name):
     return {"sparse_categorical_accuracy": "accuracy"}.get(name, name)
-
-
-def compare_initialisations(pretrained_dir, output_dir, recipe=None, seed=0):
-    """Pre-trained vs random init on both built-in Chinese tasks, with one recipe.
-
-    The random encoder has the pre-trained one's sizes and vocabulary, so the
-    weights are the only difference. A run whose `metrics.json` already holds
-    the same spec is reused (so an interrupted comparison resumes, and runs
-    can be started separately with `scripts/finetune.py`). Returns table rows.
-    """
-    recipe = recipe or FinetuneConfig()
-    pretrained_dir, output_dir = pathlib.Path(pretrained_dir), pathlib.Path(output_dir)
-    encoder_config = output_dir / "encoder_config.json"  # the random encoder's sizes
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model_dirs.pretraining_config(pretrained_dir).save(encoder_config)
-    rows = []
-    for dataset, task in BUILTIN_DATASETS.items():
-        for start in ("pre-trained", "random"):
-            spec = FinetuneSpec(
-                task=task, dataset=dataset, model_dir=str(output_dir / f"{dataset}-{start}"),
-                init_from=str(pretrained_dir) if start == "pre-trained" else None,
-                config=str(encoder_config),
-                vocab_file=str(model_dirs.vocabulary_file(pretrained_dir)),
-                seed=seed, recipe=recipe,
-            )
-            test = _finished(spec) or run_finetuning(spec)["test"]
-            score = test["accuracy"] if task == "classification" else test["entity_f1"]
-            rows.append({"dataset": dataset, "start": start, "score": score,
-                         "metric": "accuracy" if task == "classification" else "entity F1",
-                         "train_examples": recipe.max_train_examples, "epochs": recipe.epochs})
-    return rows
-
-
-def _finished(spec):
-    """The test metrics of a finished run with exactly this spec, else None."""
-    path = pathlib.Path(spec.model_dir) / METRICS_FILENAME
-    if not path.is_file():
-        return None
-    metrics = model_dirs.read_json(path, f"delete {spec.model_dir} to run that fine-tuning again")
-    same = _with_recipe_defaults(metrics.get("spec")) == json.loads(
-        json.dumps(_metrics(spec, 0, None)["spec"]))
-    return metrics.get("test") if same else None
-
-
-def _with_recipe_defaults(saved_spec):
-    """A saved spec whose recipe gains the defaults of fields added since it was written
-    (such as `dtype_policy`): the defaults are what those versions did."""
-    if not isinstance(saved_spec, dict) or not isinstance(saved_spec.get("recipe"), dict):
-        return saved_spec
-    defaults = {name: value for name, value in FinetuneConfig().to_dict().items()
-                if name != "name"}
-    return {**saved_spec, "recipe": {**defaults, **saved_spec["recipe"]}}
-
-
-def results_table(rows):
-    """The README's Markdown table: one line per dataset, pre-trained vs random."""
-    lines = ["| test set | metric | pre-trained | random init |", "|---|---|---|---|"]
-    for dataset in BUILTIN_DATASETS:
-        scores = {r["start"]: r for r in rows if r["dataset"] == dataset}
-        if scores:
-            metric = next(iter(scores.values()))["metric"]
-            lines.append(f"| {dataset} | {metric} | "
-                         f"{scores['pre-trained']['score']:.3f} | {scores['random']['score']:.3f} |")
-    return "\n".join(lines) + "\n"
 
 
 def finetuning_callbacks(early_stopping_patience=None, monitor="val_loss", mode="auto",

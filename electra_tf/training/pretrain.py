@@ -259,94 +259,150 @@ def run_pretraining(
     """
     # First: a multi-worker strategy must exist before any other TensorFlow op runs.
     strategy = strategy_from_name(strategy) if isinstance(strategy, str) else strategy
+    _check_budget_arguments(budget_flops, budget_minutes, strategy)
+    if init_from:
+        vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
+    model_dir = pathlib.Path(model_dir)
+    with worker_dir(model_dir, strategy) as run_dir:
+        run = _open_run(config, input_files, model_dir, run_dir, strategy, seed=seed,
+                        vocab_file=vocab_file, vocab_size=vocab_size, budget_flops=budget_flops,
+                        budget_minutes=budget_minutes, checkpoint_steps=checkpoint_steps,
+                        heldout_files=heldout_files, eval_steps=eval_steps)
+        finished = _finished_steps(model_dir)
+        backed_up = _backup_step(model_dir, run.checkpoint_steps)
+        if finished >= run.config.train_steps and not backed_up:
+            return _evaluate_finished_run(run, finished)
+        pretrainer = _build_pretrainer(run.config, run.tokenizer, seed, strategy)
+        log.info(compute_dtype_line(run.config.dtype_policy))
+        start = _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_from)
+        history = _train(run, pretrainer, start, callbacks=callbacks, verbose=verbose)
+        return _finish_run(run, pretrainer, history)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What the steps of one `run_pretraining` call share once its records are settled."""
+
+    config: ElectraConfig  # with the budget's steps, when there is a budget
+    model_dir: pathlib.Path  # reads: vocabulary, recipe, backup, finished steps
+    run_dir: pathlib.Path  # writes: `model_dir`, except on a multi-worker run's other workers
+    files: list  # the input, glob patterns expanded
+    tokenizer: object
+    flops_per_step: float
+    strategy: tf.distribute.Strategy
+    seed: int
+    checkpoint_steps: int  # at most `config.train_steps`
+    heldout_files: list | None
+    eval_steps: int
+
+    def evaluate(self, pretrainer, tokenizer):
+        """The held-out metrics (`evaluate_pretrainer`), or {} when there are no held-out files."""
+        if not self.heldout_files:
+            return {}
+        return evaluate_pretrainer(pretrainer, tokenizer, self.heldout_files, self.config,
+                                   seed=self.seed, max_steps=self.eval_steps)
+
+
+def _check_budget_arguments(budget_flops, budget_minutes, strategy):
+    """Refuses an invalid budget, and a minutes budget on several workers.
+
+    Each worker would time its own steps and could then stop at a different step.
+    """
     check_budget(budget_flops, budget_minutes)
     if budget_minutes is not None and in_multi_worker_mode(strategy):
         raise ValueError(
             "budget_minutes times steps in each worker, which could then stop at different "
             "steps; give budget_flops, or train_steps from a measurement on one worker.")
-    if init_from:
-        vocab_file = _check_init_from(init_from, config, vocab_file, vocab_size)
-    model_dir = pathlib.Path(model_dir)
-    # Reads (vocabulary, recipe, backup, finished steps) come from `model_dir`; writes go
-    # to `run_dir`: the same folder, except on a multi-worker run's other workers.
-    with worker_dir(model_dir, strategy) as run_dir:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        files = _checked_input_files(input_files)
-        vocabulary = prepare_vocabulary(
-            model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size,
-            lowercase=config.lowercase, save_dir=run_dir,
-        )
-        tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
-        flops_per_step = pretraining_flops_per_step(config, tokenizer.vocabulary_size())["total"]
-        config, _ = resolve_budget(
-            model_dir, config, flops_per_step, budget_flops=budget_flops,
-            budget_minutes=budget_minutes, save_dir=run_dir,
-            # A copy of the run's model on the run's input, so the run itself starts
-            # untouched (the copy's schedule, from the config before the budget, costs the same).
-            measure=lambda: measure_seconds_per_step(
-                _build_pretrainer(config, tokenizer, seed, strategy),
-                _training_dataset(files, tokenizer, config, seed, strategy)),
-        )
-        _check_resumable_config(model_dir, config, save_dir=run_dir)
 
-        def evaluate(pretrainer, tokenizer):
-            if not heldout_files:
-                return {}
-            return evaluate_pretrainer(
-                pretrainer, tokenizer, heldout_files, config, seed=seed, max_steps=eval_steps
-            )
 
-        checkpoint_steps = max(1, min(checkpoint_steps, config.train_steps))
-        finished = _finished_steps(model_dir)
-        backed_up = _backup_step(model_dir, checkpoint_steps)
-        if finished >= config.train_steps and not backed_up:
-            # A completed run is never trained over: evaluate what is there.
-            log.info("%s already holds a finished run of %d steps; evaluating it (raise "
-                     "--train_steps to train further, or choose a new --model_dir).", model_dir, finished)
-            pretrainer = PRETRAINERS[config.objective].from_preset(model_dir)
-            pretrainer.compile()
-            return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
-                                     evaluate(pretrainer, pretrainer.tokenizer))
+def _open_run(config, input_files, model_dir, run_dir, strategy, *, seed, vocab_file, vocab_size,
+              budget_flops, budget_minutes, checkpoint_steps, heldout_files, eval_steps):
+    """Makes the run folder, checks the input and settles the run's records.
 
-        pretrainer = _build_pretrainer(config, tokenizer, seed, strategy)
-        log.info(compute_dtype_line(config.dtype_policy))
-        start = _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_from)
+    The vocabulary, the budget's steps and the recipe are saved to `run_dir` on
+    a first start, and read from `model_dir` and checked on a resume, before
+    anything trains: a resumed run keeps its token ids, its length and its recipe.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files = _checked_input_files(input_files)
+    vocabulary = prepare_vocabulary(
+        model_dir, files, vocab_file=vocab_file, vocab_size=vocab_size,
+        lowercase=config.lowercase, save_dir=run_dir,
+    )
+    tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
+    flops_per_step = pretraining_flops_per_step(config, tokenizer.vocabulary_size())["total"]
+    unbudgeted = config
+    config, _ = resolve_budget(
+        model_dir, config, flops_per_step, budget_flops=budget_flops,
+        budget_minutes=budget_minutes, save_dir=run_dir,
+        # A copy of the run's model on the run's input, so the run itself starts
+        # untouched (the copy's schedule, from the config before the budget, costs the same).
+        measure=lambda: measure_seconds_per_step(
+            _build_pretrainer(unbudgeted, tokenizer, seed, strategy),
+            _training_dataset(files, tokenizer, unbudgeted, seed, strategy)),
+    )
+    _check_resumable_config(model_dir, config, save_dir=run_dir)
+    return _Run(config=config, model_dir=model_dir, run_dir=run_dir, files=files,
+                tokenizer=tokenizer, flops_per_step=flops_per_step, strategy=strategy, seed=seed,
+                checkpoint_steps=max(1, min(checkpoint_steps, config.train_steps)),
+                heldout_files=heldout_files, eval_steps=eval_steps)
 
-        def fit(first_step, epoch, epochs, steps_per_epoch, keep_backup):
-            """One `fit` from global step `first_step`; the input resumes there too.
 
-            The input is built anew: a second pass over the same dataset would
-            shuffle differently (`reshuffle_each_iteration`).
-            """
-            dataset = _training_dataset(files, tokenizer, config, seed, strategy)
-            backup = StepBackup(str(run_dir / BACKUP_DIRNAME),
-                                restore_from=model_dir / BACKUP_DIRNAME, save_freq="epoch",
-                                double_checkpoint=True, delete_checkpoint=not keep_backup)
-            history = pretrainer.fit(
-                dataset.skip(first_step), epochs=epochs, steps_per_epoch=steps_per_epoch,
-                initial_epoch=epoch,
-                shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
-                callbacks=[*_run_callbacks(run_dir, config, checkpoint_steps, tokenizer,
-                                           heldout_files or files, backup, flops_per_step),
-                           SaveOnPreemption(backup, first_step, checkpoint_steps), *callbacks],
-                verbose=verbose,
-            )
-            return history.history
+def _evaluate_finished_run(run, finished):
+    """A completed run is never trained over: the result is what is there, evaluated."""
+    log.info("%s already holds a finished run of %d steps; evaluating it (raise "
+             "--train_steps to train further, or choose a new --model_dir).",
+             run.model_dir, finished)
+    pretrainer = PRETRAINERS[run.config.objective].from_preset(run.model_dir)
+    pretrainer.compile()
+    return PretrainingResult(pretrainer, pretrainer.tokenizer, {},
+                             run.evaluate(pretrainer, pretrainer.tokenizer))
 
-        segments = _fit_segments(start, config.train_steps, checkpoint_steps)
-        histories = []
-        began = time.perf_counter()
-        for index, segment in enumerate(segments):
-            # Each fit but the last keeps its backup until the next fit has one of its own.
-            histories.append(fit(*segment, keep_backup=index < len(segments) - 1))
-        train_seconds = time.perf_counter() - began
-        history = {name: [value for h in histories for value in h.get(name, [])]
-                   for name in histories[-1]} if histories else {}
-        _log_flops(pretrainer, start, flops_per_step, train_seconds)
-        pretrainer.save_to_preset(run_dir, tokenizer)
-        eval_metrics = evaluate(pretrainer, tokenizer)
-        _write_summary(run_dir, pretrainer, history, eval_metrics, flops_per_step)
-        return PretrainingResult(pretrainer, tokenizer, history, eval_metrics)
+
+def _train(run, pretrainer, start, *, callbacks, verbose):
+    """Trains from step `start` to the config's last step, one `fit` per `_fit_segments`
+    segment; logs the FLOPs done and returns the metrics' history over all the fits."""
+    segments = _fit_segments(start, run.config.train_steps, run.checkpoint_steps)
+    histories = []
+    began = time.perf_counter()
+    for index, segment in enumerate(segments):
+        # Each fit but the last keeps its backup until the next fit has one of its own.
+        histories.append(_fit(run, pretrainer, *segment, callbacks=callbacks, verbose=verbose,
+                              keep_backup=index < len(segments) - 1))
+    _log_flops(pretrainer, start, run.flops_per_step, time.perf_counter() - began)
+    return {name: [value for h in histories for value in h.get(name, [])]
+            for name in histories[-1]} if histories else {}
+
+
+def _fit(run, pretrainer, first_step, epoch, epochs, steps_per_epoch, *, callbacks, verbose,
+         keep_backup):
+    """One `fit` from global step `first_step`; the input resumes there too. Returns its history.
+
+    The input is built anew: a second pass over the same dataset would
+    shuffle differently (`reshuffle_each_iteration`).
+    """
+    dataset = _training_dataset(run.files, run.tokenizer, run.config, run.seed, run.strategy)
+    backup = StepBackup(str(run.run_dir / BACKUP_DIRNAME),
+                        restore_from=run.model_dir / BACKUP_DIRNAME, save_freq="epoch",
+                        double_checkpoint=True, delete_checkpoint=not keep_backup)
+    history = pretrainer.fit(
+        dataset.skip(first_step), epochs=epochs, steps_per_epoch=steps_per_epoch,
+        initial_epoch=epoch,
+        shuffle=False,  # The pipeline shuffles; Keras would warn that it cannot.
+        callbacks=[*_run_callbacks(run, backup),
+                   SaveOnPreemption(backup, first_step, run.checkpoint_steps), *callbacks],
+        verbose=verbose,
+    )
+    return history.history
+
+
+def _finish_run(run, pretrainer, history):
+    """Saves the trained pre-trainer as the folder's preset, evaluates it, and writes the
+    summary last: its `steps_done` marks the run finished."""
+    pretrainer.save_to_preset(run.run_dir, run.tokenizer)
+    eval_metrics = run.evaluate(pretrainer, run.tokenizer)
+    _write_summary(run.run_dir, pretrainer, history, eval_metrics, run.flops_per_step)
+    return PretrainingResult(pretrainer, run.tokenizer, history, eval_metrics)
 
 
 def _fit_segments(start, train_steps, interval):
@@ -438,10 +494,10 @@ def _restore_starting_point(pretrainer, model_dir, backed_up, finished, init_fro
     return 0
 
 
-def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files, backup,
-                   flops_per_step):
+def _run_callbacks(run, backup):
     """The NaN guard, `backup` (resume after a kill), numbered checkpoints and TensorBoard
-    summaries."""
+    summaries, all writing in `run.run_dir`."""
+    model_dir, config, checkpoint_steps = run.run_dir, run.config, run.checkpoint_steps
     (model_dir / CHECKPOINTS_DIRNAME).mkdir(exist_ok=True)
     return [
         # First, so it raises before anything below saves the poisoned weights.
@@ -454,11 +510,12 @@ def _run_callbacks(model_dir, config, checkpoint_steps, tokenizer, sample_files,
         ),
         PretrainingSummaries(
             model_dir / LOGS_DIRNAME, tokens_per_step=config.batch_size * config.sequence_length,
-            every_steps=max(1, checkpoint_steps // 10), tokenizer=tokenizer,
-            # The text view shows what a discriminator read; a masked LM has none.
-            sentences=(_first_lines(sample_files, SUMMARY_SENTENCES)
+            every_steps=max(1, checkpoint_steps // 10), tokenizer=run.tokenizer,
+            # The text view shows what a discriminator read (held-out text, else the input's);
+            # a masked LM has none.
+            sentences=(_first_lines(run.heldout_files or run.files, SUMMARY_SENTENCES)
                        if config.objective == "electra" else ()),
-            flops_per_step=flops_per_step,
+            flops_per_step=run.flops_per_step,
         ),
     ]
 
