@@ -8,8 +8,8 @@ batch, the same per-replica random streams), and only the chief may write the ru
 SIGTERM to one worker must make both save at the same step and exit, and the relaunched
 workers must resume from that step (not start over) and end with the variables of the
 uninterrupted two-worker run (dropout on: the states of the dropout layers' seed generators
-resume too; without them the resumed run ended ~2e-4 off). Processes are always cleaned up,
-and every launch is bounded in time.
+resume too; without them the first array compared was 1.7e-4 off). Processes are always
+cleaned up, and every launch is bounded in time.
 """
 
 import json
