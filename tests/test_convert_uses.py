@@ -15,6 +15,7 @@ import pytest
 
 from electra_tf import ElectraPretrainer, convert, tokenization
 from electra_tf.models.classification.classifier import ElectraClassifier
+from electra_tf.models.model_dir import RunFolderError
 from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
 from electra_tf.models.pretraining.masked_lm import ElectraMaskedLM
 from electra_tf.models.tagging.tagger import ElectraTagger
@@ -158,9 +159,10 @@ def test_converted_models_export_and_answer_without_electra_tf(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["", '{"class_name": "ElectraClass', "\xff\xfe"])
-def test_a_corrupt_task_json_is_a_conversion_error_naming_the_file(tmp_path, content):
+def test_a_corrupt_task_json_is_a_run_folder_error_naming_the_file(tmp_path, content):
+    # The error every command raises for a damaged folder of this package.
     (tmp_path / "task.json").write_bytes(content.encode("latin-1"))
-    with pytest.raises(convert.ConversionError, match="task.json is not readable JSON"):
+    with pytest.raises(RunFolderError, match="task.json is not readable JSON"):
         convert.load(tmp_path)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "convert.py"), "--source", str(tmp_path),

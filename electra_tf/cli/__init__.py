@@ -34,7 +34,7 @@ import sys
 from absl import app, flags
 from absl import logging as absl_logging
 
-from electra_tf.models.model_dir import RunFolderError
+from electra_tf.models.model_dir import RunFolderError, read_once
 from electra_tf.training import distribute
 from electra_tf.training.guards import NonFiniteLossError
 from electra_tf.training.preemption import EXIT_CODE, TrainingPreempted
@@ -100,11 +100,13 @@ def _stop_cleanly(main, argv):
     folder, ending in its message instead of a traceback; a pre-empted run exits with
     `preemption.EXIT_CODE`, which restart policies read as "run me again", a damaged folder
     (`model_dir.RunFolderError`: one line naming the file and the fix) with
-    `FOLDER_ERROR_EXIT_CODE`."""
+    `FOLDER_ERROR_EXIT_CODE`. The command reads each file of its run and model folders
+    once (`model_dir.read_once`)."""
     if flags.FLAGS.verbose and not flags.FLAGS["verbosity"].present:
         absl_logging.set_verbosity(absl_logging.INFO)
     try:
-        return main(argv)
+        with read_once():
+            return main(argv)
     except NonFiniteLossError as error:
         raise SystemExit(f"error: {error}") from None
     except TrainingPreempted as error:

@@ -58,6 +58,7 @@ CHECKED_VERSIONS = {"keras": "3.15.1", "keras_hub": "0.32.0", "tensorflow": "2.2
 
 __all__ = [
     "CHECKED_VERSIONS",
+    "AfterBackupSaved",
     "DecayInUpdateStep",
     "any_equal",
     "flatten_layers",
@@ -166,3 +167,20 @@ def save_backup(callback, epoch, batches):
     """
     callback._current_epoch, callback._last_batch_seen = epoch, batches
     callback._save_model()
+
+
+class AfterBackupSaved:
+    """`keras.callbacks.BackupAndRestore` mixin, before it in the bases: calls
+    `self.backup_saved(epoch, batches)` after every save, with the position Keras recorded.
+
+    Keras 3.15.1 saves in `_save_model` (the weights, then `training_metadata.json`
+    holding `_current_epoch` and `_last_batch_seen`), at its own intervals and
+    from `save_backup`; it has no public hook after a save.
+    """
+
+    def _save_model(self):
+        super()._save_model()
+        self.backup_saved(self._current_epoch, self._last_batch_seen)
+
+    def backup_saved(self, epoch, batches):
+        """Called after each save, with the position it recorded."""

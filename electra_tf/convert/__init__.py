@@ -37,7 +37,6 @@ sorted(path.name for path in pathlib.Path("electra_small_hf/generator").iterdir(
 ```
 """
 
-import json
 import logging
 import pathlib
 
@@ -59,10 +58,9 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
          sequence_length=None):
     """`(model, tokenizer)` from any source `convert` reads (see the module docstring)."""
     path = pathlib.Path(str(source))
-    try:  # task.json is read once, here; a corrupt one is a usage error, not a traceback
-        class_name = model_dir.saved_class(path)
-    except ValueError as error:
-        raise ConversionError(str(error)) from None
+    # A damaged folder of this package or keras-hub's raises a `model_dir.RunFolderError`
+    # naming the file, as in every command.
+    class_name = model_dir.saved_class(path)
     if class_name is not None:
         _no_generator(generator, source)
         return _load_saved(path, class_name)
@@ -70,11 +68,13 @@ def load(source, generator=None, *, vocab_file=None, lowercase=True, num_heads=N
         _no_generator(generator, source)
         discriminator, generator = tf1.read(path, vocab_file, lowercase, num_heads)
         return hugging_face.to_keras(discriminator, generator, sequence_length)
-    if (path / "config.json").is_file() and "registered_name" in _json(path / "config.json"):
+    config = path / model_dir.BACKBONE_CONFIG_FILENAME
+    if config.is_file() and "registered_name" in model_dir.read_json(config):
         _no_generator(generator, source)
         # An ELECTRA backbone preset, keras-hub's or ours.
-        return (ElectraBackbone.from_preset(str(path)),
-                keras_hub.models.ElectraTokenizer.from_preset(str(path)))
+        with model_dir.reading(path):
+            return (ElectraBackbone.from_preset(str(path)),
+                    keras_hub.models.ElectraTokenizer.from_preset(str(path)))
     checkpoint = hugging_face.read(source)
     generator = None if generator is None else hugging_face.read(generator)
     return hugging_face.to_keras(checkpoint, generator, sequence_length)
@@ -85,13 +85,6 @@ def _no_generator(generator, source):
         raise ConversionError(
             f"a separate generator pairs only with a Hugging Face discriminator; {source} "
             "already holds what it has.")
-
-
-def _json(path):
-    try:
-        return json.loads(pathlib.Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConversionError(f"{path} is not readable JSON ({error}).") from None
 
 
 def _load_saved(path, name):

@@ -37,6 +37,7 @@ from electra_tf.convert.weights import ConversionError
 from electra_tf.models.backbone import activation_of, normalize_first_of
 from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.classification.preprocessor import ElectraTextClassifierPreprocessor
+from electra_tf.models import model_dir
 from electra_tf.models.encoders import build_encoder
 from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
 from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
@@ -141,10 +142,12 @@ def read(source):
 
 
 def _read_json(path):
+    # The reader of model folders: `electra_tf.convert.load` has read config.json already, and
+    # a command reads each file once (`model_dir.read_once`).
     try:
-        return json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConversionError(f"{path} is not readable JSON ({error}).") from None
+        return model_dir.read_json(path, "download or save the Hugging Face folder again")
+    except model_dir.RunFolderError as error:
+        raise ConversionError(str(error)) from None
 
 
 def read_tensors(folder):

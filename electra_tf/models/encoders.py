@@ -23,7 +23,6 @@ backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"),
 ```
 """
 
-import json
 import pathlib
 
 import keras_hub
@@ -120,7 +119,8 @@ def saved_mixed_policy(preset):
     policy loads. Any folder this cannot read is left for the loader to describe.
     """
     try:
-        config = json.loads((pathlib.Path(str(preset)) / "config.json").read_text(encoding="utf-8"))
+        # The reader every check uses: a command reads config.json once (model_dir.read_once).
+        config = model_dir.read_json(pathlib.Path(str(preset)) / "config.json")
         name = config["config"]["dtype"]["config"]["name"]
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -30,6 +30,14 @@ do the pre-training run's own readers (`training.pretrain`,
 `training.budget`, `training.preemption`); every command prints it as one
 line (`electra_tf.cli`).
 
+A command reads each file once: it runs inside `read_once()`, within which the
+readers here keep what they read (a file's bytes, a weights file's check) and
+read a file again only if it has changed on disk since. So the command's own
+checks and readers of one file (`saved_class` to choose the model class, then
+`check_preset` before the loader, ...) share one reading of it. keras-hub and
+Keras then read the files they build the model from themselves, once
+`reading`'s check has passed.
+
 Version 0.1 wrote other layouts (a pre-trainer's `pretrainer.weights.h5` with a
 `discriminator/` preset; a multi-task `multitask.keras`); the readers here
 read them too, asking `electra_tf.models.legacy` where their parts are, with
@@ -84,6 +92,10 @@ RESAVE = "copy the folder again from where it was written, or save the model aga
 NOT_A_MODEL = ("point at a folder that electra-pretrain, electra-finetune, electra-convert or a "
                "model's save_to_preset wrote")
 
+# While a command runs (`read_once`): what the readers here read, by file version.
+_read_files = None
+
+
 class RunFolderError(ValueError):
     """A run or model folder cannot be read: a file is missing, empty, truncated or
     corrupt, or does not fit the rest of the folder (weights of another model size).
@@ -110,6 +122,51 @@ def describe_error(error, limit=300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@contextlib.contextmanager
+def read_once():
+    """Within it, `read_json`, `read_vocabulary` and `check_weights_file` read each file
+    once: a second call on a file that has not changed since (same inode, size and
+    modification time) reuses the first reading. Every command runs inside it
+    (`electra_tf.cli`); nested uses share the outermost one's readings.
+
+    Example:
+    ```python
+    from electra_tf.models import model_dir
+
+    config = "tests/fixtures/seq2seq_0_1/seq2seq/config.json"
+    with model_dir.read_once():
+        first = model_dir.read_json(config)
+        again = model_dir.read_json(config)  # the first reading, not the disk
+    first == again  # True
+    ```
+    """
+    global _read_files
+    if _read_files is not None:
+        yield
+        return
+    _read_files = {}
+    try:
+        yield
+    finally:
+        _read_files = None
+
+
+def _file_version(path):
+    """What tells one version of the file `path` from another."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _read_bytes(path) -> bytes:
+    """The bytes of the file `path`; inside `read_once`, read from disk once per version."""
+    if _read_files is None:
+        return path.read_bytes()
+    key = ("bytes", *_file_version(path))
+    if key not in _read_files:
+        _read_files[key] = path.read_bytes()
+    return _read_files[key]
+
+
 def read_json(path, fix=RESAVE) -> dict:
     """The JSON object in the file `path`, or a `RunFolderError` saying it is missing,
     empty, not JSON or not an object, with `fix`."""
@@ -117,7 +174,7 @@ def read_json(path, fix=RESAVE) -> dict:
     if not path.is_file():
         raise folder_error(path, "is missing", fix)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_bytes(path).decode("utf-8")
         value = json.loads(text)
     except OSError as error:
         raise folder_error(path, f"cannot be read ({error})", fix) from None
@@ -143,7 +200,7 @@ def read_vocabulary(path, fix=RESAVE, size=None) -> list[str]:
         raise folder_error(path, "is missing", fix)
     try:
         # Split as keras-hub's WordPiece reads it: every "\n" ends a token, blank lines count.
-        lines = path.read_text(encoding="utf-8").removesuffix("\n").split("\n")
+        lines = _read_bytes(path).decode("utf-8").removesuffix("\n").split("\n")
     except (OSError, UnicodeDecodeError) as error:
         raise folder_error(path, f"is not readable UTF-8 text ({error})", fix) from None
     tokens = [line.strip() for line in lines if line.strip()]
@@ -168,15 +225,24 @@ def check_weights_file(path, fix=RESAVE):
     path = pathlib.Path(path)
     if not path.is_file():
         raise folder_error(path, "is missing", fix)
-    try:
-        if path.suffix == ".keras":
-            zipfile.ZipFile(path).close()
-        else:
-            with h5py.File(path, "r"):
-                pass
-    except (OSError, zipfile.BadZipFile) as error:
-        raise folder_error(path, f"is not a readable weights file ({error}): it is empty, "
-                           "truncated or corrupt", fix) from None
+    key = ("weights", *_file_version(path))
+    if _read_files is None or key not in _read_files:
+        try:
+            if path.suffix == ".keras":
+                zipfile.ZipFile(path).close()
+            else:
+                with h5py.File(path, "r"):
+                    pass
+            problem = None
+        except (OSError, zipfile.BadZipFile) as error:
+            problem = (f"is not a readable weights file ({error}): it is empty, truncated or "
+                       "corrupt")
+        if _read_files is not None:
+            _read_files[key] = problem
+    else:
+        problem = _read_files[key]
+    if problem:
+        raise folder_error(path, problem, fix)
 
 
 def check_preset(path):

@@ -59,7 +59,7 @@ from electra_tf.config import ElectraConfig, FinetuneConfig
 from electra_tf.data import corpora
 from electra_tf.data import pretraining as pretraining_data
 from electra_tf.flops import pretraining_flops_per_step
-from electra_tf.models.model_dir import SUMMARY_FILENAME
+from electra_tf.models.model_dir import SUMMARY_FILENAME, folder_error, read_json
 from electra_tf.models.pretraining.electra_pretrainer import ElectraPretrainer
 from electra_tf.training import finetune, probe
 from electra_tf.training.budget import measure_seconds_per_step
@@ -78,6 +78,9 @@ COST_FORMULA = (
 )
 STEP_COST_FILENAME = "step_cost.json"
 PRETRAINING_FILENAME = "pretraining.json"
+# The fix for a damaged step_cost.json.
+STEP_COST_FIX = ("delete it to measure the step again (budgets in minutes then buy other FLOPs), "
+                 "or give budgets in FLOPs")
 
 log = logging.getLogger(__name__)
 
@@ -204,12 +207,18 @@ def run_study(plan: StudyPlan) -> StudyResult:
         time.monotonic() + 60 * plan.time_limit_minutes)
     config = ElectraConfig.from_preset(plan.config)
     train_files, heldout_files = _corpus(study_dir / "corpus")
-    vocab_file = _vocabulary(study_dir, train_files, plan.vocab_size, config.lowercase)
+    # Each file of the study folder is read once, here; what changes is kept in memory and
+    # written after every change.
+    vocab_file, vocabulary = _vocabulary(study_dir, train_files, plan.vocab_size,
+                                         config.lowercase)
     encoder_config = study_dir / "encoder_config.json"
     config.save(encoder_config)
-    budgets = _budgets(plan, study_dir, config, train_files, vocab_file)
+    cost = (_recorded_step_cost(study_dir) if plan.budgets_flops else
+            step_cost(study_dir, config, train_files, vocabulary))
+    budgets = _budgets(plan, cost)
     cells = plan.cells(budgets)
-    header = _header(plan, config, vocab_file, budgets, study_dir)
+    records = _read_records(study_dir)
+    header = _header(plan, config, len(vocabulary), budgets, cost, records)
     rows = _read_rows(plan.output, header)
     done = {row["key"] for row in rows}
     todo = [cell for cell in cells if cell.key not in done]
@@ -225,14 +234,15 @@ def run_study(plan: StudyPlan) -> StudyResult:
             break
         pretrained = None
         if cell.objective != RANDOM:
-            pretrained = _pretrained(plan, config, cell.objective, cell.budget, paths, counts)
+            pretrained = _pretrained(plan, config, cell.objective, cell.budget, paths, counts,
+                                     records)
         log.info("[%d/%d] %s", number, len(todo), cell.key)
         row = _run_cell(plan, cell, pretrained, paths)
         log.info("[%d/%d] %s: %s %.4f (%.0f s)", number, len(todo), cell.key, row["metric"],
                  row["score"], row["finetune_seconds"])
         rows.append(row)
         counts[cell.method] += 1
-        header = _header(plan, config, vocab_file, budgets, study_dir)
+        header = _header(plan, config, len(vocabulary), budgets, cost, records)
         _write_json(plan.output, {"header": header, "rows": rows})
     plot = plot_study(rows, plan.plot_path) if rows else None
     return StudyResult(rows, counts, pathlib.Path(plan.output), plot)
@@ -247,21 +257,27 @@ def _corpus(directory):
 
 
 def _vocabulary(study_dir, train_files, vocab_size, lowercase):
-    """The shared vocabulary file, built from the corpus once."""
-    prepare_vocabulary(study_dir, train_files, vocab_size=vocab_size, lowercase=lowercase)
-    return study_dir / tokenization.VOCAB_FILENAME
+    """`(file, tokens)` of the shared vocabulary, built from the corpus once."""
+    vocabulary = prepare_vocabulary(study_dir, train_files, vocab_size=vocab_size,
+                                    lowercase=lowercase)
+    return study_dir / tokenization.VOCAB_FILENAME, vocabulary
 
 
-def _budgets(plan, study_dir, config, train_files, vocab_file):
-    """The plan's budgets in FLOPs; minutes go through the recorded (or measured) step cost."""
+def _budgets(plan, cost):
+    """The plan's budgets in FLOPs; minutes go through the step cost `cost` (`step_cost`)."""
     if plan.budgets_flops:
         return [Budget(float(flops)) for flops in plan.budgets_flops]
-    cost = step_cost(study_dir, config, train_files, vocab_file)
     return [Budget(minutes * 60 * cost["flops_per_second"], float(minutes))
             for minutes in plan.budgets_minutes]
 
 
-def step_cost(study_dir, config, train_files, vocab_file):
+def _recorded_step_cost(study_dir):
+    """The study's measured step cost, if it has one (the header shows it)."""
+    path = pathlib.Path(study_dir) / STEP_COST_FILENAME
+    return read_json(path, STEP_COST_FIX) if path.is_file() else None
+
+
+def step_cost(study_dir, config, train_files, vocabulary):
     """The fp32 ELECTRA step of `config`: measured once, then read from `step_cost.json`.
 
     The study's budgets in minutes become FLOPs through this one measurement,
@@ -271,12 +287,13 @@ def step_cost(study_dir, config, train_files, vocab_file):
     path = pathlib.Path(study_dir) / STEP_COST_FILENAME
     config = config.for_objective("electra").replace(dtype_policy="float32")
     if path.is_file():
-        cost = json.loads(path.read_text())
-        if cost["config"] != config.to_dict():
+        cost = read_json(path, STEP_COST_FIX)
+        if not isinstance(cost.get("flops_per_second"), (int, float)):
+            raise folder_error(path, "holds no flops_per_second", STEP_COST_FIX)
+        if cost.get("config") != config.to_dict():
             raise ValueError(f"{path} was measured for another config; use a new study folder, "
                              "or give budgets in FLOPs.")
         return cost
-    vocabulary = tokenization.load_vocabulary(vocab_file)
     tokenizer = tokenization.make_tokenizer(vocabulary, lowercase=config.lowercase)
     pretrainer = ElectraPretrainer(config, tokenizer.vocabulary_size(),
                                    tokenization.special_token_ids(tokenizer), seed=0)
@@ -313,10 +330,20 @@ def _now():
 
 
 # ----------------------------------------------------------------- pre-training
-def _pretrained(plan, config, objective, budget, paths, counts):
-    """The record of the `objective` run at `budget`, pre-training it first if it has none."""
+def _read_records(study_dir):
+    """The records of the finished pre-training runs (`pretraining.json`), by run name."""
+    path = pathlib.Path(study_dir) / PRETRAINING_FILENAME
+    if not path.is_file():
+        return {}
+    return read_json(path, f"restore it from a copy, or delete it: each pre-training run then "
+                     f"resumes from its folder in {pathlib.Path(study_dir) / 'pretrain'} and is "
+                     "recorded again")
+
+
+def _pretrained(plan, config, objective, budget, paths, counts, records):
+    """The record of the `objective` run at `budget` from `records` (the study's, updated and
+    written when a run is added), pre-training it first if it has none."""
     records_path = pathlib.Path(plan.study_dir) / PRETRAINING_FILENAME
-    records = json.loads(records_path.read_text()) if records_path.is_file() else {}
     name = f"{objective}-{budget.label}"
     if name in records:
         return records[name]
@@ -329,7 +356,7 @@ def _pretrained(plan, config, objective, budget, paths, counts):
         heldout_files=paths["heldout_files"], vocab_file=str(paths["vocab_file"]),
         checkpoint_steps=plan.checkpoint_steps, budget_flops=budget.flops, callbacks=[clock],
         verbose=2)
-    summary = json.loads((run_dir / SUMMARY_FILENAME).read_text())
+    summary = read_json(run_dir / SUMMARY_FILENAME)
     heldout = result.eval_metrics
     records[name] = {
         "run_dir": str(run_dir), "objective": objective, "budget_flops": budget.flops,
@@ -358,9 +385,16 @@ class WallClock(keras.callbacks.Callback):
         super().__init__()
         self.path = pathlib.Path(path)
         self.mark = None
+        self.seconds = None  # read from `path` once
 
     def total(self):
-        return json.loads(self.path.read_text())["seconds"] if self.path.is_file() else 0.0
+        if self.seconds is None:
+            fix = f"delete it (the run's training time is then counted from {self.path.parent})"
+            saved = read_json(self.path, fix) if self.path.is_file() else {"seconds": 0.0}
+            if not isinstance(saved.get("seconds"), (int, float)):
+                raise folder_error(self.path, "holds no seconds", fix)
+            self.seconds = float(saved["seconds"])
+        return self.seconds
 
     def on_train_begin(self, logs=None):
         self.mark = time.monotonic()
@@ -373,7 +407,8 @@ class WallClock(keras.callbacks.Callback):
 
     def _add(self):
         now = time.monotonic()
-        _write_json(self.path, {"seconds": self.total() + now - self.mark})
+        self.seconds = self.total() + now - self.mark
+        _write_json(self.path, {"seconds": self.seconds})
         self.mark = now
 
 
@@ -413,19 +448,17 @@ def _run_cell(plan, cell, pretrained, paths):
 
 
 # ----------------------------------------------------------------------- output
-def _header(plan, config, vocab_file, budgets, study_dir):
-    records = pathlib.Path(study_dir) / PRETRAINING_FILENAME
-    cost = pathlib.Path(study_dir) / STEP_COST_FILENAME
+def _header(plan, config, vocab_size, budgets, cost, records):
     recipes = plan.recipe_configs(plan.recipes + plan.largest_budget_recipes)
     return {
         "package_version": _version(), "command": plan.command, "config": config.to_dict(),
-        "vocab_size": len(tokenization.load_vocabulary(vocab_file)),
+        "vocab_size": vocab_size,
         "study_dir": str(plan.study_dir),
         "budgets": [{"flops": b.flops, "minutes": b.minutes} for b in budgets],
-        "step_cost": json.loads(cost.read_text()) if cost.is_file() else None,
+        "step_cost": cost,
         "recipes": {recipe.name: recipe.to_dict() for recipe in recipes},
         "seeds": list(plan.seeds), "cost_formula": COST_FORMULA,
-        "pretraining": json.loads(records.read_text()) if records.is_file() else {},
+        "pretraining": records,
         "updated": _now(),
     }
 
@@ -442,9 +475,12 @@ def _read_rows(path, header):
     path = pathlib.Path(path)
     if not path.is_file():
         return []
-    saved = json.loads(path.read_text())
+    fix = "restore it from a copy, or give another output path (its cells then run again)"
+    saved = read_json(path, fix)
+    if not (isinstance(saved.get("header"), dict) and isinstance(saved.get("rows"), list)):
+        raise folder_error(path, "holds no study (a header and rows)", fix)
     for field in ("config", "vocab_size"):
-        if saved["header"][field] != header[field]:
+        if saved["header"].get(field) != header[field]:
             raise ValueError(
                 f"{path} holds a study with another {field} ({saved['header'][field]!r}, not "
                 f"{header[field]!r}); give another output path, or the same config and "

@@ -27,7 +27,7 @@ import tensorflow as tf
 from electra_tf import tokenization
 from electra_tf.config import default_num_heads, feedforward_size
 from electra_tf.data import parallel
-from electra_tf.models.model_dir import encoder_preset, folder_error
+from electra_tf.models.model_dir import encoder_preset, folder_error, reading
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
 from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
@@ -79,10 +79,11 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if encoder is not None:
         preset = encoder_preset(encoder)
-        source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
-        # Warm and cold build the encoder the same way (only loading differs), so
-        # both draw the same random numbers and their decoders start equal.
-        electra = make_encoder(preset, load_weights=warm_start)
+        with reading(preset):  # a damaged folder: an error naming the file
+            source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
+            # Warm and cold build the encoder the same way (only loading differs), so
+            # both draw the same random numbers and their decoders start equal.
+            electra = make_encoder(preset, load_weights=warm_start)
     else:
         texts = sources if separate_vocabularies else sources + targets
         source_tokenizer = tokenization.make_tokenizer(

@@ -8,8 +8,10 @@ the checkpoint interval, and its `exit_fn` raises `TrainingPreempted` out of
 `fit` (stopping it the polite way, `stop_training`, would still run the
 epoch-end callbacks, which would save the half-done interval as a finished
 one). The same command run again resumes from that step: weights, optimizer state, step counter, learning-rate schedule position,
-masking and sampling streams, and the input (the pipeline skips what was
-trained on).
+masking and sampling streams, dropout's random streams (the states of the
+Keras `SeedGenerator`s of the model's layers, which Keras' weights files leave
+out: `StepBackup` keeps them in the backup's metadata), and the input (the
+pipeline skips what was trained on).
 
 On GCP CPU and TPU VMs TensorFlow's handler declines to act (it logs so); a
 run there resumes from its last checkpoint interval, as after a kill.
@@ -25,7 +27,9 @@ callbacks = [backup, SaveOnPreemption(backup, first_step=0, steps_per_epoch=100)
 ```
 """
 
+import json
 import logging
+import os
 import pathlib
 import shutil
 import signal
@@ -33,6 +37,7 @@ import tempfile
 import threading
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from electra_tf import compat
@@ -51,6 +56,8 @@ EXIT_CODE = 143
 # the interval before.
 BACKUP_WEIGHTS = "latest.weights.h5"
 BACKUP_METADATA = "training_metadata.json"
+# The key of the metadata that holds the states of the model's random seed generators.
+SEED_STATES_KEY = "seed_generators"
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +72,7 @@ class TrainingPreempted(RuntimeError):
         self.step = step
 
 
-class StepBackup(keras.callbacks.BackupAndRestore):
+class StepBackup(compat.AfterBackupSaved, keras.callbacks.BackupAndRestore):
     """Keras' `BackupAndRestore`, which can also save in the middle of an epoch.
 
     `save_at(epoch, batches)` writes the same files `BackupAndRestore` writes at
@@ -78,6 +85,16 @@ class StepBackup(keras.callbacks.BackupAndRestore):
     `restore_from` (default: `backup_dir`) is where it resumes from: a
     multi-worker run's other workers resume from the chief's backup and
     write their own elsewhere.
+
+    Keras' weights files hold a model's weights and its optimizer, not the
+    states of its layers' random seed generators (`keras.random.SeedGenerator`,
+    one per `Dropout` and attention-dropout layer), so a run resumed from
+    them alone would draw other dropout masks than the uninterrupted run.
+    Every save here adds those states to the metadata Keras writes beside the
+    weights (`training_metadata.json`, under `"seed_generators"`), and a
+    restore puts them back after Keras has loaded the weights. Keras' own
+    fallback to the interval before (`.bkp` files) copies the metadata with
+    its weights, so the states always belong to the weights restored.
     """
 
     def __init__(self, backup_dir, restore_from=None, **kwargs):
@@ -98,6 +115,41 @@ class StepBackup(keras.callbacks.BackupAndRestore):
                 f"does not load into this run's model ({describe_error(error)}): it is damaged, "
                 "or the model was built from another config or vocabulary than the backup's",
                 repair_backup(self.restore_from)) from error
+        # The metadata of the weights Keras loaded last: this backup's own, else the chief's.
+        for backup_dir in (self.backup_dir, self.restore_from):
+            if (pathlib.Path(backup_dir) / BACKUP_METADATA).is_file():
+                self._restore_seed_states(pathlib.Path(backup_dir))
+                break
+
+    def backup_saved(self, epoch, batches):
+        # Keras has written the weights, then {"epoch", "batch"}: the metadata again, with the
+        # seed generators' states, through a temporary file so that it is always whole.
+        path = pathlib.Path(self.backup_dir) / BACKUP_METADATA
+        metadata = {"epoch": epoch, "batch": batches,
+                    SEED_STATES_KEY: [state.numpy().tolist() for state in seed_states(self.model)]}
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(metadata))
+        os.replace(partial, path)
+
+    def _restore_seed_states(self, backup_dir):
+        metadata_file = backup_dir / BACKUP_METADATA
+        saved = read_json(metadata_file, repair_backup(backup_dir)).get(SEED_STATES_KEY)
+        states = seed_states(self.model)
+        if saved is None:  # a backup written before the states were saved
+            log.info("%s holds no random seed states: dropout masks from here on differ from "
+                     "those of an uninterrupted run", metadata_file)
+            return
+        try:
+            values = [np.asarray(value, dtype=state.dtype) for value, state in zip(saved, states)]
+            if len(saved) != len(states) or any(
+                    value.shape != tuple(state.shape) for value, state in zip(values, states)):
+                raise ValueError(f"{len(saved)} states for the model's {len(states)}")
+        except (TypeError, ValueError) as error:
+            raise folder_error(
+                metadata_file, f"holds random seed states that do not fit this run's model "
+                f"({describe_error(error)})", repair_backup(backup_dir)) from None
+        for state, value in zip(states, values):
+            state.assign(value)
 
     def save_at(self, epoch, batches):
         compat.save_backup(self, epoch, batches)
@@ -129,6 +181,17 @@ class StepBackup(keras.callbacks.BackupAndRestore):
         except (KeyError, TypeError, ValueError):
             raise folder_error(metadata_file, "holds no training position (epoch, batch)",
                                fix) from None
+
+
+def seed_states(model):
+    """The state variables of `model`'s random seed generators, in the order of its layers.
+
+    Keras' `model.variables` are its weights (`model.weights`, what weights
+    files save) and the state of every `keras.random.SeedGenerator` its layers
+    hold (dropout's masks are drawn from them).
+    """
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
 
 
 def _readable(weights):
