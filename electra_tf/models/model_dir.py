@@ -64,6 +64,9 @@ import keras_hub
 
 from electra_tf.config import ConfigError, ElectraConfig
 from electra_tf.models import legacy, registry
+# keras-hub finds a preset's tokenizer among the subclasses of its ElectraTokenizer, so this
+# package's must be defined before any folder loads, whichever command loads it.
+from electra_tf.models import tokenizer  # noqa: F401
 
 # keras-hub's preset file names (keras_hub.src.utils.preset_utils).
 BACKBONE_CONFIG_FILENAME = "config.json"
