@@ -6,7 +6,7 @@ from electra_tf import tokenization
 from electra_tf.models.tokenizer import ElectraTokenizer
 
 tokenizer = ElectraTokenizer(vocabulary=list(tokenization.SPECIAL_TOKENS) + ["今", "天"])
-tokenizer("今天")  # [5, 6]
+tokenizer("今天")  # -> [5, 6]
 ```
 """
 
