@@ -23,7 +23,8 @@ class ElectraTokenizer(keras_hub.models.ElectraTokenizer):
     keras-hub's `Tokenizer.from_preset` picks the tokenizer class through
     `backbone_cls`, among the subclasses defined so far; without this,
     `keras_hub.models.ElectraTokenizer.from_preset` refuses a preset whose backbone
-    has exact GELU. `import electra_tf` defines it. Nothing else differs.
+    has exact GELU. `model_dir` imports it, so `import electra_tf` defines it. Nothing
+    else differs.
     """
 
     backbone_cls = ElectraBackbone
