@@ -18,9 +18,13 @@ from absl import app, flags
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent
 
-flags.DEFINE_string("output_dir", "docs/notebooks", "where the executed copies go")
-flags.DEFINE_integer("timeout", 1800, "seconds one cell may take")
-flags.DEFINE_list("notebooks", [], "file names in notebooks/ to run; all of them when empty")
+
+def define_flags():
+    """The command's flags; defined when it runs, not on import (tests import `execute`
+    beside commands that define flags of the same names)."""
+    flags.DEFINE_string("output_dir", "docs/notebooks", "where the executed copies go")
+    flags.DEFINE_integer("timeout", 1800, "seconds one cell may take")
+    flags.DEFINE_list("notebooks", [], "file names in notebooks/ to run; all of them when empty")
 
 
 def execute(path, timeout=1800, working_dir=None):
@@ -48,4 +52,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -2,12 +2,16 @@
 and of block order (post- or pre-LayerNorm)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import keras_hub
 import numpy as np
 import pytest
 
+from electra_tf import tokenization
 from electra_tf.models.backbone import ElectraBackbone
 
 SIZES = dict(vocab_size=40, num_layers=2, num_heads=2, hidden_dim=16, embedding_dim=8,
@@ -211,3 +215,17 @@ def test_pre_ln_presets_record_this_class(pre_and_post_ln, tmp_path):
 def test_normalize_first_must_be_a_bool():
     with pytest.raises(ValueError, match="normalize_first must be True"):
         ElectraBackbone(**SIZES, normalize_first="yes")
+
+
+def test_importing_electra_tf_lets_keras_hub_read_its_backbones_tokenizer(tmp_path):
+    """keras-hub picks a preset's tokenizer class by its backbone class, among the subclasses
+    defined so far: `import electra_tf` alone must define electra_tf's (a fresh process)."""
+    ElectraBackbone(**SIZES, activation="gelu").save_to_preset(str(tmp_path))
+    tokenization.make_tokenizer(list(tokenization.SPECIAL_TOKENS) + ["a"]).save_to_preset(
+        str(tmp_path))
+    code = ("import sys, electra_tf, keras_hub; "
+            "print(keras_hub.models.ElectraTokenizer.from_preset(sys.argv[1]).vocabulary_size())")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "6"

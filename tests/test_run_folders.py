@@ -36,6 +36,7 @@ from electra_tf import ElectraConfig, cli, tokenization
 from electra_tf.cli import generation as generation_command
 from electra_tf.config import FinetuneConfig
 from electra_tf.export import servables
+from electra_tf.models import legacy
 from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.model_dir import RunFolderError
 from electra_tf.training.budget_study import Budget, StudyPlan
@@ -367,7 +368,7 @@ STDLIB = str(pathlib.Path(sysconfig.get_paths()["stdlib"]).resolve())
 # electra_tf code keras-hub's loader calls back while it loads weights (it looks for version
 # 0.1's layout in the file it is about to load, and rewrites such a file): the loader's
 # reading, not a check's.
-LOADER_HOOKS = {"_is_legacy", "_current_layout"}
+LOADER_HOOKS = {legacy.is_seq2seq_weights.__name__, legacy.seq2seq_weights.__name__}
 
 
 def _electra_tf_reads(frames):

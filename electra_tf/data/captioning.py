@@ -9,8 +9,8 @@ Example:
 from electra_tf.data.captioning import digit_captions
 
 images, captions = digit_captions(num_examples=4, language="zh")
-images.shape  # (4, 8, 16, 1)
-captions[0]  # two Chinese digits, e.g. '五零'
+images.shape  # -> (4, 8, 16, 1)
+captions  # -> ['五零', '九八', '零零', '六四']
 ```
 """
 

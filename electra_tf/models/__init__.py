@@ -24,8 +24,9 @@ from electra_tf.models.classification.classifier import ElectraClassifier
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     from electra_tf.models.classifier import ElectraClassifier as Old
-assert Old is ElectraClassifier
-print(caught[0].message)  # electra_tf.models.classifier.ElectraClassifier moved to ...
+Old is ElectraClassifier  # -> True
+new_path = str(caught[0].message).split(" moved to ")[1].split(";")[0]
+new_path  # -> 'electra_tf.models.classification.classifier.ElectraClassifier'
 ```
 """
 

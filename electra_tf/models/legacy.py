@@ -23,8 +23,8 @@ Example:
 ```python
 from electra_tf.models import legacy
 
-legacy.saved_class("tests/fixtures/model_dirs_0_1/multitask")  # 'ElectraMultiTask'
-legacy.saved_class("tests/fixtures/hf_electra/generator")  # None: no 0.1 layout
+legacy.saved_class("tests/fixtures/model_dirs_0_1/multitask")  # -> 'ElectraMultiTask'
+legacy.saved_class("tests/fixtures/hf_electra/generator")  # not a 0.1 layout  # -> None
 ```
 """
 

@@ -256,7 +256,7 @@ def check_preset(path):
     each tokenizer's vocabulary is UTF-8 text (for the encoder's tokenizer,
     one line per token embedding) and the weights files are readable HDF5.
     Weights of another model size show only when loaded (`reading`).
-    Folders in version 0.1's layouts are left to their own loaders.
+    Folders in version 0.1's layouts (`legacy`) are not checked here.
     """
     path = pathlib.Path(str(path))
     if is_legacy(path):

@@ -6,7 +6,7 @@ from electra_tf import tokenization
 from electra_tf.models.tokenizer import ElectraTokenizer
 
 tokenizer = ElectraTokenizer(vocabulary=list(tokenization.SPECIAL_TOKENS) + ["今", "天"])
-tokenizer("今天")  # [5, 6]
+tokenizer("今天")  # -> [5, 6]
 ```
 """
 
@@ -21,8 +21,10 @@ class ElectraTokenizer(keras_hub.models.ElectraTokenizer):
     """keras-hub's `ElectraTokenizer`, declared as the tokenizer of `ElectraBackbone`.
 
     keras-hub's `Tokenizer.from_preset` picks the tokenizer class through
-    `backbone_cls`; without this, `keras_hub.models.ElectraTokenizer.from_preset`
-    refuses a preset whose backbone has exact GELU. Nothing else differs.
+    `backbone_cls`, among the subclasses defined so far; without this,
+    `keras_hub.models.ElectraTokenizer.from_preset` refuses a preset whose backbone
+    has exact GELU. `model_dir` imports it, so `import electra_tf` defines it. Nothing
+    else differs.
     """
 
     backbone_cls = ElectraBackbone

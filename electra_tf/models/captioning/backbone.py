@@ -13,7 +13,7 @@ backbone = ImageCaptionBackbone(image_shape=(8, 16, 1), vocabulary_size=20, hidd
 ids = np.ones((2, 4), "int32")
 outputs = backbone({"images": np.zeros((2, 8, 16, 1), "float32"),
                     "decoder_token_ids": ids, "decoder_padding_mask": ids})
-outputs["encoder_sequence_output"].shape  # (2, 32, 32): 4x8 patches, 32 wide
+outputs["encoder_sequence_output"].shape  # 4x8 patches, 32 wide  # -> (2, 32, 32)
 ```
 """
 

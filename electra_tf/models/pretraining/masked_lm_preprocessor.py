@@ -12,7 +12,7 @@ from electra_tf.models.pretraining.masked_lm_preprocessor import ElectraMaskedLM
 tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["今天天气很好"], 20))
 preprocessor = ElectraMaskedLMPreprocessor(tokenizer, sequence_length=8)
 x, y, sample_weight = preprocessor(["今天天气很好"])
-x["mask_positions"].shape  # (1, 1): int((0.15 + 0.005) * 8) slots
+x["mask_positions"].shape  # int((0.15 + 0.005) * 8) slots  # -> (1, 1)
 ```
 """
 

@@ -30,7 +30,7 @@ class BagOfWordsBackbone(EncoderDecoderBackbone):  # a source of token ids, embe
 ids = np.ones((2, 5), "int32")
 backbone = BagOfWordsBackbone()
 backbone({"source_ids": ids, "decoder_token_ids": ids,
-          "decoder_padding_mask": ids})["decoder_sequence_output"].shape  # (2, 5, 16)
+          "decoder_padding_mask": ids})["decoder_sequence_output"].shape  # -> (2, 5, 16)
 ```
 """
 
