@@ -155,7 +155,7 @@ class TorchStep:
         replaced = (corrupted != self.ids).long()
         discriminated = self.discriminator(input_ids=corrupted, labels=replaced)
         loss = generated.loss + 50.0 * discriminated.loss
-        self.loss = float(loss)
+        self.loss = loss.item()
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
