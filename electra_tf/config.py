@@ -13,10 +13,12 @@ from electra_tf.config import FinetuneConfig
 
 config = ElectraConfig.from_preset("tiny")
 config = config.replace(train_steps=100, batch_size=8)
-config.generator_hidden_size  # width of the generator tower
+config.train_steps, config.hidden_size  # -> (100, 64)
+config.generator_hidden_size  # width of the generator tower: 64 x 0.5  # -> 32
 baseline = config.for_objective("mlm")  # BERT-style masked LM, 80/10/10 masking
+baseline.mask_token_rate, baseline.random_token_rate  # -> (0.8, 0.1)
 recipe = FinetuneConfig.from_preset("paper_small").replace(epochs=2)
-recipe.layer_decay  # 0.8
+recipe.layer_decay, recipe.epochs  # -> (0.8, 2)
 ```
 """
 
@@ -395,6 +397,7 @@ class FinetuneConfig(_JsonConfig):
 
     recipe = FinetuneConfig.from_preset("paper_small").replace(learning_rate=1e-4)
     recipe.save("my_recipe.json")
+    FinetuneConfig.load("my_recipe.json").learning_rate  # -> 0.0001
     ```
     """
 

@@ -36,7 +36,7 @@ backbone = ElectraBackbone(vocab_size=50, num_layers=2, num_heads=2, hidden_dim=
                            activation="gelu", normalize_first=True)
 ids = np.ones((1, 16), "int32")
 output = backbone({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids})
-output["sequence_output"].shape  # (1, 16, 16)
+output["sequence_output"].shape  # -> (1, 16, 16)
 ```
 """
 

@@ -20,6 +20,7 @@ from electra_tf.models import encoders
 
 vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
 backbone, tokenizer = encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab)
+backbone.hidden_dim, tokenizer.vocabulary_size()  # 5 special tokens, 7 characters  # -> (64, 12)
 ```
 """
 

@@ -11,11 +11,12 @@ metric = EntityF1(["O", "B-PER", "I-PER"])
 y_true = np.array([[1, 2, 0, 1]])  # B-PER I-PER O B-PER: two people
 logits = np.eye(3)[[[1, 2, 0, 0]]]  # finds the first only
 metric.update_state(y_true, logits)
-metric.result()  # entity_precision 1.0, entity_recall 0.5, entity_f1 0.667
+metric.result()
+# -> {'entity_precision': 1.0, 'entity_recall': 0.5, 'entity_f1': 0.667}
 
 auc = WithinBatchRocAuc()
 auc.update_state(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-float(auc.result())  # 0.75: three of the four (replaced, original) pairs are ranked right
+float(auc.result())  # three of the four (replaced, original) pairs ranked right  # -> 0.75
 ```
 """
 
@@ -103,7 +104,7 @@ class WithinBatchRocAuc(keras.metrics.Metric):
     auc = WithinBatchRocAuc(name="rtd_auc")
     auc.update_state(np.array([[1, 0, 0]]), np.array([[2.0, -1.0, 2.0]]),
                      sample_weight=np.array([[1, 1, 0]]))  # the last is padding
-    float(auc.result())  # 1.0
+    float(auc.result())  # -> 1.0
     ```
     """
 
@@ -156,7 +157,7 @@ def entity_scores(gold_tags, predicted_tags) -> dict:
     Example:
     ```python
     entity_scores([["B-PER", "I-PER", "O", "B-LOC"]], [["B-PER", "I-PER", "O", "O"]])
-    # {'entity_precision': 1.0, 'entity_recall': 0.5, 'entity_f1': 0.667}
+    # -> {'entity_precision': 1.0, 'entity_recall': 0.5, 'entity_f1': 0.667}
     ```
     """
     matched, gold, predicted = count_entities(gold_tags, predicted_tags)

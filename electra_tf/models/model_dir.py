@@ -48,6 +48,7 @@ Example:
 from electra_tf.models import model_dir
 
 model_dir.encoder_preset("electra_base_discriminator_en")  # a keras-hub name: unchanged
+# -> 'electra_base_discriminator_en'
 ```
 """
 
@@ -140,7 +141,7 @@ def read_once():
     with model_dir.read_once():
         first = model_dir.read_json(config)
         again = model_dir.read_json(config)  # the first reading, not the disk
-    first == again  # True
+    first["class_name"], first == again  # -> ('ElectraSeq2SeqBackbone', True)
     ```
     """
     global _read_files
@@ -311,7 +312,9 @@ def reading(path):
         with model_dir.reading("runs/nowhere"):
             pass
     except model_dir.RunFolderError as error:
-        print(error)  # runs/nowhere does not exist; point at a folder that electra-pretrain, ...
+        message = str(error)
+    backbone.hidden_dim  # -> 32
+    message  # -> runs/nowhere does not exist; point at a folder that electra-pretrain, ...
     ```
     """
     path = pathlib.Path(str(path))

@@ -13,9 +13,9 @@ Example:
 from electra_tf.models import registry
 
 task = registry.TASKS["ElectraClassifier"]
-assert task.exports == ("classifier",)
-classifier_class = task.cls  # electra_tf.models.classification.classifier.ElectraClassifier
-assert registry.PRETRAINERS["mlm"].name == "MaskedLMPretrainer"
+task.exports  # -> ('classifier',)
+task.cls  # -> <class 'electra_tf.models.classification.classifier.ElectraClassifier'>
+registry.PRETRAINERS["mlm"].name  # -> 'MaskedLMPretrainer'
 ```
 """
 

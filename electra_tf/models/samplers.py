@@ -21,7 +21,7 @@ def next(prompt, cache, index):
 
 prompt = np.array([[2, 0, 0, 0, 0]], "int32")
 sampler = LengthPenaltyBeamSampler(num_beams=2, length_penalty=0.6)
-sampler(next, prompt, index=1, stop_token_ids=[3])  # [[2, 5, 5, 3, 0]]: stops at the end
+sampler(next, prompt, index=1, stop_token_ids=[3])  # stops at the end  # -> [[2, 5, 5, 3, 0]]
 ```
 """
 
@@ -57,7 +57,7 @@ class BeamCache(collections.namedtuple("BeamCache", ["per_beam", "per_source"]))
 
     cache = BeamCache(per_beam=np.zeros((2, 1), "float32"), per_source=np.array([0, 1]))
     prompt = np.array([[2, 0, 0], [2, 0, 0]], "int32")
-    LengthPenaltyBeamSampler(num_beams=2)(next, prompt, cache, index=1)  # [[2, 4, 4], [2, 5, 5]]
+    LengthPenaltyBeamSampler(num_beams=2)(next, prompt, cache, index=1)  # -> [[2, 4, 4], [2, 5, 5]]
     ```
     """
 
@@ -80,6 +80,8 @@ class LengthPenaltyBeamSampler(keras_hub.samplers.BeamSampler):
     ```python
     sampler = LengthPenaltyBeamSampler(num_beams=4, length_penalty=0.6)
     # lm.compile(sampler=sampler); lm.generate("...")
+    sampler.get_config()  # what a compiled model saves
+    # -> {'temperature': 1.0, 'num_beams': 4, 'return_all_beams': False, 'length_penalty': 0.6}
     ```
     """
 

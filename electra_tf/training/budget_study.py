@@ -35,8 +35,8 @@ from electra_tf.training.budget_study import Budget, StudyPlan
 
 plan = StudyPlan(budgets_flops=(1e14, 2e14), seeds=(0, 1))
 cells = plan.cells([Budget(1e14), Budget(2e14)])
-len(cells)  # 52
-cells[0].key  # 'random|none|chinese_sentiment|zh_1k_fair|0|probe'
+len(cells)  # -> 52
+cells[0].key  # -> 'random|none|chinese_sentiment|zh_1k_fair|0|probe'
 ```
 """
 
@@ -517,7 +517,10 @@ def summary_table(rows) -> str:
              "metric": "accuracy", "objective": objective, "budget_flops": budget, "score": score}
             for objective, budget, score in [("random", None, 0.74), ("random", None, 0.76),
                                              ("electra", 1e15, 0.80)]]
-    print(summary_table(rows))
+    summary_table(rows)
+    # -> task               labels  method    metric    objective  no pre-training      1e+15 FLOPs
+    #    chinese_sentiment  1000    finetune  accuracy  random     0.750 ± 0.010 (n=2)  -
+    #    chinese_sentiment  1000    finetune  accuracy  electra    -                    0.800 ± 0.000 (n=1)
     ```
     """
     budgets = sorted({row["budget_flops"] for row in rows if row["budget_flops"] is not None})

@@ -20,6 +20,7 @@ from electra_tf.training.distribute import strategy_from_name
 strategy = strategy_from_name("mirrored")  # every local GPU, or the CPU
 with strategy.scope():
     ...  # build and compile the model here
+strategy.num_replicas_in_sync  # 1 on a machine without GPUs  # -> 1
 ```
 """
 

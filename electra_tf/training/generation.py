@@ -11,7 +11,7 @@ pairs = [("Open File", "打开文件"), ("Save File", "保存文件")] * 16
 lm = generation.build_lm(pairs, separate_vocabularies=True, hidden_size=32, num_layers=1,
                          sequence_length=16)
 generation.train(lm, pairs, epochs=1, batch_size=8)
-generation.score(lm, pairs[:2], target_language="zh")  # {"bleu": ..., "chrf": ...}
+generation.score(lm, pairs[:2], target_language="zh")  # -> {'bleu': ..., 'chrf': ...}
 ```
 """
 
@@ -181,7 +181,7 @@ def corpus_scores(hypotheses, references, target_language=None, lowercase=False)
     baselines beside it.
 
     ```python
-    corpus_scores(["打开文件"], ["打开文件"], target_language="zh")  # bleu and chrF 100
+    corpus_scores(["打开文件"], ["打开文件"], target_language="zh")  # -> {'bleu': 100.0, 'chrf': 100.0}
     ```
     """
     from sacrebleu.metrics import BLEU, CHRF  # optional: pip install electra_tf[generation]
@@ -220,7 +220,8 @@ def token_sequences(preprocessor, pairs, batch_size=64):
     ```python
     pairs = [("床前明月光", "疑是地上霜")]
     lm = build_lm(pairs, hidden_size=16, num_layers=1, sequence_length=8, vocab_size=50)
-    token_sequences(lm.preprocessor, pairs)  # [([5 ids], [5 ids])]: one per character
+    token_sequences(lm.preprocessor, pairs)  # one id per character
+    # -> [([9, 7, 10, 12, 6], [13, 11, 8, 5, 14])]
     ```
     """
     source_specials = {preprocessor.tokenizer.cls_token_id, preprocessor.tokenizer.sep_token_id}

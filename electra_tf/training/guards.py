@@ -18,7 +18,8 @@ try:
     model.fit(np.ones((8, 1)) * 1e10, np.ones((8, 1)), epochs=3, verbose=0,
               callbacks=[StopOnNonFiniteLoss()])
 except NonFiniteLossError as error:
-    print(error)
+    message = str(error)
+message  # -> the training loss became ... at step ...; training stopped. Likely causes: ...
 ```
 """
 

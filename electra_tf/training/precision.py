@@ -11,9 +11,9 @@ Example:
 ```python
 from electra_tf.training import precision
 
-precision.compute_dtype_line("mixed_bfloat16")
-# 'compute dtype bfloat16 (dtype_policy mixed_bfloat16: float32 variables); CPU bfloat16
-#  instructions: avx512_bf16'
+precision.compute_dtype_line("mixed_bfloat16")  # the instructions are this CPU's
+# -> compute dtype bfloat16 (dtype_policy mixed_bfloat16: float32 variables); CPU bfloat16
+#    instructions: ...
 ```
 """
 

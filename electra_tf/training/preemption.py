@@ -24,6 +24,7 @@ from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 backup = StepBackup("runs/tiny/backup")
 callbacks = [backup, SaveOnPreemption(backup, first_step=0, steps_per_epoch=100)]
 # model.fit(..., steps_per_epoch=100, callbacks=callbacks)
+backup.restore_from  # resumes from its own folder unless told otherwise  # -> 'runs/tiny/backup'
 ```
 """
 

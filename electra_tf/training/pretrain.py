@@ -29,7 +29,9 @@ pathlib.Path("corpus.txt").write_text("今天天气很好。\\n我们去公园�
 config = ElectraConfig.from_preset("tiny").replace(train_steps=4, batch_size=2)
 result = run_pretraining(config, ["corpus.txt"], "runs/tiny", vocab_size=50,
                          checkpoint_steps=2, heldout_files=["corpus.txt"], verbose=0)
-result.eval_metrics
+result.eval_metrics  # on the held-out files, also in runs/tiny/pretraining_summary.json
+# -> {'loss': ..., 'mlm_loss': ..., 'mlm_accuracy': ..., 'rtd_loss': ..., 'rtd_accuracy': ...,
+#     'rtd_precision': ..., 'rtd_recall': ..., 'rtd_auc': ..., 'replaced_rate': ...}
 ```
 """
 

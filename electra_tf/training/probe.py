@@ -29,14 +29,15 @@ Example:
 ```python
 from electra_tf.config import FinetuneConfig
 from electra_tf.training.finetune import FinetuneSpec
-from electra_tf.training.probe import run_probe
+from electra_tf.training.probe import C_GRID, run_probe
 
 recipe = FinetuneConfig(sequence_length=32, max_train_examples=64, max_dev_examples=32,
                         max_test_examples=64)
 result = run_probe(FinetuneSpec(task="classification", dataset="chinese_sentiment",
                                 model_dir="-",  # a probe writes nothing
                                 config="tiny", vocab_size=300, recipe=recipe))
-result["test"]["accuracy"], result["C"]
+result["train_examples"], result["test"]  # -> (64, {'accuracy': ...})
+result["C"] in C_GRID  # the one that scored best on dev  # -> True
 ```
 """
 
@@ -73,10 +74,10 @@ class FrozenEncoder:
     vocab = tokenization.build_vocabulary(["今天天气很好"], 30)
     encoder = FrozenEncoder(*encoders.random_encoder(ElectraConfig.from_preset("tiny"), vocab),
                             sequence_length=16)
-    encoder.sentence_features(["今天很好", "天气"]).shape  # (2, 64)
+    encoder.sentence_features(["今天很好", "天气"]).shape  # -> (2, 64)
     features, tag_ids, lengths = encoder.word_features(
         [list("今天"), list("天气很好")], [["O", "O"], ["O", "O", "O", "O"]], ["O"])
-    features.shape, lengths  # (6, 64), [2, 4]
+    features.shape, lengths  # -> ((6, 64), [2, 4])
     ```
     """
 
@@ -157,7 +158,7 @@ def select_probe(features, labels, dev_score, grid=C_GRID, seed=0):
     labels = (features[:, 0] > 0).astype(int)
     probe, c, score = select_probe(features[:100], labels[:100],
                                    lambda p: p.score(features[100:], labels[100:]))
-    score  # about 0.98
+    score  # -> 0.98
     ```
     """
     best = None

@@ -17,8 +17,8 @@ from electra_tf.training import summaries
 with tf.summary.create_file_writer("logs/train").as_default():
     for step, loss in enumerate([3.0, 2.5, 2.1], start=1):
         tf.summary.scalar("loss", loss, step=step)
-summaries.read_scalars("logs")  # {'train': {'loss': [(1, 3.0), (2, 2.5), (3, 2.1)]}}
-summaries.plot_curves("logs", "curves.png")
+summaries.read_scalars("logs")  # -> {'train': {'loss': [(1, 3.0), (2, 2.5), (3, 2.1)]}}
+summaries.plot_curves("logs", "curves.png")  # None if there were nothing to draw  # -> 'curves.png'
 ```
 """
 
@@ -79,8 +79,9 @@ class StepSummaries(keras.callbacks.Callback):
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=2, epochs=2, verbose=0,
               callbacks=[StepSummaries("logs", every_steps=1)])
-    read_scalars("logs")["train"]["loss"]  # [(1, ...), ..., (8, ...)]: each step's own loss
-    read_scalars("logs")["train"]["epoch/loss"]  # [(4, ...), (8, ...)]
+    read_scalars("logs")["train"]["loss"]  # each step's own loss
+    # -> [(1, ...), (2, ...), (3, ...), (4, ...), (5, ...), (6, ...), (7, ...), (8, ...)]
+    read_scalars("logs")["train"]["epoch/loss"]  # -> [(4, ...), (8, ...)]
     ```
     """
 

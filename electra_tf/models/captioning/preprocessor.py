@@ -24,7 +24,7 @@ class ImageCaptionPreprocessor(ElectraSeq2SeqLMPreprocessor):
     preprocessor = ImageCaptionPreprocessor(tokenizer, decoder_sequence_length=4)
     images = np.zeros((2, 8, 16, 1), "float32")
     x, y, w = preprocessor({"images": images, "captions": ["one two", "two"]})
-    y.numpy().tolist()  # [[5, 6, 3, 0], [6, 3, 0, 0]]: the captions, [SEP], padding
+    y.numpy().tolist()  # the captions, [SEP], padding  # -> [[5, 6, 3, 0], [6, 3, 0, 0]]
     ```
     """
 

@@ -12,7 +12,8 @@ classifier = ElectraClassifier.from_scratch(
 )
 classifier.fit(texts, [1, 0, 1, 0], batch_size=2, epochs=2)
 classifier.predict_labels(["后天很好"])  # ['pos'] once trained
-classifier.save_to_preset("/tmp/sentiment")  # ElectraClassifier.from_preset("/tmp/sentiment")
+classifier.save_to_preset("sentiment")
+ElectraClassifier.from_preset("sentiment").label_names  # -> ['neg', 'pos']
 ```
 """
 

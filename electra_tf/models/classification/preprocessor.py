@@ -24,10 +24,10 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
     tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["好 天气"], 20))
     preprocessor = ElectraTextClassifierPreprocessor(tokenizer, sequence_length=8)
-    preprocessor(["好天气"])["token_ids"]
+    preprocessor(["好天气"])["token_ids"]  # [CLS] 好 天 气 [SEP], padding  # -> [[2, 6, 5, 7, 3, 0, 0, 0]]
     # A pair goes in as a tuple, with its label (a bare tuple would read as (x, y)):
     x, y = preprocessor((tf.constant(["好"]), tf.constant(["天气"])), tf.constant([1]))
-    x["segment_ids"]  # [[0, 0, 0, 1, 1, 1, 0, 0]]: [CLS] 好 [SEP] then 天 气 [SEP]
+    x["segment_ids"]  # [CLS] 好 [SEP] then 天 气 [SEP]  # -> [[0, 0, 0, 1, 1, 1, 0, 0]]
     ```
     """
 

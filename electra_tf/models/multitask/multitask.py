@@ -31,9 +31,13 @@ sentiment = tf.data.Dataset.from_tensor_slices((["很好", "很差"], [1, 0])).b
 ner = tf.data.Dataset.from_tensor_slices((tf.ragged.constant([["张", "三", "好"]]),
                                           tf.ragged.constant([[1, 2, 0]]))).ragged_batch(1).map(tag)
 model.compile(optimizer="adam")
-model.fit(mix_tasks({"sentiment": model.task_batches("sentiment", sentiment),
-                     "ner": model.task_batches("ner", ner)}, sizes={"sentiment": 2, "ner": 1}),
-          steps_per_epoch=2, verbose=0)
+history = model.fit(mix_tasks({"sentiment": model.task_batches("sentiment", sentiment),
+                               "ner": model.task_batches("ner", ner)},
+                              sizes={"sentiment": 2, "ner": 1}),
+                    steps_per_epoch=2, verbose=0)
+sorted(history.history)  # the combined loss, each task's loss and quality
+# -> ['loss', 'ner_entity_f1', 'ner_entity_precision', 'ner_entity_recall', 'ner_loss',
+#     'sentiment_accuracy', 'sentiment_loss']
 ```
 """
 

@@ -18,7 +18,7 @@ config = ElectraConfig.from_preset("tiny")
 electra = ElectraPretrainer(config, len(vocab), special)
 baseline = MaskedLMPretrainer(config.for_objective("mlm"), len(vocab), special)
 assert electra.encoder is electra.discriminator  # what fine-tuning starts from
-electra.encoder.hidden_dim == baseline.encoder.hidden_dim  # the same encoder sizes
+electra.encoder.hidden_dim, baseline.encoder.hidden_dim  # the same encoder sizes  # -> (64, 64)
 ```
 """
 

@@ -14,7 +14,8 @@ from electra_tf.models.pretraining.detector import ElectraReplacedTokenDetector
 vocab = tokenization.build_vocabulary(["今天天气很好", "明天也很好"], 40)
 detector = ElectraReplacedTokenDetector.from_scratch(
     ElectraConfig.from_preset("tiny"), vocab, sequence_length=16)
-logits = detector.predict(["今天天气很好"], verbose=0)  # (1, 16): > 0 means "replaced"
+logits = detector.predict(["今天天气很好"], verbose=0)
+logits.shape  # > 0 means "replaced"  # -> (1, 16)
 ```
 """
 

@@ -11,6 +11,9 @@ pretrainer = ElectraPretrainer(config, vocabulary_size=len(vocab),
                                    tokenization.make_tokenizer(vocab)))
 pretrainer.compile()  # AdamW with the config's warmup + linear decay
 # pretrainer.fit(electra_tf.data.pretraining.pretraining_dataset(...), ...)
+[metric.name for metric in pretrainer.metrics]
+# -> ['loss', 'mlm_loss', 'rtd_loss', 'mlm_accuracy', 'rtd_accuracy', 'rtd_precision',
+#     'rtd_recall', 'rtd_auc', 'replaced_rate']
 ```
 """
 

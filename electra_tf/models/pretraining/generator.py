@@ -36,7 +36,7 @@ class ElectraGenerator(keras.Model):
                                  intermediate_dim=16)
     ids = np.ones((2, 16), "int32")
     generator({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids,
-               "mask_positions": np.zeros((2, 3), "int32")}).shape  # (2, 3, 50)
+               "mask_positions": np.zeros((2, 3), "int32")}).shape  # -> (2, 3, 50)
     ```
     """
 

@@ -16,7 +16,8 @@ tokenizer = tokenization.make_tokenizer(tokenization.build_vocabulary(["今天�
 pretrainer = ElectraPretrainer(ElectraConfig.from_preset("tiny"), tokenizer.vocabulary_size(),
                                tokenization.special_token_ids(tokenizer))
 # or a trained one: pretrainer = ElectraPretrainer.from_preset("runs/zh_small")
-fill_masks(pretrainer, tokenizer, ["今天[MASK][MASK]很好"], iterations=2)
+filled = fill_masks(pretrainer, tokenizer, ["今天[MASK][MASK]很好"], iterations=2)
+filled[0][:2], filled[0][4:]  # two characters in between, '天气' once trained  # -> ('今天', '很好')
 ```
 """
 

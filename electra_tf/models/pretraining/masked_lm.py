@@ -13,7 +13,8 @@ Example:
 from electra_tf import convert
 
 masked_lm, tokenizer = convert.load("tests/fixtures/hf_electra/generator")
-masked_lm.fit(["今天天气很好", "明天也很好"], epochs=1, verbose=0)  # masks in fit
+history = masked_lm.fit(["今天天气很好", "明天也很好"], epochs=1, verbose=0)  # masks in fit
+sorted(history.history)  # -> ['loss', 'sparse_categorical_accuracy']
 ```
 """
 

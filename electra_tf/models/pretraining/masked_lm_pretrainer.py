@@ -18,7 +18,7 @@ pretrainer = MaskedLMPretrainer(config, vocabulary_size=len(vocab),
                                 special_token_ids=tokenization.special_token_ids(
                                     tokenization.make_tokenizer(vocab)))
 pretrainer.compile()  # AdamW with the config's warmup + linear decay, as ELECTRA's
-[metric.name for metric in pretrainer.metrics]  # ['loss', 'mlm_loss', 'mlm_accuracy']
+[metric.name for metric in pretrainer.metrics]  # -> ['loss', 'mlm_loss', 'mlm_accuracy']
 ```
 """
 

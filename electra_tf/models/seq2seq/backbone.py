@@ -17,7 +17,7 @@ backbone = ElectraSeq2SeqBackbone(encoder, target_vocabulary_size=20, max_target
 ids = np.ones((2, 5), "int32")
 outputs = backbone({"encoder_token_ids": ids, "encoder_padding_mask": ids,
                     "decoder_token_ids": ids, "decoder_padding_mask": ids})
-outputs["decoder_sequence_output"].shape  # (2, 5, 16)
+outputs["decoder_sequence_output"].shape  # -> (2, 5, 16)
 ```
 """
 

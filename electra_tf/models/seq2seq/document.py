@@ -60,6 +60,7 @@ model.compile(optimizer=keras.optimizers.Adam(1e-4),
 x_train = [np.ones((4, 8), "int32"), np.ones((4, 8), "int32"), np.ones((4, 8), "int32")]
 y_train = np.ones((4, 8), "int32")
 model.fit(x_train, y_train, epochs=1, batch_size=32)
+model.output_shape  # [batch, target_length, vocab_size] logits  # -> (None, 8, 50)
 ```
 """
 
@@ -102,7 +103,7 @@ def generator_decoder(input_ids, input_mask, hidden_size=256, num_layers=2, drop
     ids = keras.Input((8,), dtype="int32")
     logits = generator_decoder(ids, ids, hidden_size=32, num_layers=2, dropout_rate=0.1,
                                vocab_size=100)
-    keras.Model(ids, logits).output.shape  # (None, 8, 100)
+    keras.Model(ids, logits).output.shape  # -> (None, 8, 100)
     ```
     """
     decoder = ElectraDecoder(vocab_size, hidden_size, num_layers, _num_heads(hidden_size),
@@ -237,7 +238,8 @@ def seq2seq_lm(model, source_tokenizer, target_tokenizer=None):
                           vocab_size=tokenizer.vocabulary_size(), sequence_length=8)
     lm = seq2seq_lm(model, tokenizer)
     lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=2))
-    lm.generate(["a b"], max_length=4)  # one string, up to 3 tokens
+    generated = lm.generate(["a b"], max_length=4)
+    len(generated), len(generated[0].split()) <= 3  # one string, up to 3 tokens  # -> (1, True)
     ```
     """
     encoder = next(layer for layer in model.layers

@@ -22,7 +22,7 @@ preprocessor = ElectraSeq2SeqLMPreprocessor(source, target_tokenizer=target,
 x, y, sample_weight = preprocessor({"encoder_text": ["open file"],
                                     "decoder_text": ["打开文件"]})
 preprocessor.generate_postprocess(
-    {"decoder_token_ids": y, "decoder_padding_mask": sample_weight})  # ["打开文件"]
+    {"decoder_token_ids": y, "decoder_padding_mask": sample_weight})  # -> ['打开文件']
 ```
 """
 
@@ -53,6 +53,8 @@ class ElectraSeq2SeqLMPreprocessor(keras_hub.models.Seq2SeqLMPreprocessor):
     preprocessor = ElectraSeq2SeqLMPreprocessor(tokenizer, encoder_sequence_length=8,
                                                 decoder_sequence_length=8)
     x, y, sample_weight = preprocessor({"encoder_text": ["a b"], "decoder_text": ["c"]})
+    x["decoder_token_ids"], y  # [CLS] c [SEP] in; the labels are the same shifted left
+    # -> ([[2, 7, 3, 0, 0, 0, 0, 0]], [[7, 3, 0, 0, 0, 0, 0, 0]])
     ```
     """
 

@@ -28,7 +28,8 @@ preprocessor = ElectraSeq2SeqLMPreprocessor(tokenizer, encoder_sequence_length=1
 lm = ElectraSeq2SeqLM(backbone, preprocessor)
 lm.fit({"encoder_text": ["床前明月光"], "decoder_text": ["疑是地上霜"]}, epochs=1)
 lm.compile(sampler=LengthPenaltyBeamSampler(num_beams=4, length_penalty=0.6))
-lm.generate("床前明月光", max_length=8)
+line = lm.generate("床前明月光", max_length=8)  # '疑是地上霜' once trained
+isinstance(line, str), len(line) <= 7  # max_length counts the start token  # -> (True, True)
 ```
 """
 

@@ -10,11 +10,12 @@ vocab = list(tokenization.SPECIAL_TOKENS) + ["john", "##s", "in", "paris"]
 preprocessor = ElectraTaggerPreprocessor(tokenization.make_tokenizer(vocab), sequence_length=8)
 words = tf.ragged.constant([["Johns", "in", "Paris"]])
 x, token_tags, weights = preprocessor(words, tf.ragged.constant([[1, 0, 3]]))
-token_tags  # [[0, 1, 1, 0, 3, 0, 0, 0]]: [CLS] john ##s in paris [SEP] [PAD] [PAD]
-weights     # [[0, 1, 0, 1, 1, 0, 0, 0]]: only each word's first piece counts
+token_tags  # [CLS] john ##s in paris [SEP] [PAD] [PAD]  # -> [[0, 1, 1, 0, 3, 0, 0, 0]]
+weights  # only each word's first piece counts  # -> [[0, 1, 0, 1, 1, 0, 0, 0]]
 # A sentence too long for one sequence is cut into windows of at most 6 pieces:
 preprocessor.windows([["Johns", "in", "Paris"] * 3])
-# [(['Johns', 'in', 'Paris', 'Johns'], 0, 0), (['in', 'Paris', 'Johns', 'in', 'Paris'], 0, 4)]
+# -> [(['Johns', 'in', 'Paris', 'Johns'], 0, 0),
+#     (['in', 'Paris', 'Johns', 'in', 'Paris'], 0, 4)]
 ```
 """
 

@@ -24,7 +24,8 @@ tagger = ElectraTagger.from_scratch(
 )
 tagger.compile()
 tagger.fit(tagger.dataset(sentences, tags, batch_size=2), epochs=2)
-tagger.tag(["江泽民在华盛顿"])  # [[{'type': 'PER', 'start': 0, 'end': 3, 'text': '江泽民'}, ...]]
+spans = tagger.tag(["江泽民在华盛顿"])  # [[{'type': 'PER', 'start': 0, 'end': 3, 'text': '江泽民'}, ...]]
+all(span["text"] == "江泽民在华盛顿"[span["start"]:span["end"]] for span in spans[0])  # -> True
 ```
 """
 
