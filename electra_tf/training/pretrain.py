@@ -584,7 +584,13 @@ def _backup_step(model_dir, checkpoint_steps):
 
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
     """The pre-trainer's metrics on `files`: MLM loss and accuracy, and for ELECTRA the
-    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share."""
+    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share; {}
+    (with a warning) when `files` hold no text.
+
+    The text is read once, as the first pass of its input pipeline packs it: the
+    same batches, so the same metrics, for the same `seed` (and global seed: tf.data
+    draws from both).
+    """
     # Micro-batches: a batch that needs gradient accumulation to train may not fit at once.
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,
@@ -593,8 +599,16 @@ def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_ste
     )
     if max_steps:
         dataset = dataset.take(max_steps)
-    # Packing hides the number of batches; told it, Keras does not warn that the data ran out.
-    batches = int(dataset.reduce(0, lambda count, _: count + 1))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    results = pretrainer.evaluate(dataset, return_dict=True, verbose=0)
+    # Read once and kept: every pass over `dataset` packs the text anew, so a pass to count
+    # the batches and another to evaluate them could see different batches, and a different
+    # number of them. The list is short (held-out text, at most `max_steps` micro-batches); a
+    # dataset of it knows its length, so Keras does not warn that the data ran out, as it
+    # would if left to find the end of the packed input.
+    batches = list(dataset)
+    if not batches:
+        log.warning("the held-out files %s hold no text: no held-out metrics",
+                    ", ".join(pretraining_data.expand_file_patterns(files)))
+        return {}
+    results = pretrainer.evaluate(tf.data.experimental.from_list(batches), return_dict=True,
+                                  verbose=0)
     return {name: float(value) for name, value in results.items()}
