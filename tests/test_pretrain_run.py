@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import types
+import warnings
 
 import h5py
 import keras
@@ -20,11 +21,17 @@ import tensorflow as tf
 
 from electra_tf import ElectraConfig, ElectraPretrainer, tokenization
 from electra_tf.data.masking import DynamicMasking
+from electra_tf.data.pretraining import pretraining_dataset
 from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models.model_dir import load_weights_file
 from electra_tf.training import budget, pretrain, summaries
 from electra_tf.training.guards import NonFiniteLossError
-from electra_tf.training.pretrain import _fit_segments, prepare_vocabulary, run_pretraining
+from electra_tf.training.pretrain import (
+    _fit_segments,
+    evaluate_pretrainer,
+    prepare_vocabulary,
+    run_pretraining,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pretrain.py"
@@ -277,6 +284,61 @@ def test_another_config_in_the_same_model_dir_is_refused(resumed_run, corpus):
     config = ElectraConfig.load(model_dir / "electra_config.json").replace(hidden_size=128)
     with pytest.raises(ValueError, match="another config"):
         run_pretraining(config, [str(corpus / "train.txt")], model_dir, verbose=0)
+
+
+def test_held_out_metrics_are_those_of_one_reading_of_the_held_out_text(corpus, tmp_path):
+    """Every pass over packed text packs it anew, and on this text with this seed the first
+    two passes make 7 and 6 batches: counting the batches in one pass and evaluating the
+    next failed ("Input dataset was expected to contain 7 elements but contained only 6").
+    The metrics are of one reading, every batch of it, the same for the same seed, without
+    Keras' warning that the data ran out."""
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text("\n".join(LINES * 3) + "\n", encoding="utf-8")
+    tokenizer = tokenization.make_tokenizer(
+        prepare_vocabulary(tmp_path, [str(corpus / "train.txt")], vocab_size=300))
+    config = ElectraConfig.from_preset("tiny").replace(batch_size=2, sequence_length=16)
+    # The data's seeds depend on the global seed too, which each pre-trainer below sets.
+    keras.utils.set_random_seed(0)
+    packed = pretraining_dataset(
+        str(heldout), tokenizer, sequence_length=config.sequence_length,
+        batch_size=config.micro_batch_size, seed=0, repeat=False, drop_remainder=False,
+        whole_word=config.whole_word_masking)
+    first_reading, second_reading = len(list(packed)), len(list(packed))
+    assert (first_reading, second_reading) == (7, 6)  # else this text no longer shows it
+
+    def evaluate():
+        """The held-out metrics of a new pre-trainer, and how many batches they are of."""
+        keras.utils.set_random_seed(0)
+        pretrainer = ElectraPretrainer(
+            config, vocabulary_size=tokenizer.vocabulary_size(),
+            special_token_ids=tokenization.special_token_ids(tokenizer), seed=0)
+        pretrainer.compile()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            metrics = evaluate_pretrainer(pretrainer, tokenizer, [str(heldout)], config, seed=0)
+        assert not [w for w in caught if "ran out of data" in str(w.message)]
+        return metrics, int(pretrainer.loss_tracker.count.numpy())
+
+    metrics, batches = evaluate()
+    assert batches == first_reading
+    assert 0.0 <= metrics["rtd_auc"] <= 1.0
+    assert evaluate() == (metrics, batches)
+
+
+def test_held_out_files_without_text_give_no_held_out_metrics(corpus, tmp_path, caplog):
+    """Like no held-out files: no metrics, and a warning saying why (no error at the end of
+    a run's training)."""
+    (tmp_path / "blank.txt").write_text("\n\n", encoding="utf-8")
+    tokenizer = tokenization.make_tokenizer(
+        prepare_vocabulary(tmp_path, [str(corpus / "train.txt")], vocab_size=300))
+    config = ElectraConfig.from_preset("tiny")
+    pretrainer = ElectraPretrainer(
+        config, vocabulary_size=tokenizer.vocabulary_size(),
+        special_token_ids=tokenization.special_token_ids(tokenizer))
+    pretrainer.compile()
+    caplog.set_level(logging.WARNING, logger="electra_tf")
+    assert evaluate_pretrainer(pretrainer, tokenizer, [str(tmp_path / "blank.txt")], config) == {}
+    assert f"the held-out files {tmp_path / 'blank.txt'} hold no text" in caplog.text
 
 
 def test_bad_inputs_name_the_file(tmp_path, corpus):

@@ -449,20 +449,37 @@ def named(copy, name, how):
     return copy if how == "wrong_shape" and name != "task.weights.h5" else copy / name
 
 
-@pytest.mark.parametrize("name, how, says", cases({
-    "task.json": JSON, "config.json": JSON, VOCABULARY: {"truncated": VOCABULARY_DAMAGE["truncated"]},
-    "model.weights.h5": WEIGHTS,
-}))
-def test_finetune_init_from_a_damaged_run_prints_one_line(runs, wide, tmp_path, capsys, name,
-                                                          how, says):
+# electra-finetune --init_from and electra-translate --encoder start from a pre-training run:
+# each command's arguments, and the damage to the run's files it reads (translate takes the
+# encoder only: no task.json).
+WARM_STARTS = {
+    "finetune": (finetune_args, {
+        "task.json": JSON, "config.json": JSON,
+        VOCABULARY: {"truncated": VOCABULARY_DAMAGE["truncated"]}, "model.weights.h5": WEIGHTS}),
+    "translate": (translate_args, {
+        "config.json": JSON, VOCABULARY: {"truncated": VOCABULARY_DAMAGE["truncated"]},
+        "model.weights.h5": WEIGHTS}),
+}
+
+
+@pytest.mark.parametrize("command, name, how, says", [
+    pytest.param(command, *case.values, id=f"{command}-{case.id}")
+    for command, (_, damage_by_file) in WARM_STARTS.items() for case in cases(damage_by_file)])
+def test_warm_starting_from_a_damaged_run_prints_one_line(runs, wide, tmp_path, capsys, command,
+                                                          name, how, says):
+    """Before writing anything (translate printed a traceback before)."""
+    arguments, _ = WARM_STARTS[command]
     copy = damaged_copy(runs[0], tmp_path, name, how, wide / "model.weights.h5")
-    code = run_command("finetune", *finetune_args(copy, tmp_path))
+    code = run_command(command, *arguments(copy, tmp_path))
     assert_one_line(capsys, code, named(copy, name, how), says)
+    assert not (tmp_path / "out").exists()
 
 
-def test_finetune_init_from_reads_each_file_of_the_run_once(runs, tmp_path):
+@pytest.mark.parametrize("command", WARM_STARTS)
+def test_warm_starting_reads_each_file_of_the_run_once(runs, tmp_path, command):
+    arguments, _ = WARM_STARTS[command]
     with counting_reads(runs[0]) as reads:
-        assert run_command("finetune", *finetune_args(runs[0], tmp_path)) == 0
+        assert run_command(command, *arguments(runs[0], tmp_path)) == 0
     assert_read_once(reads)
 
 
@@ -480,25 +497,6 @@ def test_generate_reads_each_file_of_the_model_once(tmp_path):
     shutil.copytree(SEQ2SEQ, tmp_path / "model")
     with counting_reads(tmp_path / "model") as reads:
         assert run_command("generate", "--model_dir", tmp_path / "model") == 0
-    assert_read_once(reads)
-
-
-@pytest.mark.parametrize("name, how, says", cases({
-    "config.json": JSON, VOCABULARY: {"truncated": VOCABULARY_DAMAGE["truncated"]},
-    "model.weights.h5": WEIGHTS,
-}))
-def test_translate_from_a_damaged_encoder_prints_one_line(runs, wide, tmp_path, capsys, name,
-                                                          how, says):
-    """`--encoder` warm-starts from a pre-training run (a traceback before)."""
-    copy = damaged_copy(runs[0], tmp_path, name, how, wide / "model.weights.h5")
-    code = run_command("translate", *translate_args(copy, tmp_path))
-    assert_one_line(capsys, code, named(copy, name, how), says)
-    assert not (tmp_path / "out").exists()
-
-
-def test_translate_reads_each_file_of_the_encoder_once(runs, tmp_path):
-    with counting_reads(runs[0]) as reads:
-        assert run_command("translate", *translate_args(runs[0], tmp_path)) == 0
     assert_read_once(reads)
 
 

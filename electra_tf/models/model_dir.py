@@ -27,8 +27,8 @@ weights of another model size) raises a `RunFolderError` naming the file,
 what is wrong and the fix: the readers here raise it (`read_json`,
 `read_vocabulary`, `check_weights_file`, `check_preset`, `reading`), and so
 do the pre-training run's own readers (`training.pretrain`,
-`training.budget`, `training.preemption`); every command prints it as one
-line (`electra_tf.cli`).
+`training.run_records`, `training.budget`, `training.preemption`); every
+command prints it as one line (`electra_tf.cli`).
 
 A command reads each file once: it runs inside `read_once()`, within which the
 readers here keep what they read (a file's bytes, a weights file's check) and

@@ -18,6 +18,8 @@ model_dir/
   budget.json           a budget run's steps: the budget, FLOPs (and seconds) per step
   pretraining_summary.json  steps done, FLOPs, last training and held-out metrics
 ```
+The recipe, the backup's step and the summary are what tell a new, an
+unfinished and a finished run apart (`training.run_records` writes and reads them).
 
 Example:
 ```python
@@ -36,9 +38,7 @@ result.eval_metrics  # on the held-out files, also in runs/tiny/pretraining_summ
 """
 
 import dataclasses
-import json
 import logging
-import os
 import pathlib
 import time
 
@@ -47,20 +47,19 @@ import tensorflow as tf
 
 from electra_tf import tokenization
 from electra_tf.compat.multi_worker import in_multi_worker_mode
-from electra_tf.config import ARCHITECTURE_FIELDS, ConfigError, ElectraConfig
+from electra_tf.config import ARCHITECTURE_FIELDS, ElectraConfig
 from electra_tf.data import pretraining as pretraining_data
 from electra_tf.flops import pretraining_flops_per_step
 from electra_tf.models import model_dir as model_dirs
 from electra_tf.models.model_dir import (
     BACKUP_DIRNAME,
     CHECKPOINTS_DIRNAME,
-    CONFIG_FILENAME,
     LOGS_DIRNAME,
-    SUMMARY_FILENAME,
     folder_error,
 )
 from electra_tf.models import registry
 from electra_tf.models.pretraining.base import Pretrainer
+from electra_tf.training import run_records
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
@@ -74,9 +73,6 @@ SUMMARY_SENTENCES = 3
 
 # `ElectraConfig.objective` -> the class that pre-trains with it.
 PRETRAINERS = {objective: task.cls for objective, task in registry.PRETRAINERS.items()}
-# The fix for a damaged record of a run (its recipe, vocabulary, budget): the run
-# resumes only with the ones it started with.
-RESTORE_RECORD = "restore it from a copy of the run folder, or start a new --model_dir"
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +95,7 @@ def prepare_vocabulary(model_dir, input_files, *, vocab_file=None, vocab_size=No
     model_dir = pathlib.Path(model_dir)
     saved = model_dir / tokenization.VOCAB_FILENAME
     if saved.is_file():
-        vocabulary = model_dirs.read_vocabulary(saved, RESTORE_RECORD)
+        vocabulary = model_dirs.read_vocabulary(saved, run_records.RESTORE_RECORD)
         if vocab_file and tokenization.load_vocabulary(vocab_file) != vocabulary:
             raise folder_error(
                 saved, f"(from an earlier run) differs from --vocab_file {vocab_file}",
@@ -164,38 +160,6 @@ def _check_init_from(init_from, config, vocab_file, vocab_size):
         raise ValueError(f"--vocab_file {vocab_file} differs from {own}, which the weights of "
                          f"{init_from} were trained with; drop --vocab_file.")
     return own
-
-
-def _check_resumable_config(model_dir, config, save_dir=None):
-    """Refuses a config that differs from the run's in `model_dir`; saves it to `save_dir`.
-
-    The other workers of a multi-worker run read `model_dir`'s config while the
-    chief may be saving it: the chief leaves an unchanged config alone, and
-    saves a changed one (a new `train_steps`) under a temporary name first, so
-    a reader sees the old file or the new one, never a half-written one.
-    """
-    path = pathlib.Path(model_dir) / CONFIG_FILENAME
-    target = pathlib.Path(save_dir or model_dir) / CONFIG_FILENAME
-    saved = None
-    if path.is_file():
-        try:
-            saved = ElectraConfig.from_dict(model_dirs.read_json(path, RESTORE_RECORD),
-                                            source=CONFIG_FILENAME)
-        except ConfigError as error:
-            raise folder_error(path, f"holds an invalid config ({error})",
-                               RESTORE_RECORD) from None
-        if saved.replace(train_steps=config.train_steps) != config.replace(
-            train_steps=config.train_steps
-        ):
-            raise folder_error(
-                model_dir, f"holds a run with another config ({path})",
-                "resume with the same config (only train_steps may change) or choose a new "
-                "--model_dir")
-    if saved == config and target == path:
-        return
-    partial = target.with_name(f".{target.name}.partial")
-    config.save(partial)
-    os.replace(partial, target)
 
 
 def run_pretraining(
@@ -270,8 +234,8 @@ def run_pretraining(
                         vocab_file=vocab_file, vocab_size=vocab_size, budget_flops=budget_flops,
                         budget_minutes=budget_minutes, checkpoint_steps=checkpoint_steps,
                         heldout_files=heldout_files, eval_steps=eval_steps)
-        finished = _finished_steps(model_dir)
-        backed_up = _backup_step(model_dir, run.checkpoint_steps)
+        finished = run_records.finished_steps(model_dir)
+        backed_up = run_records.backup_step(model_dir, run.checkpoint_steps)
         if finished >= run.config.train_steps and not backed_up:
             return _evaluate_finished_run(run, finished)
         pretrainer = _build_pretrainer(run.config, run.tokenizer, seed, strategy)
@@ -343,7 +307,7 @@ def _open_run(config, input_files, model_dir, run_dir, strategy, *, seed, vocab_
             _build_pretrainer(unbudgeted, tokenizer, seed, strategy),
             _training_dataset(files, tokenizer, unbudgeted, seed, strategy)),
     )
-    _check_resumable_config(model_dir, config, save_dir=run_dir)
+    run_records.record_config(model_dir, config, save_dir=run_dir)
     return _Run(config=config, model_dir=model_dir, run_dir=run_dir, files=files,
                 tokenizer=tokenizer, flops_per_step=flops_per_step, strategy=strategy, seed=seed,
                 checkpoint_steps=max(1, min(checkpoint_steps, config.train_steps)),
@@ -403,7 +367,9 @@ def _finish_run(run, pretrainer, history):
     summary last: its `steps_done` marks the run finished."""
     pretrainer.save_to_preset(run.run_dir, run.tokenizer)
     eval_metrics = run.evaluate(pretrainer, run.tokenizer)
-    _write_summary(run.run_dir, pretrainer, history, eval_metrics, run.flops_per_step)
+    run_records.write_summary(run.run_dir, steps=int(pretrainer.optimizer.iterations.numpy()),
+                              flops_per_step=run.flops_per_step, history=history,
+                              eval_metrics=eval_metrics)
     return PretrainingResult(pretrainer, run.tokenizer, history, eval_metrics)
 
 
@@ -547,46 +513,15 @@ def _log_flops(pretrainer, first_step, flops_per_step, seconds):
              trained * flops_per_step / max(seconds, 1e-9))
 
 
-def _write_summary(model_dir, pretrainer, history, eval_metrics, flops_per_step):
-    """`pretraining_summary.json`: its `steps_done` marks the run finished."""
-    steps = int(pretrainer.optimizer.iterations.numpy())
-    summary = {
-        "steps_done": steps,
-        "flops_per_step": flops_per_step,
-        "total_flops": steps * flops_per_step,
-        "train_metrics": {name: float(values[-1]) for name, values in history.items()},
-        "heldout_metrics": eval_metrics,
-    }
-    (model_dir / SUMMARY_FILENAME).write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def _finished_steps(model_dir):
-    """Steps of the finished run in `model_dir` (its summary's `steps_done`), or 0.
-
-    A summary that cannot be read is an error: taking the run for unfinished
-    would train it again from step 0 over its saved weights.
-    """
-    path = pathlib.Path(model_dir) / SUMMARY_FILENAME
-    if not path.exists():
-        return 0
-    fix = (f"restore it from a copy of the run folder, or continue the run's saved model in a "
-           f"new --model_dir with --init_from {model_dir}")
-    summary = model_dirs.read_json(path, fix)
-    try:
-        return int(summary["steps_done"])
-    except (KeyError, TypeError, ValueError):
-        raise folder_error(path, "holds no steps_done count", fix) from None
-
-
-def _backup_step(model_dir, checkpoint_steps):
-    """The step the backup of an unfinished run resumes at, or 0 when starting afresh."""
-    epoch, batches = StepBackup.position(pathlib.Path(model_dir) / BACKUP_DIRNAME)
-    return epoch * checkpoint_steps + batches
-
-
 def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_steps=None):
     """The pre-trainer's metrics on `files`: MLM loss and accuracy, and for ELECTRA the
-    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share."""
+    discriminator's loss, accuracy / precision / recall, ROC AUC and the replaced share; {}
+    (with a warning) when `files` hold no text.
+
+    The text is read once, as the first pass of its input pipeline packs it: the
+    same batches, so the same metrics, for the same `seed` (and global seed: tf.data
+    draws from both).
+    """
     # Micro-batches: a batch that needs gradient accumulation to train may not fit at once.
     dataset = pretraining_data.pretraining_dataset(
         files, tokenizer, sequence_length=config.sequence_length,
@@ -595,8 +530,16 @@ def evaluate_pretrainer(pretrainer, tokenizer, files, config, *, seed=0, max_ste
     )
     if max_steps:
         dataset = dataset.take(max_steps)
-    # Packing hides the number of batches; told it, Keras does not warn that the data ran out.
-    batches = int(dataset.reduce(0, lambda count, _: count + 1))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    results = pretrainer.evaluate(dataset, return_dict=True, verbose=0)
+    # Read once and kept: every pass over `dataset` packs the text anew, so a pass to count
+    # the batches and another to evaluate them could see different batches, and a different
+    # number of them. The list is short (held-out text, at most `max_steps` micro-batches); a
+    # dataset of it knows its length, so Keras does not warn that the data ran out, as it
+    # would if left to find the end of the packed input.
+    batches = list(dataset)
+    if not batches:
+        log.warning("the held-out files %s hold no text: no held-out metrics",
+                    ", ".join(pretraining_data.expand_file_patterns(files)))
+        return {}
+    results = pretrainer.evaluate(tf.data.experimental.from_list(batches), return_dict=True,
+                                  verbose=0)
     return {name: float(value) for name, value in results.items()}
