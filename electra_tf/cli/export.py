@@ -22,14 +22,17 @@ In a checkout, `python scripts/export.py` is the same command.
 """
 
 import functools
+import logging
 
 from absl import flags
 
 from electra_tf import cli
 from electra_tf.config import DTYPE_POLICIES
 from electra_tf.export import servables, serving
+from electra_tf.training.precision import compute_dtype_line
 
 FLAGS = flags.FLAGS
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -48,8 +51,8 @@ def define_flags():
     flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
     flags.DEFINE_enum(
         "dtype_policy", None, list(DTYPE_POLICIES),
-        "classifier, tagger: the Keras dtype policy the export computes under; default: the "
-        "one the model was saved under.")
+        "The Keras dtype policy the export computes under (any kind; outputs stay float32); "
+        "default: the one the model was saved under.")
     flags.DEFINE_bool(
         "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
     flags.mark_flags_as_required(["model_dir", "export_dir"])
@@ -58,14 +61,14 @@ def define_flags():
 def main(argv):
     del argv
     kind = FLAGS.kind or servables.detect_kind(FLAGS.model_dir)
-    options = {"sequence_length": FLAGS.sequence_length}
+    options = {} if FLAGS.sequence_length is None else {"sequence_length": FLAGS.sequence_length}
     if kind == "classifier":
         options["pairs"] = FLAGS.pairs
     if kind == "seq2seq":
         options.update(num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty)
-    if FLAGS.dtype_policy:
-        options["dtype_policy"] = FLAGS.dtype_policy
-    servable = servables.load_servable(kind, FLAGS.model_dir, **options)
+    model = servables.load_model(kind, FLAGS.model_dir, FLAGS.dtype_policy)
+    log.info(compute_dtype_line(servables.encoder_policy(model)))
+    servable = servables.SERVABLES[kind](model, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,
         check_ops=FLAGS.check_ops,
