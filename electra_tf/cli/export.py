@@ -8,6 +8,8 @@ Examples:
   # a fine-tuned task model: the kind is read from the directory (its task.json)
   electra-export --model_dir runs/multi --export_dir exports --model_name multi
   electra-export --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
+  # any kind computing in bfloat16 (float32 variables; the signatures' outputs as in float32)
+  electra-export --model_dir runs/multi --export_dir exports --dtype_policy mixed_bfloat16
 
   # then serve everything under exports/ (models.config is rewritten each time)
   docker run -p 8501:8501 -v "$PWD/exports:/models" tensorflow/serving \
@@ -17,7 +19,8 @@ Examples:
   python electra_tf/export/standalone.py predict exports/discriminator/1 "今天天气很好"
 
 Writes `<export_dir>/<model_name>/<version>/` (version: one past the highest
-present unless --version is given) and `<export_dir>/models.config`.
+present unless --version is given) and `<export_dir>/models.config`; the first
+line printed names the compute dtype the export takes.
 In a checkout, `python scripts/export.py` is the same command.
 """
 
@@ -51,8 +54,8 @@ def define_flags():
     flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
     flags.DEFINE_enum(
         "dtype_policy", None, list(DTYPE_POLICIES),
-        "The Keras dtype policy the export computes under (any kind; outputs stay float32); "
-        "default: the one the model was saved under.")
+        "The Keras dtype policy the export computes under (any kind; float outputs stay "
+        "float32); default: the one the model was saved under.")
     flags.DEFINE_bool(
         "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
     flags.mark_flags_as_required(["model_dir", "export_dir"])
