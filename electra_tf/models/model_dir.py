@@ -465,8 +465,9 @@ def load_preset(cls, preset_dir, load_weights=True, configure=None):
             f"directory {cls.__name__}.save_to_preset wrote")
     if is_legacy(preset_dir):
         if configure is not None:
-            raise folder_error(preset_dir, "is in electra_tf 0.1's layout, which loads only as "
-                               "it was saved", f"rewrite it first: electra-convert --source {preset_dir} --output_dir NEW_DIR")
+            raise folder_error(
+                preset_dir, "is in electra_tf 0.1's layout, which loads only as it was saved",
+                f"rewrite it first: electra-convert --source {preset_dir} --output_dir NEW_DIR")
         legacy.warn(preset_dir, cls.__name__)
         model = legacy.build(cls, preset_dir)
     else:
