@@ -75,7 +75,9 @@ def test_export_and_a_query_of_the_export_print_only_their_results(fine_tuned, t
     result, output = run_as_user(ROOT / "scripts" / "export.py", "--model_dir", fine_tuned,
                                  "--export_dir", tmp_path, "--model_name", "sentiment")
     assert result.returncode == 0, output[-3000:]
-    assert output.startswith("exported classifier to ")
+    start_up, exported = output.splitlines()[:2]
+    assert start_up.startswith("compute dtype float32 (dtype_policy float32: float32 variables)")
+    assert exported.startswith("exported classifier to ")
     assert not CPP_LOG_LINE.search(output) and not PYTHON_WARNING.search(output), output[-3000:]
     result, output = run_as_user("-m", "electra_tf_launcher", "electra_tf/export/standalone.py",
                                  "predict", tmp_path / "sentiment", "书很好")

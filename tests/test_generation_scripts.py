@@ -19,11 +19,15 @@ PAIRS = [("open file", "打开文件"), ("save file", "保存文件"), ("close f
 
 
 def run(script, *args, stdin=None):
+    return run_process(script, *args, stdin=stdin).stdout
+
+
+def run_process(script, *args, stdin=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], input=stdin,
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return result
 
 
 def test_translate_trains_on_a_tsv_then_translates_stdin(tmp_path):
@@ -38,6 +42,11 @@ def test_translate_trains_on_a_tsv_then_translates_stdin(tmp_path):
     lines = run("translate.py", "--model_dir", str(model_dir), "--sampler", "beam",
                 stdin="open file\n\nclose window\n").split("\n")
     assert len(lines) == 4 and lines[-1] == ""  # one line out per line in
+    # Under a dtype policy: the same one line out per line in, the compute path on stderr.
+    served = run_process("translate.py", "--model_dir", str(model_dir), "--dtype_policy",
+                         "mixed_bfloat16", stdin="open file\nclose window\n")
+    assert len(served.stdout.split("\n")) == 3
+    assert "compute dtype bfloat16 (dtype_policy mixed_bfloat16" in served.stderr
 
 
 def test_generate_trains_on_peoples_daily_and_reports_perplexity(tmp_path):

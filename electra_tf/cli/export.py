@@ -8,6 +8,8 @@ Examples:
   # a fine-tuned task model: the kind is read from the directory (its task.json)
   electra-export --model_dir runs/multi --export_dir exports --model_name multi
   electra-export --model_dir runs/poems --export_dir exports --model_name poems --num_beams 4
+  # any kind computing in bfloat16 (float32 variables; the signatures' outputs as in float32)
+  electra-export --model_dir runs/multi --export_dir exports --dtype_policy mixed_bfloat16
 
   # then serve everything under exports/ (models.config is rewritten each time)
   docker run -p 8501:8501 -v "$PWD/exports:/models" tensorflow/serving \
@@ -17,19 +19,23 @@ Examples:
   python electra_tf/export/standalone.py predict exports/discriminator/1 "今天天气很好"
 
 Writes `<export_dir>/<model_name>/<version>/` (version: one past the highest
-present unless --version is given) and `<export_dir>/models.config`.
+present unless --version is given) and `<export_dir>/models.config`; the first
+line printed names the compute dtype the export takes.
 In a checkout, `python scripts/export.py` is the same command.
 """
 
 import functools
+import logging
 
 from absl import flags
 
 from electra_tf import cli
 from electra_tf.config import DTYPE_POLICIES
 from electra_tf.export import servables, serving
+from electra_tf.training.precision import compute_dtype_line
 
 FLAGS = flags.FLAGS
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -48,8 +54,8 @@ def define_flags():
     flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
     flags.DEFINE_enum(
         "dtype_policy", None, list(DTYPE_POLICIES),
-        "classifier, tagger: the Keras dtype policy the export computes under; default: the "
-        "one the model was saved under.")
+        "The Keras dtype policy the export computes under (any kind; float outputs stay "
+        "float32); default: the one the model was saved under.")
     flags.DEFINE_bool(
         "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
     flags.mark_flags_as_required(["model_dir", "export_dir"])
@@ -58,14 +64,14 @@ def define_flags():
 def main(argv):
     del argv
     kind = FLAGS.kind or servables.detect_kind(FLAGS.model_dir)
-    options = {"sequence_length": FLAGS.sequence_length}
+    options = {} if FLAGS.sequence_length is None else {"sequence_length": FLAGS.sequence_length}
     if kind == "classifier":
         options["pairs"] = FLAGS.pairs
     if kind == "seq2seq":
         options.update(num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty)
-    if FLAGS.dtype_policy:
-        options["dtype_policy"] = FLAGS.dtype_policy
-    servable = servables.load_servable(kind, FLAGS.model_dir, **options)
+    model = servables.load_model(kind, FLAGS.model_dir, FLAGS.dtype_policy)
+    log.info(compute_dtype_line(servables.encoder_policy(model)))
+    servable = servables.SERVABLES[kind](model, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,
         check_ops=FLAGS.check_ops,

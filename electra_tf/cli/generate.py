@@ -8,6 +8,9 @@ Examples:
   # inference with sampling: one line in, one line out
   echo "床前明月光，疑是地上霜。" | electra-generate --model_dir runs/poems \
       --sampler top_p --p 0.9 --temperature 0.8 --seed 1
+  # greedy, computing in bfloat16 (float32 variables and logits; the compute dtype on stderr)
+  echo "床前明月光，疑是地上霜。" | electra-generate --model_dir runs/poems \
+      --dtype_policy mixed_bfloat16
 
 In a checkout, `python scripts/generate.py` is the same command.
 """

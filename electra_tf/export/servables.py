@@ -389,23 +389,18 @@ def detect_kind(model_dir):
         f"{', '.join(exportable)})", f"pass --kind, one of {sorted(SERVABLES)}")
 
 
-# The kinds whose models load under another dtype policy by keras-hub's own `dtype=`
-# (an encoder and a head); the others would need their loaders changed.
-DTYPE_POLICY_KINDS = ("classifier", "tagger")
+def load_model(kind, model_dir, dtype_policy=None):
+    """The model saved in `model_dir`, checked to export as `kind` (see `SERVABLES`).
 
-
-def load_servable(kind, model_dir, sequence_length=None, dtype_policy=None, **kwargs):
-    """Builds the `kind` servable (see `SERVABLES`) from the model saved in `model_dir`.
-
-    `dtype_policy` (a Keras dtype policy name, e.g. `"mixed_bfloat16"`; kinds in
-    `DTYPE_POLICY_KINDS` only) loads the model to compute under it; `None` keeps
-    the policy it was saved under.
+    `dtype_policy` (a Keras dtype policy name, e.g. `"mixed_bfloat16"`) loads it
+    to compute under that policy, whatever the kind: every model class's
+    `from_preset` takes `dtype=`. `None` keeps the policy it was saved under.
+    The servables cast what they output, so an export's signatures are the same
+    under any policy. A folder in electra_tf 0.1's layout loads only as saved
+    (`model_dir.RunFolderError` naming the fix).
     """
     if kind not in SERVABLES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(SERVABLES)}.")
-    if dtype_policy is not None and kind not in DTYPE_POLICY_KINDS:
-        raise ValueError(f"a {kind} export keeps the dtype policy it was saved under; "
-                         f"dtype_policy applies to {' and '.join(DTYPE_POLICY_KINDS)} exports.")
     name = model_dirs.saved_class(model_dir)
     task = registry.TASKS.get(name)
     if task is None or kind not in task.exports:
@@ -413,8 +408,20 @@ def load_servable(kind, model_dir, sequence_length=None, dtype_policy=None, **kw
             task and task.exports) else ""
         raise ValueError(
             f"{model_dir} holds {registry.describe(name)}, which has no {kind} export{hint}.")
+    return task.cls.from_preset(
+        str(model_dir), **({} if dtype_policy is None else {"dtype": dtype_policy}))
+
+
+def encoder_policy(model):
+    """The dtype policy `model`'s encoder computes under (a task's `backbone`, a
+    pre-trainer's `encoder`): the model's compute path, where heads may keep float32."""
+    encoder = model.backbone if hasattr(model, "backbone") else model.encoder
+    return encoder.dtype_policy
+
+
+def load_servable(kind, model_dir, sequence_length=None, dtype_policy=None, **kwargs):
+    """Builds the `kind` servable (see `SERVABLES`) from the model saved in `model_dir`,
+    loaded by `load_model` (under `dtype_policy` when given)."""
     if sequence_length is not None:
         kwargs["sequence_length"] = sequence_length
-    model = task.cls.from_preset(
-        str(model_dir), **({} if dtype_policy is None else {"dtype": dtype_policy}))
-    return SERVABLES[kind](model, **kwargs)
+    return SERVABLES[kind](load_model(kind, model_dir, dtype_policy), **kwargs)

@@ -80,9 +80,15 @@ class ElectraDecoder(keras.layers.Layer):
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
         self.max_sequence_length = max_sequence_length
+        policy = self.dtype_policy
         self.token_embedding = keras.layers.ReversibleEmbedding(
             vocabulary_size, hidden_dim, embeddings_initializer=electra_kernel_initializer(),
-            dtype=self.dtype_policy, name="token_embedding",
+            # Under a mixed policy the output projection gives float32 logits (Keras' advice
+            # for a model's outputs): bfloat16 keeps ~3 digits, enough to tie or swap close
+            # candidates in greedy and beam decoding, and the loss reads them too.
+            reverse_dtype=None if policy.compute_dtype == policy.variable_dtype
+            else policy.variable_dtype,
+            dtype=policy, name="token_embedding",
         )
         self.position_embedding = keras_hub.layers.PositionEmbedding(
             sequence_length=max_sequence_length, initializer=electra_kernel_initializer(),
@@ -148,7 +154,8 @@ class ElectraDecoder(keras.layers.Layer):
         return x, self_attention_cache, cross_attention_cache
 
     def logits(self, hidden_states):
-        """Next-token logits: `hidden_states` times the transposed token embedding."""
+        """Next-token logits: `hidden_states` times the transposed token embedding; float32
+        under a mixed dtype policy."""
         return self.token_embedding(hidden_states, reverse=True)
 
     def empty_caches(self, batch_size, decoder_length, encoder_length):

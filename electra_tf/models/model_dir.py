@@ -450,11 +450,13 @@ def save_preset(model, preset_dir, backbone, tokenizer):
     return preset_dir
 
 
-def load_preset(cls, preset_dir, load_weights=True):
+def load_preset(cls, preset_dir, load_weights=True, configure=None):
     """The `cls` model `save_preset` wrote to `preset_dir`, built with its tokenizer.
 
-    A folder in one of version 0.1's layouts loads too (`legacy.build`), with a
-    warning saying how to rewrite it.
+    `configure` (a function of the saved config, returning the config to build
+    from) changes how the model is built, e.g. under another dtype policy. A
+    folder in one of version 0.1's layouts loads too (`legacy.build`), with a
+    warning saying how to rewrite it, but only as it was saved.
     """
     preset_dir = pathlib.Path(str(preset_dir))
     name = saved_class(preset_dir)
@@ -465,14 +467,18 @@ def load_preset(cls, preset_dir, load_weights=True):
             f"load it with {name or 'the class that saved it'}.from_preset, or point at a "
             f"directory {cls.__name__}.save_to_preset wrote")
     if is_legacy(preset_dir):
+        if configure is not None:
+            raise folder_error(
+                preset_dir, "is in electra_tf 0.1's layout, which loads only as it was saved",
+                f"rewrite it first: electra-convert --source {preset_dir} --output_dir NEW_DIR")
         legacy.warn(preset_dir, cls.__name__)
         model = legacy.build(cls, preset_dir)
     else:
         with reading(preset_dir):
             # keras-hub's class picks the tokenizer registered for the preset's backbone class.
             tokenizer = keras_hub.models.ElectraTokenizer.from_preset(str(preset_dir))
-            model = cls.from_config({**read_task_config(preset_dir)["config"],
-                                     "tokenizer": tokenizer})
+            config = read_task_config(preset_dir)["config"]
+            model = cls.from_config({**(configure or dict)(config), "tokenizer": tokenizer})
     if load_weights:
         load_weights_file(model, weights_file(preset_dir))
     return model

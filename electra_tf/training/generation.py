@@ -15,6 +15,7 @@ generation.score(lm, pairs[:2], target_language="zh")  # -> {'bleu': ..., 'chrf'
 ```
 """
 
+import logging
 import math
 import pathlib
 import re
@@ -32,7 +33,9 @@ from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
 from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.training.precision import compute_dtype_line
 
+log = logging.getLogger(__name__)
 _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")
 
 
@@ -65,7 +68,7 @@ def builtin_dataset(name, fortunes_dir=None):
 
 def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
              hidden_size=256, num_layers=4, dropout=0.1, sequence_length=64,
-             warm_start=True):
+             warm_start=True, dtype_policy=None):
     """A fresh `ElectraSeq2SeqLM` with vocabularies learned from `pairs`.
 
     `encoder` (an electra_tf model directory or an `ElectraBackbone` preset)
@@ -75,6 +78,8 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     initialises the encoder randomly: the baseline a warm start is measured
     against, differing from it in the encoder's weights alone (after the same
     `keras.utils.set_random_seed`, both decoders start from the same weights).
+    `dtype_policy` (e.g. `"mixed_bfloat16"`) is the Keras dtype policy the model
+    computes under; `None`: the global policy (float32 unless changed).
     """
     sources, targets = [s for s, _ in pairs], [t for _, t in pairs]
     if encoder is not None:
@@ -83,7 +88,7 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
             source_tokenizer = keras_hub.models.ElectraTokenizer.from_preset(preset)
             # Warm and cold build the encoder the same way (only loading differs), so
             # both draw the same random numbers and their decoders start equal.
-            electra = make_encoder(preset, load_weights=warm_start)
+            electra = make_encoder(preset, load_weights=warm_start, dtype=dtype_policy)
     else:
         texts = sources if separate_vocabularies else sources + targets
         source_tokenizer = tokenization.make_tokenizer(
@@ -93,7 +98,7 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
             vocabulary_size=source_tokenizer.vocabulary_size(), hidden_dim=hidden_size,
             num_layers=num_layers, num_heads=default_num_heads(hidden_size),
             intermediate_dim=feedforward_size(hidden_size), dropout=dropout,
-            max_sequence_length=max(512, sequence_length),
+            max_sequence_length=max(512, sequence_length), dtype=dtype_policy,
         )
     target_tokenizer = None
     if separate_vocabularies:
@@ -125,7 +130,9 @@ def pairs_dataset(pairs, batch_size, shuffle_seed=None):
 
 def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothing=0.1,
           seed=0, callbacks=None):
-    """Teacher-forced training with Adam and (by default) label smoothing 0.1."""
+    """Teacher-forced training with Adam and (by default) label smoothing 0.1; logs the
+    compute dtype first (`precision.compute_dtype_line`)."""
+    log.info(compute_dtype_line(lm.backbone.dtype_policy))
     lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing)
     return lm.fit(pairs_dataset(pairs, batch_size, shuffle_seed=seed), epochs=epochs,
                   shuffle=False, callbacks=callbacks, verbose=2)  # The dataset shuffles.
@@ -243,14 +250,16 @@ def save(lm, model_dir):
     lm.save_to_preset(str(model_dir))
 
 
-def load(model_dir):
+def load(model_dir, dtype_policy=None):
     """The `ElectraSeq2SeqLM` saved in `model_dir`; a `model_dir.RunFolderError` naming the
-    file when the folder holds none or is damaged."""
+    file when the folder holds none or is damaged. `dtype_policy` (e.g.
+    `"mixed_bfloat16"`) loads it to compute under that Keras dtype policy; `None`
+    keeps the one it was saved under."""
     if not (pathlib.Path(model_dir) / "task.json").is_file():
         raise folder_error(
             model_dir, "holds no trained generation model (task.json is missing)",
             "train one with --train_file or --dataset first")
-    return ElectraSeq2SeqLM.from_preset(str(model_dir))
+    return ElectraSeq2SeqLM.from_preset(str(model_dir), dtype=dtype_policy)
 
 
 def serve_lines(lm, lines=sys.stdin, output=sys.stdout, max_length=None):

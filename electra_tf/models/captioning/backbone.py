@@ -33,17 +33,22 @@ class ImageCaptionBackbone(EncoderDecoderBackbone):
     `hidden_dim`: an 8x16 image becomes 4x8 = 32 source positions, all
     attended to. Inputs: `images`, `decoder_token_ids`, `decoder_padding_mask`.
     The decoder is `ElectraSeq2SeqBackbone`'s (`EncoderDecoderBackbone`).
+    `dtype` is the Keras dtype policy of encoder and decoder (e.g.
+    `"mixed_bfloat16"`; `None`: the global policy).
     """
 
     def __init__(self, image_shape, vocabulary_size, hidden_dim=64, num_decoder_layers=2,
                  decoder_num_heads=2, decoder_intermediate_dim=None, filters=32, dropout=0.1,
                  max_target_length=32, dtype=None, **kwargs):
+        # Each layer takes the policy (a Sequential has none of its own).
         encoder = keras.Sequential([
-            keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
-            keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu"),
-            keras.layers.Reshape((-1, filters)),
-            keras.layers.Dense(hidden_dim, kernel_initializer=electra_kernel_initializer()),
-            keras.layers.LayerNormalization(epsilon=1e-12),
+            keras.layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype),
+            keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
+                                dtype=dtype),
+            keras.layers.Reshape((-1, filters), dtype=dtype),
+            keras.layers.Dense(hidden_dim, kernel_initializer=electra_kernel_initializer(),
+                               dtype=dtype),
+            keras.layers.LayerNormalization(epsilon=1e-12, dtype=dtype),
         ], name="image_encoder")
         super().__init__(
             encoder,

@@ -155,13 +155,22 @@ class ElectraMultiTask(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model
         return model_dir.save_preset(self, preset_dir, self.backbone, self.tokenizer)
 
     @classmethod
-    def from_preset(cls, preset_dir, load_weights=True):
+    def from_preset(cls, preset_dir, load_weights=True, dtype=None):
         """The model `save_to_preset` wrote, weights and tokenizer included.
 
-        Directories in version 0.1's layout (`multitask.keras`) load too, with a
-        warning saying how to rewrite them.
+        `dtype` (a Keras dtype policy, e.g. `"mixed_bfloat16"`) builds the shared
+        encoder to compute under it (the heads keep the global policy, float32
+        unless changed); `None` keeps the saved one. Directories in version
+        0.1's layout (`multitask.keras`) load too, as saved, with a warning
+        saying how to rewrite them.
         """
-        return model_dir.load_preset(cls, preset_dir, load_weights)
+        configure = None
+        if dtype is not None:
+            def configure(config):
+                backbone = config["backbone"]
+                return {**config, "backbone": {
+                    **backbone, "config": {**backbone["config"], "dtype": dtype}}}
+        return model_dir.load_preset(cls, preset_dir, load_weights, configure)
 
     def load_weights(self, filepath, *args, **kwargs):
         """`keras.Model.load_weights`, after the call that creates the heads' variables."""

@@ -228,10 +228,19 @@ class Pretrainer(MultiWorkerFit, BuildOptimizerBeforeTraining, keras.Model):
         return model_dir.save_preset(self, preset_dir, self.encoder, tokenizer)
 
     @classmethod
-    def from_preset(cls, preset_dir, load_weights=True):
+    def from_preset(cls, preset_dir, load_weights=True, dtype=None):
         """The pre-trainer `save_to_preset` wrote, its tokenizer as `.tokenizer`.
 
-        Run folders in version 0.1's layout load too, with a warning saying how
-        to rewrite them.
+        `dtype` (a Keras dtype policy, e.g. `"mixed_bfloat16"`) builds it to
+        compute under that policy (its config's `dtype_policy`); `None` keeps the
+        saved one. Run folders in version 0.1's layout load too, as saved, with a
+        warning saying how to rewrite them.
         """
-        return model_dir.load_preset(cls, preset_dir, load_weights)
+        configure = None
+        if dtype is not None:
+            name = keras.dtype_policies.get(dtype).name
+
+            def configure(config):
+                return {**config, "dtype": name, "config": {**config["config"],
+                                                            "dtype_policy": name}}
+        return model_dir.load_preset(cls, preset_dir, load_weights, configure)

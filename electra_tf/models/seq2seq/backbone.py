@@ -29,7 +29,7 @@ from electra_tf.models.model_dir import encoder_preset
 from electra_tf.models.seq2seq.encoder_decoder_backbone import EncoderDecoderBackbone
 
 
-def make_encoder(source=None, load_weights=True, **config):
+def make_encoder(source=None, load_weights=True, dtype=None, **config):
     """An `ElectraBackbone` to serve as the encoder.
 
     `source` is `None` (random, built from `config`: `vocabulary_size`,
@@ -38,6 +38,8 @@ def make_encoder(source=None, load_weights=True, **config):
     directory (its discriminator is loaded), a keras-hub preset name
     or directory, or an `ElectraBackbone` (returned as is). With
     `load_weights=False` a preset gives its shape with fresh weights.
+    `dtype` is the Keras dtype policy it computes under (e.g.
+    `"mixed_bfloat16"`; `None`: the global policy, float32 unless changed).
     """
     if isinstance(source, keras_hub.models.ElectraBackbone):
         return source
@@ -45,10 +47,31 @@ def make_encoder(source=None, load_weights=True, **config):
         config = dict(config)
         config["vocab_size"] = config.pop("vocabulary_size")
         config.setdefault("embedding_dim", config["hidden_dim"])
-        return keras_hub.models.ElectraBackbone(name="encoder", **config)
+        return keras_hub.models.ElectraBackbone(name="encoder", dtype=dtype, **config)
     return keras_hub.models.ElectraBackbone.from_preset(
-        encoder_preset(source), load_weights=load_weights
+        encoder_preset(source), load_weights=load_weights, dtype=dtype
     )
+
+
+def encoder_under(encoder, dtype):
+    """`encoder` (an `ElectraBackbone`, or its serialized config when a saved model is
+    loaded) and the dtype policy the whole encoder-decoder computes under.
+
+    The policy is `dtype` when given (a saved encoder's config takes it, so that
+    `from_preset(..., dtype=...)` reaches the encoder too), else the encoder's.
+    An encoder built under another policy than `dtype` is refused: half a model
+    in bfloat16 is never what was meant.
+    """
+    if isinstance(encoder, dict):
+        if dtype is not None:
+            encoder = {**encoder, "config": {**encoder["config"], "dtype": dtype}}
+        encoder = keras.layers.deserialize(encoder)
+    policy = keras.dtype_policies.get(dtype) if dtype is not None else encoder.dtype_policy
+    if policy.name != encoder.dtype_policy.name:
+        raise ValueError(
+            f"the encoder computes under {encoder.dtype_policy.name} but dtype={policy.name}; "
+            f"build the encoder under it too (make_encoder(..., dtype={policy.name!r})).")
+    return encoder, policy
 
 
 def encode_text(encoder, token_ids, padding_mask):
@@ -77,6 +100,8 @@ class ElectraSeq2SeqBackbone(EncoderDecoderBackbone):
         dropout: dropout rate in the decoder.
         max_target_length: the decoder's position table size (the longest
             generation, start token included).
+        dtype: the Keras dtype policy of the whole model (e.g.
+            `"mixed_bfloat16"`); `None` means the encoder's.
 
     Inputs are keras-hub's seq2seq dict (`encoder_token_ids`,
     `encoder_padding_mask`, `decoder_token_ids`, `decoder_padding_mask`);
@@ -87,8 +112,7 @@ class ElectraSeq2SeqBackbone(EncoderDecoderBackbone):
     def __init__(self, encoder, target_vocabulary_size=None, num_decoder_layers=None,
                  decoder_num_heads=None, decoder_intermediate_dim=None, dropout=0.1,
                  max_target_length=256, dtype=None, **kwargs):
-        if isinstance(encoder, dict):
-            encoder = keras.layers.deserialize(encoder)
+        encoder, dtype = encoder_under(encoder, dtype)
         # The pooled (tanh) output feeds nothing here; frozen, it does not
         # trigger "no gradient" warnings.
         encoder.pooled_dense.trainable = False

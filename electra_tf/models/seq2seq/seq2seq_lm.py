@@ -43,6 +43,7 @@ from electra_tf import compat
 from electra_tf.compat.multi_worker import MultiWorkerKerasSteps
 from electra_tf.compat.tracing import BuildOptimizerBeforeTraining
 from electra_tf.models import model_dir
+from electra_tf.models.encoders import saved_mixed_policy
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.samplers import BeamCache
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone
@@ -73,8 +74,12 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
-        # keras-hub's loader; a damaged folder becomes an error naming the file, as for the
-        # encoder tasks (`ElectraTaskPresets`).
+        """keras-hub's loader. A model saved under a mixed dtype policy reloads under it;
+        `dtype=` (e.g. `"mixed_bfloat16"`) chooses another, encoder included."""
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = saved_mixed_policy(preset)
+        # A damaged folder becomes an error naming the file, as for the encoder tasks
+        # (`ElectraTaskPresets`).
         with model_dir.reading(preset):
             return super().from_preset(preset, **kwargs)
 
