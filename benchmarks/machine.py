@@ -10,8 +10,8 @@ import platform
 
 import tensorflow as tf
 
-from electra_tf.training.precision import BFLOAT16_FLAGS
-from electra_tf.training.precision import cpu_flags as listed_flags
+from electra_tf.precision import BFLOAT16_FLAGS
+from electra_tf.precision import cpu_flags as listed_flags
 
 # The vector extensions that decide float32 / bfloat16 / float16 speed on CPUs.
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")

@@ -27,9 +27,10 @@ import json
 import math
 import pathlib
 
+from electra_tf.precision import AUTO, DTYPE_POLICIES, resolve_dtype_policy
+
 PRESET_DIR = pathlib.Path(__file__).resolve().parent / "presets"
 
-DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # "gelu": exact (erf), as Google's and Hugging Face's checkpoints; "gelu_approximate":
 # the tanh form keras-hub's ElectraBackbone hard-codes (electra_tf.layers.activations).
 ACTIVATIONS = ("gelu", "gelu_approximate")
@@ -182,6 +183,8 @@ class ElectraConfig(_JsonConfig):
     clip_norm: float = 1.0
     # Execution.
     jit_compile: bool = False
+    # The Keras dtype policy of pre-training; "auto" becomes "mixed_bfloat16" on a
+    # CPU with AVX512_BF16 or AMX and "float32" elsewhere (electra_tf.precision).
     dtype_policy: str = "float32"
 
     def __post_init__(self):
@@ -233,7 +236,7 @@ class ElectraConfig(_JsonConfig):
         self._validate_masking()
         self._validate_objective()
         self._validate_optimisation()
-        _check_dtype_policy(self.dtype_policy)
+        _resolve_dtype_policy(self)
 
     def _validate_network(self):
         """The discriminator's and the generator's sizes, dropout, activation and block order."""
@@ -363,10 +366,16 @@ def _check_unit_interval(config, fields):
             raise ConfigError(f"{field} must be a number in [0, 1], got {value!r}.")
 
 
-def _check_dtype_policy(name):
-    """Raises unless `name` is one of the `DTYPE_POLICIES` both configs accept."""
-    if name not in DTYPE_POLICIES:
-        raise ConfigError(f"dtype_policy must be one of {DTYPE_POLICIES}, got {name!r}.")
+def _resolve_dtype_policy(config):
+    """Checks `config.dtype_policy` (one of `DTYPE_POLICIES` or "auto") and replaces "auto"
+    with the policy it picks on this CPU, so a saved config names what its run computed in."""
+    name = config.dtype_policy
+    if name not in (*DTYPE_POLICIES, AUTO):
+        raise ConfigError(f"dtype_policy must be one of {(*DTYPE_POLICIES, AUTO)}, got {name!r} "
+                          f'("{AUTO}": mixed_bfloat16 on a CPU with bfloat16 instructions, '
+                          "else float32).")
+    # The dataclass is frozen: this is its own constructor finishing the field.
+    object.__setattr__(config, "dtype_policy", resolve_dtype_policy(name))
 
 
 # What fixes the network's shape and numbers: a run continued from a checkpoint
@@ -439,7 +448,8 @@ class FinetuneConfig(_JsonConfig):
     sampling_temperature: float = 1.0
     # The Keras dtype policy the model trains and predicts under: "mixed_bfloat16"
     # computes in bfloat16 with float32 variables (and float32 logits); whether it
-    # is faster depends on the CPU (AVX512_BF16 or AMX), so measure before choosing.
+    # is faster depends on the CPU (AVX512_BF16 or AMX): "auto" picks it where the
+    # CPU has them and "float32" elsewhere (electra_tf.precision).
     dtype_policy: str = "float32"
 
     PRESETS = PRESET_DIR / "finetune"
@@ -484,7 +494,7 @@ class FinetuneConfig(_JsonConfig):
                 "task_weights must map task names to weights >= 0, e.g. "
                 f'{{"chinese_sentiment": 1.0, "peoples_daily_ner": 0.5}}, got {self.task_weights!r}.'
             )
-        _check_dtype_policy(self.dtype_policy)
+        _resolve_dtype_policy(self)
 
     def task_weight(self, task: str) -> float:
         return float(self.task_weights.get(task, 1.0))

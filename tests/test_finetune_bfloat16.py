@@ -1,7 +1,7 @@
 """Fine-tuning under `mixed_bfloat16`: bfloat16 compute, float32 variables and outputs, a
-saved model that reloads under the same policy and predicts the same, the start-up line
-naming the compute dtype, and a classifier exported under a policy (every kind:
-test_export_bfloat16.py)."""
+saved model that reloads under the same policy and predicts the same, and a classifier
+exported under a policy (every kind: test_export_bfloat16.py; the start-up line and
+"auto": test_precision.py)."""
 
 import json
 import logging
@@ -18,7 +18,7 @@ from electra_tf.export import servables, serving
 from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.multitask.multitask import ElectraMultiTask
 from electra_tf.models.tagging.tagger import ElectraTagger
-from electra_tf.training import finetune, precision
+from electra_tf.training import finetune
 
 FILLER = list("的了在是和有去看说")
 VOCAB = list(tokenization.SPECIAL_TOKENS) + FILLER + list("好差张三")
@@ -115,18 +115,6 @@ def test_a_bfloat16_tagger_outputs_float32_and_reloads_with_the_same_predictions
     reloaded = ElectraTagger.from_preset(str(tmp_path / "tagger"))
     assert_mixed_bfloat16(reloaded)
     np.testing.assert_array_equal(reloaded.predict(words, verbose=0), outputs)
-
-
-def test_the_start_up_line_names_the_compute_dtype_and_the_cpus_bfloat16_instructions(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
-    assert precision.cpu_flags(precision.BFLOAT16_FLAGS, cpuinfo) == ["amx_bf16"]
-    assert precision.cpu_flags(precision.BFLOAT16_FLAGS, tmp_path / "missing") == []
-    line = precision.compute_dtype_line("mixed_bfloat16")
-    assert line.startswith("compute dtype bfloat16 (dtype_policy mixed_bfloat16: float32 "
-                           "variables); CPU bfloat16 instructions: ")
-    assert precision.compute_dtype_line("float32").startswith(
-        "compute dtype float32 (dtype_policy float32: float32 variables)")
 
 
 def test_a_classifier_exports_under_a_dtype_policy_and_serves_float32(pretrained, tmp_path):

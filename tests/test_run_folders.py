@@ -327,21 +327,26 @@ def _forget_command_flags():
         importlib.import_module(f"electra_tf.cli.{name}").define_flags.cache_clear()
 
 
-def run_command(command, *args):
-    """Runs `electra-<command> args` in this process as its console script runs it: its
-    flags parsed by absl, its main through `cli`'s wrapper (which prints a folder error as
-    one line and exits with 2), standard input empty. Returns the exit code (0: main
-    returned); the command's flags are removed afterwards."""
+def define_command_flags(command):
+    """Defines `electra-<command>`'s flags alone in absl's registry (call
+    `_forget_command_flags` after use) and returns the command's main."""
     _forget_command_flags()
     cli.define_verbose_flag()
     if command in GENERATION_COMMANDS:
         separate_vocabularies, metric = GENERATION_COMMANDS[command]
         generation_command.define_flags(separate_vocabularies=separate_vocabularies)
-        main = lambda argv: generation_command.run(flags.FLAGS, metric)  # noqa: E731
-    else:
-        module = importlib.import_module(f"electra_tf.cli.{command}")
-        module.define_flags()
-        main = module.main
+        return lambda argv: generation_command.run(flags.FLAGS, metric)
+    module = importlib.import_module(f"electra_tf.cli.{command}")
+    module.define_flags()
+    return module.main
+
+
+def run_command(command, *args):
+    """Runs `electra-<command> args` in this process as its console script runs it: its
+    flags parsed by absl, its main through `cli`'s wrapper (which prints a folder error as
+    one line and exits with 2), standard input empty. Returns the exit code (0: main
+    returned); the command's flags are removed afterwards."""
+    main = define_command_flags(command)
     stdin, sys.stdin = sys.stdin, io.StringIO("")
     try:
         flags.FLAGS([f"electra-{command}", *map(str, args)])

@@ -29,10 +29,8 @@ import logging
 
 from absl import flags
 
-from electra_tf import cli
-from electra_tf.config import DTYPE_POLICIES
+from electra_tf import cli, precision
 from electra_tf.export import servables, serving
-from electra_tf.training.precision import compute_dtype_line
 
 FLAGS = flags.FLAGS
 log = logging.getLogger(__name__)
@@ -53,9 +51,10 @@ def define_flags():
     flags.DEFINE_integer("num_beams", 4, "seq2seq: beam width of the generate_beam signature.")
     flags.DEFINE_float("length_penalty", 0.0, "seq2seq: generate_beam's GNMT length penalty.")
     flags.DEFINE_enum(
-        "dtype_policy", None, list(DTYPE_POLICIES),
+        "dtype_policy", None, [*precision.DTYPE_POLICIES, precision.AUTO],
         "The Keras dtype policy the export computes under (any kind; float outputs stay "
-        "float32); default: the one the model was saved under.")
+        "float32; auto: mixed_bfloat16 on a CPU with bfloat16 instructions, else float32); "
+        "default: the one the model was saved under.")
     flags.DEFINE_bool(
         "check_ops", True, "Refuse an export that uses an op stock TF Serving lacks (takes seconds).")
     flags.mark_flags_as_required(["model_dir", "export_dir"])
@@ -69,8 +68,9 @@ def main(argv):
         options["pairs"] = FLAGS.pairs
     if kind == "seq2seq":
         options.update(num_beams=FLAGS.num_beams, length_penalty=FLAGS.length_penalty)
-    model = servables.load_model(kind, FLAGS.model_dir, FLAGS.dtype_policy)
-    log.info(compute_dtype_line(servables.encoder_policy(model)))
+    model = servables.load_model(kind, FLAGS.model_dir,
+                                 precision.resolve_dtype_policy(FLAGS.dtype_policy))
+    log.info(precision.compute_dtype_line(servables.encoder_policy(model)))
     servable = servables.SERVABLES[kind](model, **options)
     path = serving.export_for_serving(
         servable, FLAGS.export_dir, FLAGS.model_name or kind, version=FLAGS.version,

@@ -37,8 +37,8 @@ import pathlib
 
 from absl import app, flags
 
-from electra_tf import cli
-from electra_tf.config import DTYPE_POLICIES, FinetuneConfig, preset_names
+from electra_tf import cli, precision
+from electra_tf.config import FinetuneConfig, preset_names
 from electra_tf.models.classification.classifier import ElectraClassifier
 from electra_tf.models.model_dir import LOGS_DIRNAME
 from electra_tf.models.tagging.tagger import ElectraTagger
@@ -101,9 +101,10 @@ def define_flags():
     flags.DEFINE_bool("uncertainty_weighting", None, "Multi-task: learn Kendall et al.'s weighting.")
     flags.DEFINE_float("sampling_temperature", None, "Multi-task: task sampling temperature.")
     flags.DEFINE_enum(
-        "dtype_policy", None, list(DTYPE_POLICIES),
+        "dtype_policy", None, [*precision.DTYPE_POLICIES, precision.AUTO],
         "Keras dtype policy to train and predict under; mixed_bfloat16 computes in bfloat16 "
-        "with float32 variables (faster only on some CPUs: measure).")
+        "with float32 variables, faster on CPUs with bfloat16 instructions; auto picks it there "
+        "and float32 elsewhere.")
     cli.define_strategy_flags()
     flags.mark_flags_as_required(["task", "model_dir"])
 

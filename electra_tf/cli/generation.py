@@ -16,12 +16,10 @@ import sys
 
 from absl import flags, logging
 
-from electra_tf import cli
-from electra_tf.config import DTYPE_POLICIES
+from electra_tf import cli, precision
 from electra_tf.data import parallel
 from electra_tf.training import generation
 from electra_tf.training.distribute import is_chief
-from electra_tf.training.precision import compute_dtype_line
 
 
 def define_data_flags(default_dataset=None):
@@ -48,9 +46,10 @@ def define_model_flags(separate_vocabularies=False):
     flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
     flags.DEFINE_integer("sequence_length", 64, "Source and target length in tokens.")
     flags.DEFINE_enum(
-        "dtype_policy", None, list(DTYPE_POLICIES),
-        "The Keras dtype policy the model computes under (variables and logits stay float32); "
-        "default: training float32, inference the one the model was saved under.")
+        "dtype_policy", None, [*precision.DTYPE_POLICIES, precision.AUTO],
+        "The Keras dtype policy the model computes under (variables and logits stay float32; "
+        "auto: mixed_bfloat16 on a CPU with bfloat16 instructions, else float32); default: "
+        "training float32, inference the one the model was saved under.")
 
 
 def define_training_flags():
@@ -104,9 +103,9 @@ def run(FLAGS, metric):
     model_dir = pathlib.Path(FLAGS.model_dir)
     sampler = sampler_from_flags(FLAGS)
     if not (FLAGS.train_file or FLAGS.dataset):
-        lm = generation.load(model_dir, FLAGS.dtype_policy)
+        lm = generation.load(model_dir, precision.resolve_dtype_policy(FLAGS.dtype_policy))
         # On stderr: stdout carries one generated line per input line, for pipes.
-        print(compute_dtype_line(lm.backbone.dtype_policy), file=sys.stderr)
+        print(precision.compute_dtype_line(lm.backbone.dtype_policy), file=sys.stderr)
         lm.compile(sampler=sampler)
         generation.serve_lines(lm, sys.stdin, sys.stdout, FLAGS.max_length)
         return
@@ -120,7 +119,7 @@ def run(FLAGS, metric):
             vocab_size=FLAGS.vocab_size, hidden_size=FLAGS.hidden_size,
             num_layers=FLAGS.num_layers, dropout=FLAGS.dropout,
             sequence_length=FLAGS.sequence_length, warm_start=FLAGS.warm_start,
-            dtype_policy=FLAGS.dtype_policy,
+            dtype_policy=precision.resolve_dtype_policy(FLAGS.dtype_policy),
         )
         generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
                          FLAGS.label_smoothing, FLAGS.seed)

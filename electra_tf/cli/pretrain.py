@@ -29,6 +29,11 @@ Examples:
   electra-pretrain --config small --input_files 'corpus/*.txt' --vocab_file vocab.txt \
       --model_dir runs/small_1e15 --budget_flops 1e15
 
+  # bfloat16 matrix products where the CPU has them (AVX512_BF16, AMX), float32
+  # elsewhere; a start-up line says which
+  electra-pretrain --config zh_hour_mlm --default_corpus --model_dir runs/zh_hour \
+      --budget_flops 1e14 --dtype_policy auto
+
 Kill it at any moment and run the same command again: it resumes from the
 last checkpoint in --model_dir. On SIGTERM (pre-emption) it saves at the next
 step boundary and exits with code 143; the same command resumes from that
@@ -46,7 +51,7 @@ import tempfile
 
 from absl import app, flags
 
-from electra_tf import ElectraConfig, cli
+from electra_tf import ElectraConfig, cli, precision
 from electra_tf.config import OBJECTIVES, preset_names
 from electra_tf.data import corpora
 from electra_tf.models.model_dir import LOGS_DIRNAME
@@ -117,11 +122,15 @@ def define_flags():
     flags.DEFINE_integer("eval_steps", 50, "Batches of held-out text to evaluate on.")
     cli.define_strategy_flags()
     flags.DEFINE_bool("jit_compile", None, "Overrides the config: compile the train step with XLA.")
+    flags.DEFINE_enum(
+        "dtype_policy", None, [*precision.DTYPE_POLICIES, precision.AUTO],
+        "Overrides the config's dtype_policy: mixed_bfloat16 computes in bfloat16 with float32 "
+        "variables; auto picks it on a CPU with bfloat16 instructions and float32 elsewhere.")
     flags.mark_flag_as_required("model_dir")
 
 
 OVERRIDES = ("train_steps", "batch_size", "gradient_accumulation_steps", "sequence_length",
-             "warmup_steps", "learning_rate", "jit_compile")
+             "warmup_steps", "learning_rate", "jit_compile", "dtype_policy")
 
 
 def main(argv):

@@ -46,7 +46,7 @@ from electra_tf.models.tagging.tagger import ElectraTagger
 from electra_tf.optimizers import create_finetuning_optimizer
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
-from electra_tf.training.precision import compute_dtype_line
+from electra_tf.precision import compute_dtype_line
 from electra_tf.training.summaries import StepSummaries
 
 TASKS = ("classification", "ner", "multitask")

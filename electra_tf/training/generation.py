@@ -33,7 +33,7 @@ from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
 from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
-from electra_tf.training.precision import compute_dtype_line
+from electra_tf.precision import compute_dtype_line
 
 log = logging.getLogger(__name__)
 _CJK = re.compile(f"[{tokenization.cjk_ranges()}]")

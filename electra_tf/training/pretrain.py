@@ -63,7 +63,7 @@ from electra_tf.training import run_records
 from electra_tf.training.budget import check_budget, measure_seconds_per_step, resolve_budget
 from electra_tf.training.distribute import shard_input, strategy_from_name, worker_dir
 from electra_tf.training.guards import StopOnNonFiniteLoss
-from electra_tf.training.precision import compute_dtype_line
+from electra_tf.precision import compute_dtype_line
 from electra_tf.training.preemption import SaveOnPreemption, StepBackup
 from electra_tf.training.summaries import PretrainingSummaries
 
