@@ -31,7 +31,7 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test,study]'
 	touch $@
 
-# The benchmarks' PyTorch reference (benchmarks/pretrain_step.py, mode `torch`) needs torch and
+# The benchmarks' PyTorch reference (pretrain_step.py and finetune_step.py, mode `torch`) needs torch and
 # transformers beside TensorFlow; they live in a venv of their own so the library's never
 # holds them. CPU-only torch comes from PyTorch's own index (PyPI's wheel pulls CUDA).
 BENCH_VENV := .venv-bench

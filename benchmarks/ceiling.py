@@ -1,12 +1,14 @@
-"""TensorFlow's matrix-product throughput for the shapes a pre-training step multiplies: the
-ceiling its model FLOP/s is read against.
+"""TensorFlow's matrix-product throughput for the shapes a pre-training or fine-tuning step
+multiplies: the ceiling its model FLOP/s is read against.
 
-`step_products(config, vocabulary_size)` lists the step's matrix products as
-the model's arithmetic has them: every projection as one 2-D product on
-`(batch x sequence, width)` (the query, key and value projections as one
-`width x 3 width` product, as a fused layer would run them), attention's two
-batched products per head, and the heads (the masked-LM head on its masked
-slots only). Embedding lookups are gathers, not products, and are left out.
+`step_products(config, vocabulary_size)` lists a pre-training step's matrix
+products as the model's arithmetic has them: every projection as one 2-D
+product on `(batch x sequence, width)` (the query, key and value projections
+as one `width x 3 width` product, as a fused layer would run them),
+attention's two batched products per head, and the heads (the masked-LM head
+on its masked slots only). `finetuning_products(config, num_labels)` lists a
+sentence classifier's: the same encoder, then the logits on each sequence's
+first token. Embedding lookups are gathers, not products, and are left out.
 
 `Ceiling` times each product as training runs it: the forward product and its
 two gradient products (`dA = dC B^T`, `dB = A^T dC`). The ceiling of a dtype
@@ -84,13 +86,20 @@ def tower_products(prefix, config, width, intermediate, heads, tokens):
     ]
 
 
+def encoder_products(prefix, config):
+    """The products of `config`'s full-width encoder on a step's `batch x sequence` tokens:
+    ELECTRA's discriminator, the masked-LM baseline's encoder and a fine-tuned classifier's
+    are this tower."""
+    return tower_products(prefix, config, config.hidden_size, config.intermediate_size,
+                          config.num_heads, config.batch_size * config.sequence_length)
+
+
 def step_products(config, vocabulary_size):
     """The matrix products of one pre-training step of `config` (an `ElectraConfig`)."""
     tokens = config.batch_size * config.sequence_length
     predictions = config.batch_size * config.num_masked_predictions
-    products = tower_products("discriminator" if config.objective == "electra" else "encoder",
-                              config, config.hidden_size, config.intermediate_size,
-                              config.num_heads, tokens)
+    products = encoder_products(
+        "discriminator" if config.objective == "electra" else "encoder", config)
     if config.objective == "electra":
         products = tower_products(
             "generator", config, config.generator_hidden_size,
@@ -106,6 +115,14 @@ def step_products(config, vocabulary_size):
         Product("masked-LM head", predictions, head_width, config.embedding_size),
         Product("masked-LM logits", predictions, config.embedding_size, vocabulary_size),
     ]
+
+
+def finetuning_products(config, num_labels):
+    """The matrix products of one fine-tuning step of a sentence classifier of `config`'s
+    encoder with `num_labels` classes: the encoder, then the logits on each sequence's
+    first token (`ElectraClassifier`'s original head: one dense layer)."""
+    return encoder_products("encoder", config) + [
+        Product("classification logits", config.batch_size, config.hidden_size, num_labels)]
 
 
 def _operands(product, dtype, seed):

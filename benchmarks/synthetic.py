@@ -1,4 +1,4 @@
-"""The synthetic vocabulary and batch the pre-training benchmarks share.
+"""The synthetic vocabulary, batch and labels the step benchmarks share.
 
 Random word ids between [CLS] and [SEP] cost the model exactly what real text
 does, without building a vocabulary from a corpus first.
@@ -27,3 +27,8 @@ def synthetic_batch(vocab_size, batch_size, length, seed=0):
     ids[:, 0] = SPECIALS.index(tokenization.CLS)
     ids[:, -1] = SPECIALS.index(tokenization.SEP)
     return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+
+
+def synthetic_labels(num_labels, batch_size, seed=0):
+    """Random class ids, one per sequence of a batch: a classifier's training labels."""
+    return np.random.default_rng(seed).integers(0, num_labels, batch_size).astype("int32")

@@ -1,4 +1,5 @@
-"""Analytic FLOPs of a pre-training step, counted the way the ELECTRA paper counts them.
+"""Analytic FLOPs of a pre-training or fine-tuning step, counted the way the ELECTRA paper
+counts them.
 
 The paper compares ELECTRA with BERT at equal compute (its Table 1 and
 appendix); google-research/electra's `flops_computation.py` holds the count.
@@ -30,13 +31,17 @@ tokens (padding included: it is computed) trains:
   `MaskedLMHead` tied to its word embeddings on the masked slots; no
   generator and no replaced-token head.
 
+One fine-tuning step of a sentence classifier (`finetuning_flops_per_step`)
+trains the encoder on every token and the classification head (dropout and
+one dense layer, `ElectraClassifier`'s `head="electra"`) on each sequence's
+first token.
+
 With `normalize_first` (pre-LayerNorm blocks) each layer does the same
 operations in another order, and each tower adds a final LayerNorm on every
 token.
 
 Not counted (as in the paper): masking, Gumbel sampling, the loss
-reductions, attention's padding mask, the discriminator's unused pooled
-output, the optimizer's update and the input pipeline. Compared with the
+reductions, attention's padding mask, the encoder's unused pooled output, the optimizer's update and the input pipeline. Compared with the
 original script, this count has the per-layer LayerNorm cost per element
 (the script counts 5 per token for the attention's, a slip), the output
 layer's bias, the replaced-token logit's bias, and the MLM head on the
@@ -174,18 +179,8 @@ def pretraining_flops_per_step(config: ElectraConfig, vocabulary_size=None) -> d
     tokens = config.batch_size * config.sequence_length
     predictions = config.batch_size * config.num_masked_predictions
 
-    def tower(hidden_size, intermediate_size, num_heads):
-        dropout = config.dropout > 0
-        per_token = embedding_flops_per_token(
-            config.embedding_size, hidden_size, vocabulary_size, config.sequence_length, dropout
-        ) + config.num_layers * layer_flops_per_token(
-            hidden_size, intermediate_size, num_heads, config.sequence_length, dropout
-        )
-        if config.normalize_first:
-            per_token += LAYER_NORM_FLOPS * hidden_size  # the final LayerNorm
-        return tokens * per_token
-
-    encoder = tower(config.hidden_size, config.intermediate_size, config.num_heads)
+    encoder = _tower_forward_flops(config, vocabulary_size, config.hidden_size,
+                                   config.intermediate_size, config.num_heads)
     if config.objective == "mlm":
         forward = {
             "generator": 0,
@@ -196,8 +191,9 @@ def pretraining_flops_per_step(config: ElectraConfig, vocabulary_size=None) -> d
         }
     else:
         forward = {
-            "generator": tower(config.generator_hidden_size, config.generator_intermediate_size,
-                               config.generator_num_heads),
+            "generator": _tower_forward_flops(
+                config, vocabulary_size, config.generator_hidden_size,
+                config.generator_intermediate_size, config.generator_num_heads),
             "encoder": encoder,
             "mlm_head": predictions * masked_lm_head_flops_per_prediction(
                 config.generator_hidden_size, config.embedding_size, vocabulary_size),
@@ -206,6 +202,71 @@ def pretraining_flops_per_step(config: ElectraConfig, vocabulary_size=None) -> d
     parts = {name: TRAINING_PASSES * flops for name, flops in forward.items()}
     parts["total"] = sum(parts.values())
     return parts
+
+
+def classification_head_flops_per_example(hidden_size, num_labels, dropout=True):
+    """Forward FLOPs of `ElectraClassifier`'s original head (`head="electra"`) per sequence:
+    dropout on the first token's vector, the logits (dense + bias), and the softmax
+    cross-entropy counted as the masked-LM head's is (softmax, then the target's
+    log-probability picked by a one-hot product).
+
+    Example:
+    ```python
+    classification_head_flops_per_example(256, 2)  # -> 2064
+    ```
+    """
+    n = num_labels
+    return (DROPOUT_FLOPS * hidden_size if dropout else 0) + (2 * hidden_size * n + n) + (
+        SOFTMAX_FLOPS * n + 2 * n)
+
+
+def finetuning_flops_per_step(config: ElectraConfig, num_labels, vocabulary_size=None) -> dict:
+    """Training FLOPs (forward + backward) of one fine-tuning step of a sentence classifier
+    of `config`'s encoder with `num_labels` classes, by part.
+
+    The step is `config.batch_size` sequences of `config.sequence_length`
+    tokens; the head's dropout rate is the encoder's (`config.dropout`), as
+    `ElectraClassifier` sets it by default. Returns integers: `encoder` (its
+    embeddings, projection and layers on every token), `classifier_head`, and
+    `total`, their sum. `vocabulary_size` defaults to `config.vocab_size`.
+
+    Example:
+    ```python
+    from electra_tf import ElectraConfig
+
+    config = ElectraConfig.from_preset("small").replace(batch_size=32)
+    parts = finetuning_flops_per_step(config, num_labels=2, vocabulary_size=30522)
+    parts["total"]  # -> 2.34e+11
+    parts["classifier_head"]  # one row per sequence: next to nothing  # -> 132096
+    # The encoder costs what the discriminator's does in pre-training.
+    parts["encoder"] == pretraining_flops_per_step(config, 30522)["encoder"]  # -> True
+    ```
+    """
+    vocabulary_size = _vocabulary_size(config, vocabulary_size)
+    forward = {
+        "encoder": _tower_forward_flops(config, vocabulary_size, config.hidden_size,
+                                        config.intermediate_size, config.num_heads),
+        "classifier_head": config.batch_size * classification_head_flops_per_example(
+            config.hidden_size, num_labels, config.dropout > 0),
+    }
+    parts = {name: TRAINING_PASSES * flops for name, flops in forward.items()}
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def _tower_forward_flops(config, vocabulary_size, hidden_size, intermediate_size, num_heads):
+    """Forward FLOPs of one Transformer tower of `config`'s depth and the given width on a
+    step's `batch_size x sequence_length` tokens: embeddings, projection, layers, and the
+    final LayerNorm of pre-LayerNorm blocks."""
+    dropout = config.dropout > 0
+    per_token = embedding_flops_per_token(
+        config.embedding_size, hidden_size, vocabulary_size, config.sequence_length, dropout
+    ) + config.num_layers * layer_flops_per_token(
+        hidden_size, intermediate_size, num_heads, config.sequence_length, dropout
+    )
+    if config.normalize_first:
+        per_token += LAYER_NORM_FLOPS * hidden_size  # the final LayerNorm
+    return config.batch_size * config.sequence_length * per_token
 
 
 def _vocabulary_size(config, vocabulary_size):

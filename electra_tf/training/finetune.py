@@ -165,19 +165,21 @@ def _steps(model, data, batch_size):
     return max(1, -(-size // batch_size))
 
 
-def compile_for_finetuning(model, recipe, config, train_steps):
+def compile_for_finetuning(model, recipe, config, train_steps, **compile_options):
     """Compiles `model` with the optimizer of `recipe` for `train_steps`, as `run_finetuning` does.
 
     The recipe gives the learning rate, layer-wise decay, warmup and Adam's bias
     correction; `config` (an `ElectraConfig`; its defaults when None) the weight
-    decay, epsilon and clipping; the encoder itself its depth.
+    decay, epsilon and clipping; the encoder itself its depth. `compile_options`
+    (`run_eagerly`, `jit_compile`) go to `compile` as given: how the step runs,
+    which `benchmarks/finetune_step.py` varies with the update left as fine-tuning's.
     """
     depth_config = (config or ElectraConfig()).replace(num_layers=model.backbone.num_layers)
     model.compile(optimizer=create_finetuning_optimizer(
         depth_config, train_steps, learning_rate=recipe.learning_rate,
         layer_decay=recipe.layer_decay, warmup_fraction=recipe.warmup_fraction,
         bias_correction=recipe.adam_bias_correction,
-    ))
+    ), **compile_options)
 
 
 def run_finetuning(spec: FinetuneSpec, strategy=None) -> dict:
