@@ -41,8 +41,9 @@ operations in another order, and each tower adds a final LayerNorm on every
 token.
 
 Not counted (as in the paper): masking, Gumbel sampling, the loss
-reductions, attention's padding mask, the encoder's unused pooled output, the optimizer's update and the input pipeline. Compared with the
-original script, this count has the per-layer LayerNorm cost per element
+reductions, attention's padding mask, the encoder's unused pooled output,
+the optimizer's update and the input pipeline. Compared with the original
+script, this count has the per-layer LayerNorm cost per element
 (the script counts 5 per token for the attention's, a slip), the output
 layer's bias, the replaced-token logit's bias, and the MLM head on the
 configured number of masked slots (the script takes 15.625% of the tokens).
