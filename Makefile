@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 1
 export KERAS_BACKEND := tensorflow
 
-RUN_DIR ?= runs/zh_hour
+RUN_DIR ?= runs/zh_hour_mlm
 RUN_SEEDS ?= 0,1
 # The pre-trained sentiment classifier (seed 0) that `make run` exports: the study names a
 # cell's folder after its arm, budget, task, recipe, seed and method.
@@ -59,9 +59,10 @@ $(FORTUNES_CACHE)/.done:
 fortunes: $(FORTUNES_CACHE)/.done
 
 # Pre-trains the one-hour recipe (`zh_hour_mlm`: a masked LM, the objective that pays off
-# at this budget, docs/budget_study.md) for 1e14 FLOPs on the default Chinese corpus;
-# fine-tunes it and random weights of the same sizes on 1,000 labels of Chinese sentiment
-# and People's Daily NER (early stopping on dev, seeds $(RUN_SEEDS)) and prints them side
+# at this budget, docs/budget_study.md) for 1e14 FLOPs on the default Chinese corpus, in
+# bfloat16 where the CPU has AVX512_BF16 or AMX (the preset's dtype_policy "auto"; a start-up
+# line says which); fine-tunes it and random weights of the same sizes on 1,000 labels of
+# Chinese sentiment and People's Daily NER (early stopping on dev, seeds $(RUN_SEEDS)) and prints them side
 # by side; exports the pre-trained sentiment classifier for TF Serving and queries the
 # export from a TensorFlow-only process. Run again, it prints the finished table.
 run: install
