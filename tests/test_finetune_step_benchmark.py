@@ -10,7 +10,7 @@ import pytest
 from electra_tf import ElectraConfig
 from electra_tf.flops import finetuning_flops_per_step
 from test_flops import hand_embeddings, hand_layer
-from test_pretrain_step_benchmark import MODE_KEYS, MORE_MODE_KEYS, TORCH, ceiling, run_benchmark
+from test_pretrain_step_benchmark import TORCH, assert_mode_figures, ceiling, run_benchmark
 
 # The smoke run's sizes (finetune_step.SMOKE, on the tiny preset: embedding 32, hidden 64,
 # 2 heads, FFN 128, 2 layers) and the script's defaults it keeps: 2 labels, dropout 0.1.
@@ -72,23 +72,7 @@ def test_every_mode_has_every_figure_and_they_agree(smoke):
     flops = finetuning_flops_per_step(SMOKE_CONFIG, LABELS, VOCAB)["total"]
     assert results["model_flops_per_step"] == flops
     assert (results["num_labels"], results["recipe"]) == (LABELS, "paper_small")
-    assert [r["mode"] for r in results["modes"]] == ["graph", "graph:mixed_bfloat16"] + (
-        ["torch"] if TORCH else [])
-    graph = results["modes"][0]
-    for r in results["modes"]:
-        assert set(r) == MODE_KEYS | MORE_MODE_KEYS, r["mode"]
-        assert r["step_seconds"] > 0
-        assert math.isclose(r["model_flops_per_second"] * r["step_seconds"], flops, rel_tol=1e-9)
-        assert r["ceiling_flops_per_second"] == (
-            results["ceiling"][r["ceiling_dtype"]]["flops_per_second"])
-        assert math.isclose(r["ceiling_fraction"],
-                            r["model_flops_per_second"] / r["ceiling_flops_per_second"])
-        assert math.isclose(r["ratio_to_fp32_graph"], graph["step_seconds"] / r["step_seconds"])
-        if TORCH:
-            torch_step = results["modes"][-1]["step_seconds"]
-            assert math.isclose(r["ratio_to_torch"], torch_step / r["step_seconds"])
-        else:
-            assert r["ratio_to_torch"] is None
+    assert_mode_figures(results, flops)
     if TORCH:
         assert results["torch"] == "measured"
     else:

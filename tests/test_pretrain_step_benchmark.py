@@ -61,6 +61,12 @@ def test_every_mode_has_every_figure_and_they_agree(smoke):
                                                        dropout=0.1)  # the script's default
     flops = pretraining_flops_per_step(config, vocabulary_size=100)["total"]
     assert results["model_flops_per_step"] == flops
+    assert_mode_figures(results, flops)
+
+
+def assert_mode_figures(results, flops):
+    """The smoke run's modes (graph, graph:mixed_bfloat16, torch where installed) each hold
+    every figure, and the figures agree with the step's `flops`, the ceiling and each other."""
     assert [r["mode"] for r in results["modes"]] == ["graph", "graph:mixed_bfloat16"] + (
         ["torch"] if TORCH else [])
     graph = results["modes"][0]
