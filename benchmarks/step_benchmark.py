@@ -112,6 +112,7 @@ class TorchStep:
 
     def __init__(self, mode):
         self.torch = import_torch()
+        self.torch.manual_seed(0)  # both modes build the same weights
         self.compiled = mode == "torch_compile"
 
     def module(self, module):
@@ -259,12 +260,13 @@ def print_figures(ceiling, results):
           f"({results['flops_count']}); the step's matrix products: "
           f"{results['matmul_flops_per_step']:.4g} ({ceiling.passes})")
     print_ceiling(ceiling)
-    print(f"\n{'mode':22} {'step (s)':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'ceiling':>8} "
+    width = max([22, *(len(r["mode"]) for r in results["modes"])])  # the longest mode name
+    print(f"\n{'mode':{width}} {'step (s)':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'ceiling':>8} "
           f"{'of ceil.':>8} {'matmuls':>8} {'vs graph':>9} {'vs torch':>12}")
     for r in results["modes"]:
         def ratio(value, missing):
             return missing if value is None else f"{value:.2f}x"
-        print(f"{r['mode']:22} {r['step_seconds']:9.3f} {r['tokens_per_second']:9.0f} "
+        print(f"{r['mode']:{width}} {r['step_seconds']:9.3f} {r['tokens_per_second']:9.0f} "
               f"{r['model_flops_per_second'] / 1e9:8.1f} "
               f"{r['ceiling_flops_per_second'] / 1e9:8.1f} {r['ceiling_fraction']:8.1%} "
               f"{r['matmul_time_fraction']:8.1%} {ratio(r['ratio_to_fp32_graph'], '-'):>9} "
