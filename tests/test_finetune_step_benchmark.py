@@ -2,7 +2,6 @@
 train, its JSON holds every figure (per mode the issue's keys and pretrain_step.py's others),
 the ceiling's products are the classifier step's, and the FLOP count is a hand count's."""
 
-import json
 import math
 
 import pytest
@@ -11,7 +10,7 @@ from electra_tf import ElectraConfig
 from electra_tf.flops import finetuning_flops_per_step
 from test_flops import hand_embeddings, hand_layer
 from test_pretrain_step_benchmark import (
-    TORCH_MODES, assert_mode_figures, assert_torch_notes, ceiling, run_benchmark)
+    TORCH_MODES, assert_mode_figures, assert_torch_notes, ceiling, run_smoke)
 
 # The smoke run's sizes (finetune_step.SMOKE, on the tiny preset: embedding 32, hidden 64,
 # 2 heads, FFN 128, 2 layers) and the script's defaults it keeps: 2 labels, dropout 0.1.
@@ -24,9 +23,7 @@ SMOKE_CONFIG = ElectraConfig.from_preset("tiny").replace(batch_size=BATCH, seque
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """`(results JSON, printed output)` of `finetune_step.py --smoke`."""
-    output = tmp_path_factory.mktemp("smoke") / "results.json"
-    printed = run_benchmark("finetune_step.py", "--output", output)
-    return json.loads(output.read_text()), printed
+    return run_smoke(tmp_path_factory, "finetune_step.py")
 
 
 def hand_head(h, labels, dropout):
@@ -81,10 +78,16 @@ def test_every_mode_has_every_figure_and_they_agree(smoke):
 def test_the_ceiling_is_timed_for_the_classifier_steps_products(smoke):
     results, _ = smoke
     products = ceiling.finetuning_products(SMOKE_CONFIG, LABELS)
+    assert_ceiling_timed_for(results, products)
+    assert results["matmul_flops_per_step"] == sum(p.training_flops for p in products)
+
+
+def assert_ceiling_timed_for(results, products):
+    """The run's ceiling has, in float32 and bfloat16, a throughput for 2048^3 and for each of
+    `products` (`ceiling.Product`s), in their order."""
     assert set(results["ceiling"]) == {"float32", "bfloat16"}
     for figures in results["ceiling"].values():
         assert [(p["name"], p["shape"], p["count"]) for p in figures["products"]] == [
             (p.name, p.shape, p.count) for p in products]
         assert figures["square_2048_flops_per_second"] > 0
         assert all(p["flops_per_second"] > 0 for p in figures["products"])
-    assert results["matmul_flops_per_step"] == sum(p.training_flops for p in products)

@@ -41,12 +41,17 @@ def run_benchmark(script, *args):
     return result.stdout
 
 
+def run_smoke(tmp_path_factory, script):
+    """`(results JSON, printed output)` of `script --smoke`."""
+    output = tmp_path_factory.mktemp("smoke") / "results.json"
+    printed = run_benchmark(script, "--output", output)
+    return json.loads(output.read_text()), printed
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """`(results JSON, printed output)` of `pretrain_step.py --smoke`."""
-    output = tmp_path_factory.mktemp("smoke") / "results.json"
-    printed = run_benchmark("pretrain_step.py", "--output", output)
-    return json.loads(output.read_text()), printed
+    return run_smoke(tmp_path_factory, "pretrain_step.py")
 
 
 def test_the_bfloat16_mode_computes_in_bfloat16_and_trains_like_float32(smoke):
