@@ -74,7 +74,7 @@ def parse_mode(mode, executions=EXECUTIONS):
     execution, _, policy = mode.partition(":")
     if execution not in executions:
         raise app.UsageError(f"unknown mode {mode!r}: {', '.join(executions)}[:dtype policy], "
-                             f"or {' or '.join(TORCH_MODES)}.")
+                             f"{' or '.join(TORCH_MODES)}.")
     return execution, policy or "float32"
 
 
