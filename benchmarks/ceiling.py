@@ -1,5 +1,5 @@
-"""TensorFlow's matrix-product throughput for the shapes a pre-training or fine-tuning step
-multiplies: the ceiling its model FLOP/s is read against.
+"""TensorFlow's matrix-product throughput for the shapes a pre-training, fine-tuning or
+inference step multiplies: the ceiling its model FLOP/s is read against.
 
 `step_products(config, vocabulary_size)` lists a pre-training step's matrix
 products as the model's arithmetic has them: every projection as one 2-D
@@ -8,11 +8,13 @@ as one `width x 3 width` product, as a fused layer would run them),
 attention's two batched products per head, and the heads (the masked-LM head
 on its masked slots only). `finetuning_products(config, num_labels)` lists a
 sentence classifier's: the same encoder, then the logits on each sequence's
-first token. Embedding lookups are gathers, not products, and are left out.
+first token (a classifier's forward pass at inference multiplies the same).
+Embedding lookups are gathers, not products, and are left out.
 
 `Ceiling` times each product as training runs it: the forward product and its
-two gradient products (`dA = dC B^T`, `dB = A^T dC`). The ceiling of a dtype
-is the rate the step's products reach together at those speeds: their summed
+two gradient products (`dA = dC B^T`, `dB = A^T dC`); with `training=False`,
+the forward product alone, as inference runs it. The ceiling of a dtype is
+the rate the step's products reach together at those speeds: their summed
 FLOPs over their summed times. A step that did nothing but its matrix
 products, each at TensorFlow's own speed for its shape, would run at the
 ceiling. A 2048^3 product is timed beside them as the familiar peak figure.
@@ -61,9 +63,14 @@ class Product:
         return 2 * self.batch * self.m * self.k * self.n
 
     @property
+    def forward_flops(self):
+        """FLOPs per step of all `count` forward products."""
+        return self.count * self.flops
+
+    @property
     def training_flops(self):
         """FLOPs per step of all `count` products, forward and both gradients."""
-        return 3 * self.count * self.flops
+        return 3 * self.forward_flops
 
 
 def tower_products(prefix, config, width, intermediate, heads, tokens):
@@ -146,14 +153,16 @@ def _median_seconds(run, min_seconds, min_repeats):
     return statistics.median(times)
 
 
-def training_seconds(product, dtype, min_seconds=0.2, min_repeats=3):
-    """Seconds of one forward product of `product`'s shape and its two gradient products."""
+def product_seconds(product, dtype, training=True, min_seconds=0.2, min_repeats=3):
+    """Seconds of one forward product of `product`'s shape and, when `training`, its two
+    gradient products."""
     a, b, grad = _operands(product, dtype, seed=0)
 
     def run():
         tf.linalg.matmul(a, b)
-        tf.linalg.matmul(grad, b, transpose_b=True)
-        tf.linalg.matmul(a, grad, transpose_a=True)
+        if training:
+            tf.linalg.matmul(grad, b, transpose_b=True)
+            tf.linalg.matmul(a, grad, transpose_a=True)
 
     return _median_seconds(run, min_seconds, min_repeats)
 
@@ -166,11 +175,14 @@ def square_seconds(dtype, size=SQUARE, min_seconds=0.2, min_repeats=3):
 
 class Ceiling:
     """Per dtype: the throughput of each of a step's products and of a 2048^3 product,
-    measured once per `measure_round`, reported as medians over the rounds."""
+    measured once per `measure_round`, reported as medians over the rounds. `training`:
+    the step trains (each product forward and both gradients), else it only infers
+    (forward products)."""
 
-    def __init__(self, products, dtypes, min_seconds=0.2, min_repeats=3, square=SQUARE):
+    def __init__(self, products, dtypes, min_seconds=0.2, min_repeats=3, square=SQUARE,
+                 training=True):
         # One timing per distinct shape; the counts of equal shapes add up.
-        self.products = products
+        self.products, self.training = products, training
         self.shapes = sorted({(p.batch, p.m, p.k, p.n) for p in products})
         self.dtypes = list(dtypes)
         self.min_seconds, self.min_repeats, self.square = min_seconds, min_repeats, square
@@ -178,8 +190,8 @@ class Ceiling:
 
     def measure_round(self):
         for dtype in self.dtypes:
-            seconds = {shape: training_seconds(Product("", *shape[1:], batch=shape[0]), dtype,
-                                               self.min_seconds, self.min_repeats)
+            seconds = {shape: product_seconds(Product("", *shape[1:], batch=shape[0]), dtype,
+                                              self.training, self.min_seconds, self.min_repeats)
                        for shape in self.shapes}
             seconds["square"] = square_seconds(dtype, self.square, self.min_seconds,
                                                self.min_repeats)
@@ -188,10 +200,24 @@ class Ceiling:
     def _seconds(self, dtype, shape):
         return statistics.median(r[shape] for r in self.rounds[dtype])
 
+    @property
+    def passes(self):
+        """Which of a product's passes the step runs, as the printed tables say it."""
+        return "forward + both gradients" if self.training else "forward only"
+
+    def product_step_flops(self, product):
+        """FLOPs per step of `product`'s `count` products as the step runs them (`passes`)."""
+        return product.training_flops if self.training else product.forward_flops
+
+    @property
+    def step_flops(self):
+        """FLOPs per step of all the step's products as it runs them."""
+        return sum(map(self.product_step_flops, self.products))
+
     def product_flops_per_second(self, dtype, product):
-        """Training throughput (forward + both gradients) of `product`'s shape."""
+        """Throughput of `product`'s shape as the step runs it (`passes`)."""
         shape = (product.batch, product.m, product.k, product.n)
-        return 3 * product.flops / self._seconds(dtype, shape)
+        return self.product_step_flops(product) / product.count / self._seconds(dtype, shape)
 
     def square_flops_per_second(self, dtype):
         return 2 * self.square ** 3 / self._seconds(dtype, "square")
@@ -203,7 +229,7 @@ class Ceiling:
 
     def flops_per_second(self, dtype):
         """The ceiling: the step's product FLOPs over the time they take at these speeds."""
-        return sum(p.training_flops for p in self.products) / self.matmul_seconds(dtype)
+        return self.step_flops / self.matmul_seconds(dtype)
 
     def results(self):
         """Every figure, as JSON."""
@@ -234,7 +260,7 @@ def main(argv):
 def print_ceiling(ceiling):
     """The ceiling table: per dtype the step's shapes together and 2048^3, then each shape."""
     results = ceiling.results()
-    print("matrix-product ceiling (GFLOP/s; forward + both gradients, median of "
+    print(f"matrix-product ceiling (GFLOP/s; {ceiling.passes}, median of "
           f"{len(ceiling.rounds[ceiling.dtypes[0]])} rounds):")
     print(f"  {'dtype':10} {'step shapes':>12} {f'{ceiling.square}^3':>10}")
     for dtype, r in results.items():

@@ -10,8 +10,9 @@ clipping). Modes are named and timed as in `pretrain_step.py`
 (`step_benchmark.py`): interleaved rounds, medians, ratios measured side by
 side. With `torch` and `transformers` installed (`make bench-env`), Hugging
 Face's `ElectraForSequenceClassification` of the same sizes, with AdamW and the
-same clipping, is timed on the same batch as the reference; its head adds one
-`hidden x hidden` product per sequence, next to nothing beside the encoder.
+same clipping, is timed on the same batch as the reference, eagerly (`torch`)
+and through `torch.compile` (`torch_compile`); its head adds one `hidden x
+hidden` product per sequence, next to nothing beside the encoder.
 
 In every round the script also times TensorFlow's matrix products of this step's
 own shapes (`ceiling.finetuning_products`: the encoder's projections on `batch x
@@ -26,10 +27,11 @@ lookups as products) over the ceiling of its compute dtype is its
 `--output results.json` writes every printed figure, shaped as
 `pretrain_step.py`'s: the run's settings (with `num_labels` and the `recipe`),
 `model_flops_per_step`, `matmul_flops_per_step`, `flops_count`, the `ceiling`
-per dtype, `torch` ("measured" or why not), and per mode (`modes`, in the order
-timed) `mode`, `step_seconds`, `model_flops_per_second`,
-`ceiling_flops_per_second`, `ceiling_fraction`, `ratio_to_fp32_graph`,
-`ratio_to_torch`, and `step_seconds_per_round`, `tokens_per_second`,
+per dtype, `torch` and `torch_compile` ("measured" or why not),
+`torch_reference` (the faster of them, which `ratio_to_torch` is against), and
+per mode (`modes`, in the order timed) `mode`, `step_seconds`,
+`model_flops_per_second`, `ceiling_flops_per_second`, `ceiling_fraction`,
+`ratio_to_fp32_graph`, `ratio_to_torch`, and `step_seconds_per_round`, `tokens_per_second`,
 `ceiling_dtype`, `matmul_time_fraction`, `compute_dtype`, `last_loss`.
 
 Run alone on the machine (nothing else heavy), e.g.:
@@ -53,16 +55,18 @@ from step_benchmark import compile_options, parse_mode
 from synthetic import synthetic_batch, synthetic_labels
 
 FLAGS = flags.FLAGS
-step_benchmark.define_flags(["graph", "graph:mixed_bfloat16", "xla", "eager", "torch"])
+step_benchmark.define_flags(["graph", "graph:mixed_bfloat16", "xla", "eager", "torch",
+                             "torch_compile"])
 flags.DEFINE_integer("num_labels", 2, "Classes of the classifier.")
 flags.DEFINE_string("recipe", "paper_small", "Fine-tuning recipe (a FinetuneConfig preset or "
                     "JSON path): the optimizer's settings.")
 flags.adopt_module_key_flags(step_benchmark)  # --help lists the shared flags too
 
-# --smoke: the tiny config, one step of the float32 and bfloat16 graph modes and of PyTorch
-# (where installed), one quick pass over the ceiling's products.
+# --smoke: the tiny config, one step of the float32 and bfloat16 graph modes and of PyTorch,
+# eager and compiled (where installed), one quick pass over the ceiling's products.
 SMOKE = {"config": "tiny", "batch_size": 2, "sequence_length": 16, "vocab_size": 100,
-         "rounds": 1, "steps": 1, "modes": ["graph", "graph:mixed_bfloat16", "torch"],
+         "rounds": 1, "steps": 1,
+         "modes": ["graph", "graph:mixed_bfloat16", "torch", "torch_compile"],
          "ceiling_seconds": 0.0}
 # The learning-rate schedule's length: it sets the rate's value at a step, not the step's cost.
 SCHEDULE_STEPS = 1000
@@ -84,21 +88,23 @@ class ClassifierStep(step_benchmark.KerasStep):
 
 class HfClassifierStep(step_benchmark.TorchStep):
     """The same step in PyTorch: Hugging Face's classifier, AdamW with the recipe's rate and
-    the config's weight decay and epsilon, clipped to the config's norm. (No layer-wise
-    decay: a rate per parameter group would not change the step's cost.)"""
+    the config's weight decay and epsilon, clipped to the config's norm, in `mode` (`torch`,
+    `torch_compile`: the model compiled, the update eager). (No layer-wise decay: a rate
+    per parameter group would not change the step's cost.)"""
 
-    def __init__(self, config, recipe, vocabulary_size, data):
-        torch = step_benchmark.import_torch()
-        self.torch = torch
-        self.model = hf_classifier(config, vocabulary_size, FLAGS.num_labels).train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=recipe.learning_rate,
+    def __init__(self, config, recipe, vocabulary_size, data, mode):
+        super().__init__(mode)
+        torch = self.torch
+        model = hf_classifier(config, vocabulary_size, FLAGS.num_labels).train()
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate,
                                            eps=config.adam_epsilon,
                                            weight_decay=config.weight_decay)
+        self.model = self.module(model)
         self.clip_norm = config.clip_norm
         batch, labels = data
         self.ids = torch.tensor(batch["token_ids"], dtype=torch.long)
         self.labels = torch.tensor(labels, dtype=torch.long)
-        self.time_steps(1)
+        self.warm_up()
 
     def step(self):
         loss = self.model(input_ids=self.ids, labels=self.labels).loss
@@ -118,9 +124,9 @@ def main(argv):
     vocabulary_size = FLAGS.vocab_size
     data = (synthetic_batch(vocabulary_size, FLAGS.batch_size, config.sequence_length),
             synthetic_labels(FLAGS.num_labels, FLAGS.batch_size))
-    runners, torch_note = step_benchmark.build_runners(
+    runners, torch_notes = step_benchmark.build_runners(
         lambda mode: ClassifierStep(config, recipe, vocabulary_size, data, mode),
-        lambda: HfClassifierStep(config, recipe, vocabulary_size, data))
+        lambda mode: HfClassifierStep(config, recipe, vocabulary_size, data, mode))
     ceiling = step_benchmark.make_ceiling(finetuning_products(config, FLAGS.num_labels),
                                           runners)
     timings = step_benchmark.time_rounds(runners, ceiling)
@@ -131,7 +137,7 @@ def main(argv):
     flops_per_step = finetuning_flops_per_step(config, FLAGS.num_labels, vocabulary_size)
     results = step_benchmark.run_results(
         settings, flops_per_step["total"], FLAGS.batch_size * config.sequence_length, ceiling,
-        runners, timings, torch_note)
+        runners, timings, torch_notes)
     print(f"\n{config.name} classifier, {FLAGS.num_labels} labels, recipe {recipe.name}: batch "
           f"{FLAGS.batch_size} x sequence {config.sequence_length}, vocabulary "
           f"{vocabulary_size}, dropout {FLAGS.dropout}, median of {FLAGS.rounds} interleaved "

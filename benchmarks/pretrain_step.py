@@ -8,7 +8,9 @@ every mode alike; reports medians and ratios measured side by side. With
 `torch` and `transformers` installed (`make bench-env` builds them into
 `.venv-bench`; the library's own venv never holds them), a Hugging Face step of the same
 size (ElectraForMaskedLM generator + ElectraForPreTraining discriminator with
-tied embeddings) is timed in the same rounds as the reference.
+tied embeddings) is timed in the same rounds as the reference: eagerly (`torch`)
+and with both models through `torch.compile` (`torch_compile`; "not measured"
+and why when compiling fails, e.g. without a C++ compiler).
 
 A mode is an execution mode, optionally with a Keras dtype policy after a
 colon: `graph:mixed_bfloat16` is the tf.function step with bfloat16 compute
@@ -33,13 +35,14 @@ would take at the ceiling's speeds, as a share of the step.
 
 `--output results.json` writes every printed figure: the run's settings,
 `model_flops_per_step`, `matmul_flops_per_step`, the `ceiling` per dtype (the
-step's shapes together, the 2048^3 product, each product), `torch`
-("measured" or why not), and per mode (`modes`, a list in the order timed)
+step's shapes together, the 2048^3 product, each product), `torch` and
+`torch_compile` ("measured" or why not), and per mode (`modes`, a list in the order timed)
 `mode`, `step_seconds`, `model_flops_per_second`, `ceiling_flops_per_second`,
 `ceiling_fraction`, `ratio_to_fp32_graph` (the `graph` mode's step over this
 one's: > 1 is faster; null without a `graph` mode), `ratio_to_torch` (the
-same against PyTorch; null when it was not measured), and `tokens_per_second`,
-`matmul_time_fraction`, `compute_dtype`, `last_loss`, the per-round steps.
+same against the faster PyTorch mode, which `torch_reference` names; null when
+neither was measured), and `tokens_per_second`, `matmul_time_fraction`,
+`compute_dtype`, `last_loss`, the per-round steps.
 
 Run alone on the machine (nothing else heavy), e.g.:
   python benchmarks/pretrain_step.py                      # Small, seq 128, batch 32
@@ -65,14 +68,15 @@ from step_benchmark import compile_options, parse_mode
 from synthetic import synthetic_batch, synthetic_vocabulary
 
 FLAGS = flags.FLAGS
-step_benchmark.define_flags(["eager", "graph", "xla", "torch"])
+step_benchmark.define_flags(["eager", "graph", "xla", "torch", "torch_compile"])
 flags.DEFINE_bool("pipeline", True, "Also time the input pipeline alone.")
 flags.adopt_module_key_flags(step_benchmark)  # --help lists the shared flags too
 
-# --smoke: the tiny config, one step of the float32 and bfloat16 graph modes and of PyTorch
-# (where installed), one quick pass over the ceiling's products.
+# --smoke: the tiny config, one step of the float32 and bfloat16 graph modes and of PyTorch,
+# eager and compiled (where installed), one quick pass over the ceiling's products.
 SMOKE = {"config": "tiny", "batch_size": 2, "sequence_length": 16, "vocab_size": 100,
-         "rounds": 1, "steps": 1, "modes": ["graph", "graph:mixed_bfloat16", "torch"],
+         "rounds": 1, "steps": 1,
+         "modes": ["graph", "graph:mixed_bfloat16", "torch", "torch_compile"],
          "pipeline": False, "ceiling_seconds": 0.0}
 
 
@@ -91,18 +95,20 @@ class PretrainerStep(step_benchmark.KerasStep):
 
 
 class HfPretrainingStep(step_benchmark.TorchStep):
-    """The same step in PyTorch with Hugging Face's ELECTRA classes."""
+    """The same step in PyTorch with Hugging Face's ELECTRA classes, in `mode` (`torch`,
+    `torch_compile`: each model compiled, the masking, sampling and update eager)."""
 
-    def __init__(self, config, vocabulary):
-        torch = step_benchmark.import_torch()
-        self.torch = torch
-        self.generator, self.discriminator = hf_electra(config, len(vocabulary))
-        parameters = {id(p): p for p in [*self.generator.parameters(), *self.discriminator.parameters()]}
+    def __init__(self, config, vocabulary, mode):
+        super().__init__(mode)
+        torch = self.torch
+        generator, discriminator = hf_electra(config, len(vocabulary))
+        parameters = {id(p): p for p in [*generator.parameters(), *discriminator.parameters()]}
         self.optimizer = torch.optim.AdamW(parameters.values(), lr=1e-4, eps=1e-6, weight_decay=0.01)
+        self.generator, self.discriminator = self.module(generator), self.module(discriminator)
         batch = synthetic_batch(len(vocabulary), FLAGS.batch_size, config.sequence_length)
         self.ids = torch.tensor(batch["token_ids"], dtype=torch.long)
         self.rate = config.mask_probability
-        self.time_steps(1)
+        self.warm_up()
 
     def step(self):
         torch = self.torch
@@ -151,9 +157,9 @@ def main(argv):
     config = ElectraConfig.from_preset(FLAGS.config).replace(
         sequence_length=FLAGS.sequence_length, batch_size=FLAGS.batch_size, dropout=FLAGS.dropout)
     vocabulary = synthetic_vocabulary(FLAGS.vocab_size)
-    runners, torch_note = step_benchmark.build_runners(
+    runners, torch_notes = step_benchmark.build_runners(
         lambda mode: PretrainerStep(config, vocabulary, mode),
-        lambda: HfPretrainingStep(config, vocabulary))
+        lambda mode: HfPretrainingStep(config, vocabulary, mode))
     ceiling = step_benchmark.make_ceiling(step_products(config, len(vocabulary)), runners)
     timings = step_benchmark.time_rounds(runners, ceiling)
 
@@ -162,7 +168,7 @@ def main(argv):
                 "dropout": FLAGS.dropout}
     results = step_benchmark.run_results(
         settings, pretraining_flops_per_step(config, len(vocabulary))["total"],
-        FLAGS.batch_size * config.sequence_length, ceiling, runners, timings, torch_note)
+        FLAGS.batch_size * config.sequence_length, ceiling, runners, timings, torch_notes)
     if FLAGS.pipeline:
         fastest = min(results["modes"], key=lambda r: r["step_seconds"])
         pipeline = pipeline_batches_per_second(config)

@@ -1,13 +1,16 @@
-"""What the step benchmarks (`pretrain_step.py`, `finetune_step.py`) share: their flags, their
-modes, the interleaved rounds that time every mode and the ceiling, and the figures they print
-and write.
+"""What the step benchmarks (`pretrain_step.py`, `finetune_step.py`, `inference.py`) share:
+their flags, their modes, the interleaved rounds that time every mode and the ceiling, and the
+figures they print and write.
 
-A mode is an execution mode (`eager`, `graph`: tf.function, `xla`: jit_compile),
-optionally with a Keras dtype policy after a colon (`graph:mixed_bfloat16`; float32
-without one), or `torch`: the Hugging Face PyTorch reference, timed when torch and
-transformers import. Each script supplies its own step for both kinds (a `KerasStep`
-and a `TorchStep`), its FLOP count and its ceiling's products; everything else is here,
-so the two scripts' figures mean the same.
+A mode is an execution mode (`eager`, `graph`: tf.function, `xla`: jit_compile; a
+script may add its own, as `inference.py` adds `savedmodel`), optionally with a Keras
+dtype policy after a colon (`graph:mixed_bfloat16`; float32 without one), or a
+Hugging Face PyTorch reference, timed when torch and transformers import: `torch`
+(eager) or `torch_compile` (the same models through `torch.compile`; reported "not
+measured" with the reason when compiling fails). Speed ratios to PyTorch are to the
+faster of the two in the run. Each script supplies its own step for both kinds (a
+`KerasStep` or a runner like it, and a `TorchStep`), its FLOP count and its ceiling's
+products; everything else is here, so the scripts' figures mean the same.
 """
 
 import json
@@ -24,13 +27,19 @@ from machine import bfloat16_instructions, describe
 
 FLAGS = flags.FLAGS
 EXECUTIONS = ("eager", "graph", "xla")
-# How `electra_tf.flops` counts a step's FLOPs, said beside every FLOP/s figure.
-FLOPS_COUNT = ("analytic, as the ELECTRA paper counts them: backward as costly as forward, "
-               "embedding lookups as one-hot products")
+TORCH_MODES = ("torch", "torch_compile")
 
 
-def define_flags(default_modes):
-    """The flags every step benchmark takes; `default_modes` is the script's `--modes`."""
+def flops_count(training):
+    """How `electra_tf.flops` counts a step's FLOPs, said beside every FLOP/s figure."""
+    passes = "backward as costly as forward" if training else "forward only"
+    return (f"analytic, as the ELECTRA paper counts them: {passes}, embedding lookups as "
+            "one-hot products")
+
+
+def define_flags(default_modes, executions=EXECUTIONS, training=True):
+    """The flags every step benchmark takes; `default_modes` is the script's `--modes`,
+    `executions` its Keras modes; `--dropout` only where the step trains (`training`)."""
     flags.DEFINE_string("config", "small", "Preset name or JSON path.")
     flags.DEFINE_integer("batch_size", 32, "Batch size.")
     flags.DEFINE_integer("sequence_length", 128, "Sequence length.")
@@ -38,10 +47,12 @@ def define_flags(default_modes):
     flags.DEFINE_integer("rounds", 5, "Interleaved rounds; each times every mode.")
     flags.DEFINE_integer("steps", 3, "Steps timed per mode and round.")
     flags.DEFINE_list("modes", default_modes,
-                      "Modes to time: eager, graph, xla or torch; the first three take a dtype "
-                      "policy after a colon (graph:mixed_bfloat16, xla:mixed_float16, ...).")
-    flags.DEFINE_float("dropout", 0.1, "Dropout rate (the recipe's 0.1; 0 isolates the cost of "
-                       "dropout's random numbers, which dominates XLA on CPU).")
+                      f"Modes to time: {', '.join(executions)}, each with a dtype policy after "
+                      "a colon if wanted (graph:mixed_bfloat16, xla:mixed_float16, ...), or "
+                      "Hugging Face PyTorch: torch (eager) or torch_compile.")
+    if training:
+        flags.DEFINE_float("dropout", 0.1, "Dropout rate (the recipe's 0.1; 0 isolates the cost "
+                           "of dropout's random numbers, which dominates XLA on CPU).")
     flags.DEFINE_float("ceiling_seconds", 0.2, "Least time spent timing each matrix product of "
                        "the ceiling per round.")
     flags.DEFINE_string("output", None, "Write the results as JSON here too.")
@@ -57,16 +68,18 @@ def apply_smoke(smoke):
                 FLAGS[name].value = value
 
 
-def parse_mode(mode):
-    """`(execution, dtype policy)` of a Keras mode; the policy is float32 when not given."""
+def parse_mode(mode, executions=EXECUTIONS):
+    """`(execution, dtype policy)` of a Keras mode, one of `executions`; the policy is float32
+    when not given."""
     execution, _, policy = mode.partition(":")
-    if execution not in EXECUTIONS:
-        raise app.UsageError(f"unknown mode {mode!r}: eager, graph or xla[:dtype policy].")
+    if execution not in executions:
+        raise app.UsageError(f"unknown mode {mode!r}: {', '.join(executions)}[:dtype policy], "
+                             f"{' or '.join(TORCH_MODES)}.")
     return execution, policy or "float32"
 
 
 def compile_options(execution):
-    """The `compile` arguments that make a Keras model's train step run as `execution`."""
+    """The `compile` arguments that make a Keras model's steps run as `execution`."""
     return {"run_eagerly": execution == "eager", "jit_compile": execution == "xla"}
 
 
@@ -91,10 +104,27 @@ class KerasStep:
 
 
 class TorchStep:
-    """A PyTorch step; subclasses build their model and define `step`, which sets `loss`.
+    """A PyTorch step in `mode` (`torch` or `torch_compile`); subclasses build their models
+    (each through `module`), define `step`, which sets `loss`, and `warm_up` once built.
     PyTorch computes in float32 and is read against TensorFlow's float32 ceiling."""
 
     compute_dtype = "float32"
+
+    def __init__(self, mode):
+        self.torch = import_torch()
+        self.torch.manual_seed(0)  # both modes build the same weights
+        self.compiled = mode == "torch_compile"
+
+    def module(self, module):
+        """`module` as the mode runs it: through `torch.compile` (its default inductor backend,
+        which compiles C++ kernels on the first calls) under `torch_compile`."""
+        return self.torch.compile(module) if self.compiled else module
+
+    def warm_up(self):
+        """Untimed steps: one, or under `torch_compile` two, as the second call may compile
+        again for state the first changed (Hugging Face's classifier sets its config's
+        `problem_type` in its first call, which the first compilation guarded on)."""
+        self.time_steps(2 if self.compiled else 1)
 
     def time_steps(self, steps):
         start = time.perf_counter()
@@ -112,21 +142,37 @@ def import_torch():
 
 
 def build_runners(keras_step, torch_step):
-    """`(runners, torch_note)`: a runner per mode of `--modes` (`keras_step(mode)` or
-    `torch_step()`, which raises ImportError without torch / transformers), and why
-    PyTorch was not measured (None when it was)."""
-    runners, torch_note = {}, None
+    """`(runners, torch_notes)`: a runner per mode of `--modes` that runs (`keras_step(mode)`,
+    or `torch_step(mode)` for the `TORCH_MODES`), and per PyTorch mode "measured" or why
+    not."""
+    runners, torch_notes = {}, {}
     for mode in FLAGS.modes:
-        if mode == "torch":
-            try:
-                runners[mode] = torch_step()
-            except ImportError as error:
-                torch_note = f"not measured: torch / transformers not installed ({error})"
+        if mode in TORCH_MODES:
+            runner, torch_notes[mode] = torch_runner(mode, torch_step)
+            if runner is not None:
+                runners[mode] = runner
         else:
             runners[mode] = keras_step(mode)
-    if "torch" not in FLAGS.modes:
-        torch_note = "not measured: --modes has no torch"
-    return runners, torch_note
+    for mode in TORCH_MODES:
+        torch_notes.setdefault(mode, f"not measured: --modes has no {mode}")
+    return runners, torch_notes
+
+
+def torch_runner(mode, torch_step):
+    """`(torch_step(mode), "measured")`, or `(None, why not)`: torch / transformers are not
+    installed (ImportError), or, under `torch_compile`, compiling failed. `torch.compile`
+    builds C++ kernels with the machine's compiler on the first steps; whatever stops it
+    loses that mode, not the run. Eager PyTorch failing is a bug, raised."""
+    try:
+        return torch_step(mode), "measured"
+    except ImportError as error:
+        return None, f"not measured: torch / transformers not installed ({error})"
+    except Exception as error:  # dynamo's, inductor's or the C++ compiler's: no common base
+        if mode != "torch_compile":
+            raise
+        reason = str(error).strip().splitlines()
+        return None, (f"not measured: torch.compile failed ({type(error).__name__}"
+                      + (f": {reason[0]}" if reason else "") + ")")
 
 
 def ceiling_dtypes(runners):
@@ -137,11 +183,11 @@ def ceiling_dtypes(runners):
     return dtypes + sorted({r.compute_dtype for r in runners.values()} - set(dtypes))
 
 
-def make_ceiling(products, runners):
-    """The `Ceiling` of `products` in every dtype the runners need; `--smoke` times each
-    product once."""
+def make_ceiling(products, runners, training=True):
+    """The `Ceiling` of `products` in every dtype the runners need, timed as a training
+    (`training`) or inference step runs them; `--smoke` times each product once."""
     return Ceiling(products, ceiling_dtypes(runners), FLAGS.ceiling_seconds,
-                   min_repeats=1 if FLAGS.smoke else 3)
+                   min_repeats=1 if FLAGS.smoke else 3, training=training)
 
 
 def time_rounds(runners, ceiling):
@@ -179,18 +225,30 @@ def mode_results(mode, seconds, runner, flops_per_step, tokens, ceiling, referen
     }
 
 
-def run_results(settings, flops_per_step, tokens, ceiling, runners, timings, torch_note):
+def fastest_torch_mode(steps):
+    """The PyTorch mode of `steps` (mode -> median step seconds) with the shortest step, the
+    reference `ratio_to_torch` is read against; None when none ran."""
+    torch_steps = {mode: steps[mode] for mode in TORCH_MODES if mode in steps}
+    return min(torch_steps, key=torch_steps.get, default=None)
+
+
+def run_results(settings, flops_per_step, tokens, ceiling, runners, timings, torch_notes):
     """Every figure of a run, as JSON: the machine, the run's `settings` (name -> value),
-    the rounds, the FLOP counts, the ceiling, whether PyTorch ran, and `mode_results` per
-    mode in the order timed. `tokens`: a step's tokens."""
-    reference = {m: statistics.median(timings[m]) for m in ("graph", "torch") if m in timings}
+    the rounds, the FLOP counts, the ceiling, whether each PyTorch mode ran (`torch_notes`)
+    and which was the reference, and `mode_results` per mode in the order timed. `tokens`:
+    a step's tokens."""
+    steps = {mode: statistics.median(seconds) for mode, seconds in timings.items()}
+    torch_reference = fastest_torch_mode(steps)
+    reference = {"graph": steps["graph"]} if "graph" in steps else {}
+    if torch_reference:
+        reference["torch"] = steps[torch_reference]
     return {
         "machine": describe(), **settings, "rounds": FLAGS.rounds, "steps": FLAGS.steps,
         "model_flops_per_step": flops_per_step,
-        "flops_count": FLOPS_COUNT,
-        "matmul_flops_per_step": sum(p.training_flops for p in ceiling.products),
+        "flops_count": flops_count(ceiling.training),
+        "matmul_flops_per_step": ceiling.step_flops,
         "ceiling": ceiling.results(),
-        "torch": torch_note or "measured",
+        **torch_notes, "torch_reference": torch_reference,
         "modes": [mode_results(m, t, runners[m], flops_per_step, tokens, ceiling, reference)
                   for m, t in timings.items()],
     }
@@ -198,16 +256,17 @@ def run_results(settings, flops_per_step, tokens, ceiling, runners, timings, tor
 
 def print_figures(ceiling, results):
     """The FLOP counts, the ceiling and the modes' table of `results` (`run_results`)."""
-    print(f"model FLOPs per step: {results['model_flops_per_step']:.4g} ({FLOPS_COUNT}); the "
-          f"step's matrix products: {results['matmul_flops_per_step']:.4g} (forward + both "
-          "gradients)")
+    print(f"model FLOPs per step: {results['model_flops_per_step']:.4g} "
+          f"({results['flops_count']}); the step's matrix products: "
+          f"{results['matmul_flops_per_step']:.4g} ({ceiling.passes})")
     print_ceiling(ceiling)
-    print(f"\n{'mode':22} {'step (s)':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'ceiling':>8} "
+    width = max([22, *(len(r["mode"]) for r in results["modes"])])  # the longest mode name
+    print(f"\n{'mode':{width}} {'step (s)':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'ceiling':>8} "
           f"{'of ceil.':>8} {'matmuls':>8} {'vs graph':>9} {'vs torch':>12}")
     for r in results["modes"]:
         def ratio(value, missing):
             return missing if value is None else f"{value:.2f}x"
-        print(f"{r['mode']:22} {r['step_seconds']:9.3f} {r['tokens_per_second']:9.0f} "
+        print(f"{r['mode']:{width}} {r['step_seconds']:9.3f} {r['tokens_per_second']:9.0f} "
               f"{r['model_flops_per_second'] / 1e9:8.1f} "
               f"{r['ceiling_flops_per_second'] / 1e9:8.1f} {r['ceiling_fraction']:8.1%} "
               f"{r['matmul_time_fraction']:8.1%} {ratio(r['ratio_to_fp32_graph'], '-'):>9} "
@@ -215,8 +274,12 @@ def print_figures(ceiling, results):
     print("(GFLOP/s: model FLOPs per second; ceiling: of the mode's compute dtype (PyTorch's: "
           "TensorFlow's float32); matmuls: the time the step's products take at the ceiling, "
           "as a share of the step; vs: speed ratios, > 1 is faster)")
-    if results["torch"] != "measured":
-        print(f"PyTorch reference: {results['torch']}")
+    if results["torch_reference"]:
+        print(f"vs torch: against {results['torch_reference']}, the faster PyTorch mode of "
+              "the run")
+    for mode in TORCH_MODES:
+        if results[mode] != "measured":
+            print(f"PyTorch reference {mode}: {results[mode]}")
 
 
 def write_results(results):

@@ -1,5 +1,5 @@
-"""Analytic FLOPs of a pre-training or fine-tuning step, counted the way the ELECTRA paper
-counts them.
+"""Analytic FLOPs of a pre-training or fine-tuning step, or of a classifier's forward pass,
+counted the way the ELECTRA paper counts them.
 
 The paper compares ELECTRA with BERT at equal compute (its Table 1 and
 appendix); google-research/electra's `flops_computation.py` holds the count.
@@ -34,7 +34,9 @@ tokens (padding included: it is computed) trains:
 One fine-tuning step of a sentence classifier (`finetuning_flops_per_step`)
 trains the encoder on every token and the classification head (dropout and
 one dense layer, `ElectraClassifier`'s `head="electra"`) on each sequence's
-first token.
+first token. At inference (`inference_flops_per_step`) the classifier
+runs forward only, without dropout (the identity there) and without a loss:
+the encoder on every token, then the logits on each first token.
 
 With `normalize_first` (pre-LayerNorm blocks) each layer does the same
 operations in another order, and each tower adds a final LayerNorm on every
@@ -251,6 +253,37 @@ def finetuning_flops_per_step(config: ElectraConfig, num_labels, vocabulary_size
             config.hidden_size, num_labels, config.dropout > 0),
     }
     parts = {name: TRAINING_PASSES * flops for name, flops in forward.items()}
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def inference_flops_per_step(config: ElectraConfig, num_labels, vocabulary_size=None) -> dict:
+    """Forward FLOPs of a sentence classifier of `config`'s encoder with `num_labels` classes
+    on one batch of `config.batch_size` sequences at inference, by part.
+
+    The forward pass `finetuning_flops_per_step` counts, without dropout (the
+    identity at inference) and without the loss. Returns integers: `encoder`
+    (its embeddings, projection and layers on every token), `classifier_head`
+    (the logits, dense + bias, on each sequence's first token), and `total`,
+    their sum. `vocabulary_size` defaults to `config.vocab_size`.
+
+    Example:
+    ```python
+    from electra_tf import ElectraConfig
+
+    config = ElectraConfig.from_preset("small").replace(batch_size=32)
+    parts = inference_flops_per_step(config, num_labels=2, vocabulary_size=30522)
+    parts["total"]  # -> 1.17e+11
+    parts["classifier_head"]  # 32 x (2 x 256 x 2 + 2)  # -> 32832
+    ```
+    """
+    vocabulary_size = _vocabulary_size(config, vocabulary_size)
+    h, n = config.hidden_size, num_labels
+    parts = {
+        "encoder": _tower_forward_flops(config.replace(dropout=0.0), vocabulary_size, h,
+                                        config.intermediate_size, config.num_heads),
+        "classifier_head": config.batch_size * (2 * h * n + n),
+    }
     parts["total"] = sum(parts.values())
     return parts
 

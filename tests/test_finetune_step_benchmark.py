@@ -2,7 +2,6 @@
 train, its JSON holds every figure (per mode the issue's keys and pretrain_step.py's others),
 the ceiling's products are the classifier step's, and the FLOP count is a hand count's."""
 
-import json
 import math
 
 import pytest
@@ -10,7 +9,8 @@ import pytest
 from electra_tf import ElectraConfig
 from electra_tf.flops import finetuning_flops_per_step
 from test_flops import hand_embeddings, hand_layer
-from test_pretrain_step_benchmark import TORCH, assert_mode_figures, ceiling, run_benchmark
+from test_pretrain_step_benchmark import (
+    TORCH_MODES, assert_mode_figures, assert_torch_notes, ceiling, run_smoke)
 
 # The smoke run's sizes (finetune_step.SMOKE, on the tiny preset: embedding 32, hidden 64,
 # 2 heads, FFN 128, 2 layers) and the script's defaults it keeps: 2 labels, dropout 0.1.
@@ -23,9 +23,7 @@ SMOKE_CONFIG = ElectraConfig.from_preset("tiny").replace(batch_size=BATCH, seque
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """`(results JSON, printed output)` of `finetune_step.py --smoke`."""
-    output = tmp_path_factory.mktemp("smoke") / "results.json"
-    printed = run_benchmark("finetune_step.py", "--output", output)
-    return json.loads(output.read_text()), printed
+    return run_smoke(tmp_path_factory, "finetune_step.py")
 
 
 def hand_head(h, labels, dropout):
@@ -59,8 +57,8 @@ def test_the_ceiling_products_are_the_classifier_steps_matrix_products():
 
 def test_the_bfloat16_mode_computes_in_bfloat16_and_trains_like_float32(smoke):
     modes = {r["mode"]: r for r in smoke[0]["modes"]}
-    assert {mode: r["compute_dtype"] for mode, r in modes.items() if mode != "torch"} == {
-        "graph": "float32", "graph:mixed_bfloat16": "bfloat16"}
+    assert {mode: r["compute_dtype"] for mode, r in modes.items() if mode not in TORCH_MODES
+            } == {"graph": "float32", "graph:mixed_bfloat16": "bfloat16"}
     # A few steps at a warm-up's learning rate from random weights: the loss of 2 labels stays
     # near ln 2 = 0.69 (measured 0.58 to 0.75 over runs); a broken cast is far or not finite.
     for r in modes.values():
@@ -73,21 +71,23 @@ def test_every_mode_has_every_figure_and_they_agree(smoke):
     assert results["model_flops_per_step"] == flops
     assert (results["num_labels"], results["recipe"]) == (LABELS, "paper_small")
     assert_mode_figures(results, flops)
-    if TORCH:
-        assert results["torch"] == "measured"
-    else:
-        assert results["torch"].startswith("not measured: torch / transformers not installed")
-        assert "not measured" in printed
+    assert_torch_notes(results, printed)
     assert "2048^3" in printed and "of ceil." in printed
 
 
 def test_the_ceiling_is_timed_for_the_classifier_steps_products(smoke):
     results, _ = smoke
     products = ceiling.finetuning_products(SMOKE_CONFIG, LABELS)
+    assert_ceiling_timed_for(results, products)
+    assert results["matmul_flops_per_step"] == sum(p.training_flops for p in products)
+
+
+def assert_ceiling_timed_for(results, products):
+    """The run's ceiling has, in float32 and bfloat16, a throughput for 2048^3 and for each of
+    `products` (`ceiling.Product`s), in their order."""
     assert set(results["ceiling"]) == {"float32", "bfloat16"}
     for figures in results["ceiling"].values():
         assert [(p["name"], p["shape"], p["count"]) for p in figures["products"]] == [
             (p.name, p.shape, p.count) for p in products]
         assert figures["square_2048_flops_per_second"] > 0
         assert all(p["flops_per_second"] > 0 for p in figures["products"])
-    assert results["matmul_flops_per_step"] == sum(p.training_flops for p in products)

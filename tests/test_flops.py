@@ -3,7 +3,7 @@
 import pytest
 
 from electra_tf import ElectraConfig
-from electra_tf.flops import pretraining_flops_per_step
+from electra_tf.flops import inference_flops_per_step, pretraining_flops_per_step
 
 VOCAB = 300
 # tiny: embedding 32, discriminator 64 wide (2 heads, FFN 128), generator 32 wide
@@ -60,6 +60,18 @@ def test_electra_matches_a_hand_count(dropout_rate, dropout_flops):
     assert pretraining_flops_per_step(config, VOCAB) == {
         "generator": 2 * generator, "encoder": 2 * discriminator, "mlm_head": 2 * mlm_head,
         "rtd_head": 2 * rtd_head, "total": 2 * (generator + discriminator + mlm_head + rtd_head)}
+
+
+@pytest.mark.parametrize("dropout_rate", [0.0, 0.1])
+def test_a_classifiers_forward_pass_at_inference_matches_a_hand_count(dropout_rate):
+    """The encoder without dropout (the identity at inference, whatever the config's rate), then
+    the logits (dense + bias) on each sequence's first token; no loss, no backward pass."""
+    config = ElectraConfig.from_preset("tiny").replace(dropout=dropout_rate)
+    labels = 3
+    encoder = B * S * (hand_embeddings(E, H, VOCAB, S, 0) + LAYERS * hand_layer(H, F, HEADS, S, 0))
+    head = B * (2 * H * labels + labels)
+    assert inference_flops_per_step(config, labels, VOCAB) == {
+        "encoder": encoder, "classifier_head": head, "total": encoder + head}
 
 
 @pytest.mark.parametrize("objective", ["electra", "mlm"])
