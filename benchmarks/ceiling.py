@@ -24,7 +24,7 @@ Times are medians over the rounds the caller interleaves with its steps
 steps alike.
 
   python benchmarks/ceiling.py                    # Small's shapes, float32 (and bfloat16)
-  python benchmarks/ceiling.py --config tiny --min_seconds 0
+  python benchmarks/ceiling.py --config tiny --sequence_length 32 --min_seconds 0
 """
 
 import dataclasses

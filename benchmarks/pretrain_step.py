@@ -46,7 +46,7 @@ neither was measured), and `tokens_per_second`, `matmul_time_fraction`,
 
 Run alone on the machine (nothing else heavy), e.g.:
   python benchmarks/pretrain_step.py                      # Small, seq 128, batch 32
-  python benchmarks/pretrain_step.py --config tiny --rounds 2 --steps 2   # a quick look
+  python benchmarks/pretrain_step.py --config tiny --sequence_length 32 --rounds 2 --steps 2
   python benchmarks/pretrain_step.py --smoke   # seconds: every figure, nothing measured (the tests')
   python benchmarks/pretrain_step.py --modes graph,graph:mixed_bfloat16,graph:mixed_float16 \
       --pipeline=false                                      # which dtype policy to pick

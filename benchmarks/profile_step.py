@@ -12,7 +12,7 @@ milliseconds across policies (the bfloat16 step's casts, for instance, have
 no float32 counterpart).
 
   python benchmarks/profile_step.py                  # Small, seq 128, batch 32, both policies
-  python benchmarks/profile_step.py --config tiny --steps 2 --policies float32
+  python benchmarks/profile_step.py --config tiny --sequence_length 32 --steps 2 --policies float32
   python benchmarks/profile_step.py --smoke          # seconds: the tables, nothing measured
 """
 
