@@ -17,8 +17,26 @@ ROW_FIELDS = {
     "pretrain_seconds", "finetune_seconds", "disc_auc", "mlm_accuracy", "epochs_trained",
     "best_epoch", "probe_c", "finished",
 }
-HEADER_FIELDS = {"package_version", "command", "config", "vocab_size", "budgets", "step_cost",
+HEADER_FIELDS = {"package_version", "command", "commands", "config", "vocab_size", "budgets", "step_cost",
                  "recipes", "seeds", "cost_formula", "pretraining", "updated"}
+
+
+def test_header_lists_the_grid_of_every_invocation():
+    """A study resumed with another budget or seed keeps the earlier ones in its header."""
+    def header(command, flops, seeds, recipe):
+        return {"command": command, "budgets": [{"flops": f, "minutes": None} for f in flops],
+                "seeds": seeds, "recipes": {recipe: {"name": recipe}}, "config": {}}
+
+    first = budget_study.merge_headers(None, header("a", [1e14, 2e14], [0, 1, 2], "zh_1k"))
+    assert first["commands"] == ["a"]
+    second = budget_study.merge_headers(first, header("b", [4e14], [0], "zh_8k"))
+    third = budget_study.merge_headers(second, header("a", [4e14], [1], "zh_8k"))
+    assert third["command"] == "a" and third["commands"] == ["b", "a"]
+    assert [b["flops"] for b in third["budgets"]] == [1e14, 2e14, 4e14]
+    assert third["seeds"] == [0, 1, 2] and set(third["recipes"]) == {"zh_1k", "zh_8k"}
+    # A header written before `commands` existed counts its one command.
+    old = {k: v for k, v in second.items() if k != "commands"}
+    assert budget_study.merge_headers(old, header("c", [], [], "x"))["commands"] == ["b", "c"]
 
 
 def test_cells_come_most_informative_first():

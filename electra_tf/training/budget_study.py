@@ -219,7 +219,8 @@ def run_study(plan: StudyPlan) -> StudyResult:
     cells = plan.cells(budgets)
     records = _read_records(study_dir)
     header = _header(plan, config, len(vocabulary), budgets, cost, records)
-    rows = _read_rows(plan.output, header)
+    saved_header, rows = _read_study(plan.output, header)
+    header = merge_headers(saved_header, header)
     done = {row["key"] for row in rows}
     todo = [cell for cell in cells if cell.key not in done]
     counts = {"pretraining": 0, "probe": 0, "finetune": 0, "skipped": len(cells) - len(todo)}
@@ -242,7 +243,8 @@ def run_study(plan: StudyPlan) -> StudyResult:
                  row["score"], row["finetune_seconds"])
         rows.append(row)
         counts[cell.method] += 1
-        header = _header(plan, config, len(vocabulary), budgets, cost, records)
+        header = merge_headers(
+            saved_header, _header(plan, config, len(vocabulary), budgets, cost, records))
         _write_json(plan.output, {"header": header, "rows": rows})
     plot = plot_study(rows, plan.plot_path) if rows else None
     return StudyResult(rows, counts, pathlib.Path(plan.output), plot)
@@ -470,11 +472,43 @@ def _version():
         return "unknown (not installed)"
 
 
-def _read_rows(path, header):
-    """The rows already in `path`, after checking they come from the same encoders."""
+def merge_headers(saved, header):
+    """`header` of this invocation, widened to the grid of every invocation before it.
+
+    A study grows over several commands (a budget, then a seed, then more
+    labels), each naming only what it adds; its rows come from all of them, so
+    the header lists every command, budget, seed and recipe that wrote a row.
+    `command` stays the last one. `saved` is the file's header, or None.
+
+    ```python
+    saved = {"commands": ["study --seeds 0"], "budgets": [{"flops": 4e14, "minutes": None}],
+             "seeds": [0], "recipes": {"zh_1k_fair": {}}}
+    new = {"command": "study --seeds 1", "budgets": [{"flops": 1e14, "minutes": None}],
+           "seeds": [1], "recipes": {"zh_8k_fair": {}}}
+    merged = merge_headers(saved, new)
+    [b["flops"] for b in merged["budgets"]], merged["seeds"]  # -> ([1e14, 4e14], [0, 1])
+    merged["commands"]  # -> ['study --seeds 0', 'study --seeds 1']
+    ```
+    """
+    if saved is None:
+        return {**header, "commands": [header["command"]]}
+    commands = saved.get("commands") or [saved.get("command")]
+    commands = [c for c in commands if c and c != header["command"]] + [header["command"]]
+    budgets = {(b["flops"], b["minutes"]): b for b in saved.get("budgets", []) + header["budgets"]}
+    return {
+        **header, "commands": commands,
+        "budgets": sorted(budgets.values(), key=lambda b: (b["flops"] or 0, b["minutes"] or 0)),
+        "seeds": sorted(set(saved.get("seeds", [])) | set(header["seeds"])),
+        "recipes": {**saved.get("recipes", {}), **header["recipes"]},
+    }
+
+
+def _read_study(path, header):
+    """`(saved header or None, rows)` already in `path`, after checking they come from the
+    same encoders."""
     path = pathlib.Path(path)
     if not path.is_file():
-        return []
+        return None, []
     fix = "restore it from a copy, or give another output path (its cells then run again)"
     saved = read_json(path, fix)
     if not (isinstance(saved.get("header"), dict) and isinstance(saved.get("rows"), list)):
@@ -485,7 +519,7 @@ def _read_rows(path, header):
                 f"{path} holds a study with another {field} ({saved['header'][field]!r}, not "
                 f"{header[field]!r}); give another output path, or the same config and "
                 "vocabulary size.")
-    return saved["rows"]
+    return saved["header"], saved["rows"]
 
 
 def _write_json(path, value):
