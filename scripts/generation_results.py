@@ -226,6 +226,19 @@ def translation_baselines(train_pairs, test_pairs, shown, language):
     return scores, samples
 
 
+def greedy_translations(lm, test_pairs, shown, language, length):
+    """BLEU / chrF of `lm`'s translations of the test sources (lowercased, as its baselines'),
+    and the `shown` pairs' samples `[source, reference, translation]` taken from them: each
+    source is decoded once (a second `generate` for the samples would also trace the decoding
+    loop again for their batch shape)."""
+    sources = [s for s, _ in test_pairs]
+    translations = generation.generate(lm, sources, length)
+    scores = generation.corpus_scores(translations, [t for _, t in test_pairs], language,
+                                      lowercase=True)
+    translated = dict(zip(sources, translations))
+    return scores, [[s, t, translated[s]] for s, t in shown]
+
+
 def translation_rows(variant, run, scores, target_ngram, minutes):
     """The rows of one translator (`run`; None: baselines only)."""
     value = (lambda metric: run[metric]) if run else (lambda metric: None)
@@ -305,10 +318,8 @@ def translation_results(args, out, budget, log):
                    "perplexity": generation.perplexity(lm, test_pairs),
                    "train_minutes": minutes}
             lm.compile(sampler="greedy")
-            run.update(generation.score(lm, test_pairs, target_language=language,
-                                        max_length=length, lowercase=True))
-            run["samples"] = [[s, t, h] for (s, t), h in zip(shown, generation.generate(
-                lm, [s for s, _ in shown], length))]
+            model_scores, samples = greedy_translations(lm, test_pairs, shown, language, length)
+            run.update(model_scores, samples=samples)
             log(variant, minutes * 60, run)
             results["runs"].append(run)
             results["rows"] += translation_rows(variant, run, scores, target_ngram, minutes)

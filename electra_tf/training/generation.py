@@ -184,8 +184,8 @@ def corpus_scores(hypotheses, references, target_language=None, lowercase=False)
 
     Chinese references (detected when `target_language` is None) use
     sacrebleu's `zh` tokenization for BLEU. The one scoring of translations:
-    `score` uses it for a model, `scripts/generation_results.py` for the
-    baselines beside it.
+    `score` uses it for a model, `scripts/generation_results.py` for its
+    models and the baselines beside them.
 
     ```python
     corpus_scores(["打开文件"], ["打开文件"], target_language="zh")  # -> {'bleu': 100.0, 'chrf': 100.0}
