@@ -129,11 +129,18 @@ def pairs_dataset(pairs, batch_size, shuffle_seed=None):
 
 
 def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothing=0.1,
-          seed=0, callbacks=None):
+          seed=0, callbacks=None, run_eagerly=False):
     """Teacher-forced training with Adam and (by default) label smoothing 0.1; logs the
-    compute dtype first (`precision.compute_dtype_line`)."""
+    compute dtype first (`precision.compute_dtype_line`).
+
+    `run_eagerly=True` runs the train step without tracing it (`compile`'s
+    switch): for a model that trains a step or two (a smoke test), tracing
+    the step, its gradients and Adam's updates takes seconds longer than
+    running them; for anything longer the traced step is the fast one.
+    """
     log.info(compute_dtype_line(lm.backbone.dtype_policy))
-    lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing)
+    lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing,
+               run_eagerly=run_eagerly)
     return lm.fit(pairs_dataset(pairs, batch_size, shuffle_seed=seed), epochs=epochs,
                   shuffle=False, callbacks=callbacks, verbose=2)  # The dataset shuffles.
 
