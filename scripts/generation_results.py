@@ -186,11 +186,16 @@ def sample(pairs, count, seed):
     return random.Random(seed).sample(pairs, count)
 
 
-def timed_training(lm, pairs, epochs, seed):
-    """Trains `lm` on `pairs`; returns the minutes `fit` took."""
+def timed_training(lm, pairs, epochs, seed, eagerly):
+    """Trains `lm` on `pairs`; returns the minutes `fit` took.
+
+    `eagerly` (`--tiny`): its models train one step each, and tracing that
+    step costs more than running it eagerly (`fit` took about 7 s of CPU a
+    model traced, 3 s eager).
+    """
     began = time.perf_counter()
     generation.train(lm, pairs, epochs=epochs, batch_size=BATCH_SIZE,
-                     learning_rate=LEARNING_RATE, seed=seed)
+                     learning_rate=LEARNING_RATE, seed=seed, run_eagerly=eagerly)
     return (time.perf_counter() - began) / 60
 
 
@@ -224,6 +229,19 @@ def translation_baselines(train_pairs, test_pairs, shown, language):
     }
     samples = [[s, t, h] for (s, t), h in zip(shown, memory.translate([s for s, _ in shown]))]
     return scores, samples
+
+
+def greedy_translations(lm, test_pairs, shown, language, length):
+    """BLEU / chrF of `lm`'s translations of the test sources (lowercased, as its baselines'),
+    and the `shown` pairs' samples `[source, reference, translation]` taken from them: each
+    source is decoded once (a second `generate` for the samples would also trace the decoding
+    loop again for their batch shape)."""
+    sources = [s for s, _ in test_pairs]
+    translations = generation.generate(lm, sources, length)
+    scores = generation.corpus_scores(translations, [t for _, t in test_pairs], language,
+                                      lowercase=True)
+    translated = dict(zip(sources, translations))
+    return scores, [[s, t, translated[s]] for s, t in shown]
 
 
 def translation_rows(variant, run, scores, target_ngram, minutes):
@@ -295,7 +313,8 @@ def translation_results(args, out, budget, log):
             keras.utils.set_random_seed(args.seed)
             lm = generation.build_lm(train_pairs, encoder=pretrained, warm_start=warm,
                                      dropout=0.1, sequence_length=length)
-            minutes = timed_training(lm, train_pairs, budget["translation_epochs"], args.seed)
+            minutes = timed_training(lm, train_pairs, budget["translation_epochs"], args.seed,
+                                     eagerly=args.tiny)
             if warm:
                 minutes += pretrain_minutes  # a warm start costs its pre-training too
             else:  # warm and cold share the tokenizer, so the n-gram baseline once
@@ -305,10 +324,8 @@ def translation_results(args, out, budget, log):
                    "perplexity": generation.perplexity(lm, test_pairs),
                    "train_minutes": minutes}
             lm.compile(sampler="greedy")
-            run.update(generation.score(lm, test_pairs, target_language=language,
-                                        max_length=length, lowercase=True))
-            run["samples"] = [[s, t, h] for (s, t), h in zip(shown, generation.generate(
-                lm, [s for s, _ in shown], length))]
+            model_scores, samples = greedy_translations(lm, test_pairs, shown, language, length)
+            run.update(model_scores, samples=samples)
             log(variant, minutes * 60, run)
             results["runs"].append(run)
             results["rows"] += translation_rows(variant, run, scores, target_ngram, minutes)
@@ -327,7 +344,8 @@ def language_model_results(task, train, test, args, budget, log):
                                                     read_source=True)}
     minutes = None
     if not args.baselines_only:
-        minutes = timed_training(lm, train, budget[f"{prefix}_epochs"], args.seed)
+        minutes = timed_training(lm, train, budget[f"{prefix}_epochs"], args.seed,
+                                 eagerly=args.tiny)
         results.update(epochs=budget[f"{prefix}_epochs"], train_minutes=minutes,
                        perplexity=generation.perplexity(lm, test))
         lm.compile(sampler="greedy")

@@ -26,7 +26,19 @@ def test_notebooks_are_committed_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
-# Appended at test time: what the quickstart computed, as JSON on the last line.
+# The quickstart's parameters cell in the test: shorter training (with its defaults the test
+# took about 250 s in the suite; with these about 105 s of CPU on one core), still long enough
+# for the checks below that say a model learned to pass only if it did. The classifier needs
+# its 1,500 reviews: on 1,000 for two epochs it stayed below the check's bar on two seeds of
+# three (0.53, 0.51); on 1,500 it reached 0.70, 0.71 and 0.65, and 0.70 here (bar: 0.55).
+QUICKSTART_PARAMETERS = """
+PRETRAIN_STEPS = 120
+TRAIN_EXAMPLES = 1500
+EPOCHS = 2
+GENERATION_EPOCHS = 1
+"""
+# Appended at test time: what the quickstart computed, as JSON on the last line. It reads
+# the notebook's own results: predicting again would trace the models' input pipelines anew.
 QUICKSTART_CHECKS = """
 import json
 print(json.dumps({
@@ -35,11 +47,11 @@ print(json.dumps({
     "masked_shown": sum(sum(v.masked) for v in view),
     "accuracy": float(accuracy),
     "majority": float(max(np.mean(test.labels[:500]), 1 - np.mean(test.labels[:500]))),
-    "predicted": classifier.predict_labels(["这本书很好看，推荐"]),
-    "entities": tagger.tag(["江泽民主席在北京会见了克林顿。"]),
+    "tag_loss": [float(v) for v in tag_fit.history["loss"]],
+    "entities": entities,
     "generated": generation.generate(lm, prompts, max_length=24),
     "export_labels": [x.decode() for x in answer["label"].numpy()],
-    "keras_labels": classifier.predict_labels(["这本书很好看，推荐", "质量太差了，再也不买"]),
+    "keras_labels": labels,
 }, ensure_ascii=False))
 """
 
@@ -61,14 +73,17 @@ def run_checked(name, checks, tmp_path, parameters=None):
 
 
 def test_quickstart_runs_and_learns(tmp_path):
-    executed, facts = run_checked("quickstart.ipynb", QUICKSTART_CHECKS, tmp_path)
+    executed, facts = run_checked("quickstart.ipynb", QUICKSTART_CHECKS, tmp_path,
+                                  parameters=QUICKSTART_PARAMETERS)
     # Pre-training learned: both losses fell from the first to the last epoch.
     assert facts["mlm_loss"][-1] < facts["mlm_loss"][0] - 0.5
     assert facts["rtd_loss"][-1] < facts["rtd_loss"][0]
     assert facts["masked_shown"] >= 3  # the ELECTRA view shows masked tokens
     # The classifier beats always answering the majority class on held-out reviews.
     assert facts["accuracy"] > facts["majority"] + 0.05
-    assert facts["predicted"][0] in ("neg", "pos")
+    assert set(facts["keras_labels"]) <= {"neg", "pos"}
+    # The tagger learned (its loss fell); this short, it need not find an entity yet.
+    assert facts["tag_loss"][-1] < facts["tag_loss"][0]
     assert isinstance(facts["entities"][0], list)
     assert facts["generated"][0].strip()
     # The export answers as the Keras model does.

@@ -129,11 +129,18 @@ def pairs_dataset(pairs, batch_size, shuffle_seed=None):
 
 
 def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothing=0.1,
-          seed=0, callbacks=None):
+          seed=0, callbacks=None, run_eagerly=False):
     """Teacher-forced training with Adam and (by default) label smoothing 0.1; logs the
-    compute dtype first (`precision.compute_dtype_line`)."""
+    compute dtype first (`precision.compute_dtype_line`).
+
+    `run_eagerly=True` runs the train step without tracing it (`compile`'s
+    switch): for a model that trains a step or two (a smoke test), tracing
+    the step, its gradients and Adam's updates takes seconds longer than
+    running them; for anything longer the traced step is the fast one.
+    """
     log.info(compute_dtype_line(lm.backbone.dtype_policy))
-    lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing)
+    lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing,
+               run_eagerly=run_eagerly)
     return lm.fit(pairs_dataset(pairs, batch_size, shuffle_seed=seed), epochs=epochs,
                   shuffle=False, callbacks=callbacks, verbose=2)  # The dataset shuffles.
 
@@ -184,8 +191,8 @@ def corpus_scores(hypotheses, references, target_language=None, lowercase=False)
 
     Chinese references (detected when `target_language` is None) use
     sacrebleu's `zh` tokenization for BLEU. The one scoring of translations:
-    `score` uses it for a model, `scripts/generation_results.py` for the
-    baselines beside it.
+    `score` uses it for a model, `scripts/generation_results.py` for its
+    models and the baselines beside them.
 
     ```python
     corpus_scores(["打开文件"], ["打开文件"], target_language="zh")  # -> {'bleu': 100.0, 'chrf': 100.0}
