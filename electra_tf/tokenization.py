@@ -233,6 +233,26 @@ def segment_packer(tokenizer, sequence_length: int) -> keras_hub.layers.MultiSeg
     )
 
 
+def pack_one_segment(ids, sequence_length: int, start_value, end_value, pad_value):
+    """`[start] ids [end] [pad]...`: what `segment_packer` makes of one segment, in a few ops.
+
+    `ids` is `[batch, (tokens)]`, cut to `sequence_length - 2`; returns a
+    `[batch, sequence_length]` tensor of its dtype. keras-hub's
+    `MultiSegmentPacker` builds about a thousand graph ops a call (ragged
+    concatenations and a trimmer fit for any number of segments), and every
+    trace and every `tf.data` iterator pays for each op; one segment needs a
+    pad and two writes.
+    """
+    body = int(sequence_length) - 2
+    ids = ids[:, :body]
+    packed = tf.pad(ids.to_tensor(default_value=tf.cast(pad_value, ids.dtype), shape=[None, body]),
+                    [[0, 0], [1, 1]], constant_values=tf.cast(pad_value, ids.dtype))
+    positions = tf.range(body + 2, dtype=tf.int64)[None, :]
+    packed = tf.where(positions == 0, tf.cast(start_value, ids.dtype), packed)
+    return tf.where(positions == ids.row_lengths()[:, None] + 1, tf.cast(end_value, ids.dtype),
+                    packed)
+
+
 def word_pieces(tokenizer, words):
     """Token ids per word of a flat string tensor: `[num_words, (pieces)]`.
 

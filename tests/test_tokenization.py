@@ -89,3 +89,16 @@ def test_a_long_sentence_is_text_not_a_file_name():
     sentence = "这本书紧接《春秋大义》，作者以浅显的语言告诉我们古代的智力英雄们如何解读春秋。" * 5
     vocabulary = tokenization.build_vocabulary([sentence, "短句"], 60)  # raised OSError before
     assert "春" in vocabulary and "短" in vocabulary
+
+
+def test_one_segment_packs_as_the_segment_packer_packs_it(vocabulary):
+    tokenizer = tokenization.make_tokenizer(vocabulary)
+    packer = tokenization.segment_packer(tokenizer, 6)
+    ids = tf.ragged.constant([[], [7], [7, 8, 9, 10], [7, 8, 9, 10, 11, 12]], dtype=tf.int32)
+    expected, segment_ids = packer(ids)
+    packed = tokenization.pack_one_segment(ids, 6, packer.start_value, packer.end_value,
+                                           packer.pad_value)
+    assert packed.dtype == expected.dtype
+    assert packed.numpy().tolist() == expected.numpy().tolist() == [
+        [2, 3, 0, 0, 0, 0], [2, 7, 3, 0, 0, 0], [2, 7, 8, 9, 10, 3], [2, 7, 8, 9, 10, 3]]
+    assert not segment_ids.numpy().any()
