@@ -50,9 +50,11 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
         # keras-hub tokenizers return Python lists when run eagerly; eager
-        # calls go through these graph functions instead.
+        # calls go through these graph functions instead. Words come as one flat
+        # list whatever their number: one trace.
         self._graph_preprocess = tf.function(self._preprocess, reduce_retracing=True)
-        self.graph_word_pieces = tf.function(self.word_pieces, reduce_retracing=True)
+        self.graph_word_pieces = tf.function(
+            self.word_pieces, input_signature=[tf.TensorSpec([None], tf.string)])
 
     def word_pieces(self, words):
         """`[num_words, (pieces)]` token ids of a flat string tensor, never empty."""
