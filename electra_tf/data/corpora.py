@@ -120,20 +120,24 @@ def _runs(documents, size):
 
 def write_default_pretraining_corpus(directory, segmented: bool = False,
                                      heldout_fraction: float = 0.02, seed: int = 0,
-                                     num_train_files: int = 4):
+                                     num_train_files: int = 4, max_documents: int | None = None):
     """Writes People's Daily paragraphs and the reviews as a pre-training corpus.
 
     Runs of `DOCUMENT_RUN` consecutive paragraphs or reviews are documents:
     one sentence per line, documents separated by a blank line. Documents are shuffled with `seed` and a
     `heldout_fraction` of them (at least one) goes to `heldout.txt`; the rest
     is dealt to `num_train_files` files `train-0000i.txt` (several files let
-    the reader interleave them in parallel). Returns
+    the reader interleave them in parallel). `max_documents` keeps only the
+    first that many shuffled documents (all of them when None): a corpus for
+    runs of a few steps, read in a moment. Returns
     `(train_files, heldout_files)` as lists of path strings.
     """
     if not 0.0 <= heldout_fraction < 1.0:
         raise ValueError(f"heldout_fraction must be in [0, 1), got {heldout_fraction!r}.")
     if num_train_files < 1:
         raise ValueError(f"num_train_files must be >= 1, got {num_train_files!r}.")
+    if max_documents is not None and max_documents < 1:
+        raise ValueError(f"max_documents must be None or >= 1, got {max_documents!r}.")
     reviews = sentiment_review_lines()
     if segmented:
         reviews = [_characters_as_words(r) for r in reviews]
@@ -146,6 +150,7 @@ def write_default_pretraining_corpus(directory, segmented: bool = False,
     # objective, so a segment pair spanning two reviews costs nothing.
     documents = _runs(paragraphs, DOCUMENT_RUN) + _runs(reviews, DOCUMENT_RUN)
     random.Random(seed).shuffle(documents)
+    documents = documents[:max_documents]
     num_heldout = max(1, round(heldout_fraction * len(documents))) if heldout_fraction else 0
     heldout, train = documents[:num_heldout], documents[num_heldout:]
 
