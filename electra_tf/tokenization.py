@@ -218,19 +218,37 @@ def special_token_ids(tokenizer) -> dict[str, int]:
     return {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
 
 
-def segment_packer(tokenizer, sequence_length: int) -> keras_hub.layers.MultiSegmentPacker:
+def segment_packer(tokenizer, sequence_length: int, truncate="waterfall") -> "SegmentPacker":
     """keras-hub's packer with ELECTRA's layout: `[CLS] A [SEP] (B [SEP]) [PAD]...`.
 
     Truncation is "waterfall" (the first segment keeps its tokens first), as
-    every preprocessor and export in this package expects.
+    every preprocessor and export in this package expects, unless `truncate`
+    says "round_robin".
     """
-    return keras_hub.layers.MultiSegmentPacker(
+    return SegmentPacker(
         sequence_length=int(sequence_length),
         start_value=tokenizer.token_to_id(CLS),
         end_value=tokenizer.token_to_id(SEP),
         pad_value=tokenizer.token_to_id(PAD),
-        truncate="waterfall",
+        truncate=truncate,
     )
+
+
+class SegmentPacker(keras_hub.layers.MultiSegmentPacker):
+    """keras-hub's `MultiSegmentPacker`, but a batch of one segment packed in a graph
+    goes through `pack_one_segment`: the same tensors from a few ops instead of a
+    thousand (each paid at every trace and every `tf.data` iterator of the graph)."""
+
+    def call(self, inputs, sequence_length=None, add_start_value=True, add_end_value=True):
+        segment = inputs[0] if isinstance(inputs, tuple) and len(inputs) == 1 else inputs
+        if not (tf.inside_function() and isinstance(segment, tf.RaggedTensor)
+                and segment.shape.rank == 2 and add_start_value and add_end_value
+                and self.padding_side == "right"
+                and len(self.start_value) == len(self.end_value) == 1):
+            return super().call(inputs, sequence_length, add_start_value, add_end_value)
+        token_ids = pack_one_segment(segment, sequence_length or self.sequence_length,
+                                     self.start_value[0], self.end_value[0], self.pad_value)
+        return token_ids, tf.zeros_like(token_ids, dtype=tf.int32)
 
 
 def pack_one_segment(ids, sequence_length: int, start_value, end_value, pad_value):

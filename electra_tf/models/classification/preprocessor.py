@@ -8,6 +8,8 @@ classification tasks. The example is the class's.
 import keras
 import keras_hub
 
+from electra_tf import tokenization
+
 
 @keras.saving.register_keras_serializable(package="electra_tf")
 class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreprocessor):
@@ -36,3 +38,10 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
     def __init__(self, tokenizer, sequence_length=128, truncate="waterfall", **kwargs):
         super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate, **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # keras-hub's packer, with single sentences (every built-in task's) packed in a few
+        # graph ops: `tokenization.SegmentPacker`.
+        self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length,
+                                                  truncate=self.truncate)
