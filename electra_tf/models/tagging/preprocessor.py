@@ -49,9 +49,11 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
-        # keras-hub tokenizers return Python lists when run eagerly; eager
-        # calls go through these graph functions instead. Words come as one flat
-        # list whatever their number: one trace.
+        # keras-hub tokenizers return Python lists when run eagerly, so every call goes
+        # through these graph functions, in a graph too: the tokenizer's graph (most of the
+        # ops) is then traced once per preprocessor, not at every tf.data map (a fine-tuning
+        # run maps train, dev and test) and again for `windows`. Words come as one flat list
+        # whatever their number: one trace.
         self._graph_preprocess = tf.function(self._preprocess, reduce_retracing=True)
         self.graph_word_pieces = tf.function(
             self.word_pieces, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -61,12 +63,10 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         return tokenization.word_pieces(self.tokenizer, words)
 
     def call(self, x, y=None, sample_weight=None):
-        if tf.executing_eagerly():
-            return self._graph_preprocess(x, y)
-        return self._preprocess(x, y)
+        return self._graph_preprocess(x, y)
 
     def _preprocess(self, words, tags=None):
-        pieces = self.word_pieces(words.flat_values)
+        pieces = self.graph_word_pieces(words.flat_values)
         counts = pieces.row_lengths()
         token_ids = self._pack(words.with_flat_values(pieces).merge_dims(1, 2),
                                *(self.tokenizer.token_to_id(token) for token in
