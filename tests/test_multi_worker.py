@@ -28,6 +28,12 @@ from electra_tf.compat.multi_worker import KERAS_VERSIONS
 from electra_tf.training.preemption import EXIT_CODE, StepBackup
 
 TIMEOUT = 420
+# Every process these tests start runs its ops on one thread: two or three of them share a
+# CI machine's two cores, and TensorFlow's default pools (a thread per core each) spin for
+# work the other processes hold (measured on a loaded machine: the file took 304 CPU seconds
+# with the default pools, 229 with one thread).
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1"}
+
 # The pre-training runs: STEPS steps in checkpoint intervals of CHECKPOINT_STEPS.
 STEPS, CHECKPOINT_STEPS = 9, 4
 # Under the strategy argv[1] names: pre-trains `tiny` for argv[5] steps on a text file, or
@@ -129,7 +135,7 @@ def _launch_workers(*args):
                       "task": {"type": "worker", "index": index}}
             workers.append(subprocess.Popen(
                 [sys.executable, "-c", PROGRAM, "multi_worker", *args, str(CHECKPOINT_STEPS)],
-                env={**env(), "TF_CONFIG": json.dumps(config)},
+                env={**env(), **ONE_THREAD, "TF_CONFIG": json.dumps(config)},
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         outputs = [worker.communicate(timeout=TIMEOUT) for worker in workers]
     finally:
@@ -143,7 +149,8 @@ def _launch_workers(*args):
 def _one_process_with_two_replicas(*args):
     result = subprocess.run([sys.executable, "-c", PROGRAM, "mirrored", *args,
                              str(CHECKPOINT_STEPS)],
-                            env=env(), capture_output=True, text=True, timeout=TIMEOUT)
+                            env={**env(), **ONE_THREAD}, capture_output=True, text=True,
+                            timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
