@@ -75,10 +75,11 @@ run: install
 	    这本书很好看 质量太差了 物流很快，包装完好
 
 # Two pytest workers, one per core: most of a test's time is single-threaded
-# tf.function tracing. `loadfile` keeps each module's fixtures in one worker.
+# tf.function tracing. `loadfile` keeps each module's fixtures in one worker; modules
+# go out in tests/conftest.py's order, the longest first.
 TEST_WORKERS ?= 2
 test: install-test fortunes
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Runs every notebook in a fresh kernel and writes the executed copies (with
 # their outputs and figures) to docs/notebooks/; the notebooks themselves stay
