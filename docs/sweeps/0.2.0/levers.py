@@ -1,7 +1,8 @@
-"""ELECTRA recipe levers at one of the budget study's budgets (FLOPs of zh_hour).
+"""Recipe levers at one of the budget study's budgets (FLOPs of zh_hour or zh_hour_mlm).
 
-Each variant changes fields of `zh_hour`, pre-trains ELECTRA for exactly the
-FLOPs of the study's `electra-<budget>` run, then probes (first seed only) and
+Each variant changes fields of its base preset (`zh_hour`: ELECTRA; `mlm_*`
+variants: `zh_hour_mlm`), pre-trains it for exactly the FLOPs of the study's
+`<objective>-<budget>` run, then probes (first seed only) and
 fine-tunes it (every seed, `zh_1k_fair`) on both tasks exactly as the study's
 cells do, on the study's corpus and vocabulary. Resumable: a finished
 (variant, seed) is skipped, an unfinished pre-training run resumes from its
@@ -12,6 +13,9 @@ checkpoint.
     # 2e14 FLOPs, temperature 2, seeds 0-2 (levers_2e14.json)
     python docs/sweeps/0.2.0/levers.py /work/study_runs docs/sweeps/0.2.0/levers_2e14.json \
         --budget 2e14 --variants temperature_2 --seeds 0,1,2
+    # the masked LM with 30% of tokens masked, 1e14 FLOPs, seeds 0-2 (mlm_levers.json)
+    python docs/sweeps/0.2.0/levers.py /work/study_runs docs/sweeps/0.2.0/mlm_levers.json \
+        --variants mlm_mask_30 --seeds 0,1,2
 """
 
 import argparse
@@ -27,6 +31,9 @@ VARIANTS = {
     "generator_quarter": {"generator_hidden_fraction": 0.25},
     "temperature_2": {"sampling_temperature": 2.0},
     "quarter_temperature_2": {"generator_hidden_fraction": 0.25, "sampling_temperature": 2.0},
+    # Wettig et al. 2022 ("Should you mask 15% in MLM?"): 40% beats 15% for small budgets.
+    "mlm_mask_30": {"mask_probability": 0.3},
+    "mlm_mask_40": {"mask_probability": 0.4},
 }
 DATASETS = ("chinese_sentiment", "peoples_daily_ner")
 
@@ -46,14 +53,16 @@ def main(study_dir, output, budget, variants, seeds):
     recipe = FinetuneConfig.from_preset("zh_1k_fair")
     for name in variants:
         change = VARIANTS[name]
-        config = ElectraConfig.from_preset("zh_hour").replace(**change)
+        base = "zh_hour_mlm" if name.startswith("mlm_") else "zh_hour"
+        config = ElectraConfig.from_preset(base).replace(**change)
         run_dir = study_dir / "levers" / run_dir_name(name, budget)
         run = run_pretraining(config, train, run_dir, heldout_files=heldout, vocab_file=vocab,
                               checkpoint_steps=500, budget_flops=budget, verbose=2)
         summary = json.loads((run_dir / "pretraining_summary.json").read_text())
         row = results.setdefault(name, {})
-        row.update({"change": change, "budget_flops": budget, "steps": summary["steps_done"],
-                    "flops": summary["total_flops"], "heldout": run.eval_metrics})
+        row.update({"base": base, "change": change, "budget_flops": budget,
+                    "steps": summary["steps_done"], "flops": summary["total_flops"],
+                    "heldout": run.eval_metrics})
         for seed in seeds:
             for dataset in DATASETS:
                 task = finetune.BUILTIN_DATASETS[dataset]
