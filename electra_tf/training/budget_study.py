@@ -205,7 +205,12 @@ class StudyResult:
 
 
 def run_study(plan: StudyPlan) -> StudyResult:
-    """Runs every cell of `plan` that has no row in `plan.output` yet; see the module docstring."""
+    """Runs every cell of `plan` that has no row in `plan.output` yet; see the module docstring.
+
+    The output's header describes the grid its rows come from, so a run that adds no row
+    (every cell done, or a time limit of 0) leaves the JSON byte for byte as it was and
+    only redraws the plot.
+    """
     study_dir = pathlib.Path(plan.study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
     deadline = None if plan.time_limit_minutes is None else (
