@@ -21,6 +21,21 @@ def test_digit_composites_and_captions():
     assert all(len(c.split()) == 2 for c in english)
 
 
+@pytest.mark.parametrize("patch_positions", [True, False])
+def test_only_a_position_embedding_tells_patches_apart(patch_positions):
+    """Cross-attention reads the patches as a set: the same pixels at two places give the
+    same features unless each patch adds its position's embedding (the digits' order)."""
+    backbone = ImageCaptionBackbone(image_shape=(8, 16, 1), vocabulary_size=20, hidden_dim=16,
+                                    patch_positions=patch_positions)
+    states, _ = backbone.encode({"images": np.zeros((1, 8, 16, 1), "float32")})
+    # Patches away from the border, whose receptive fields hold no zero padding.
+    interior = states.numpy()[0].reshape(4, 8, 16)[1:3, 1:7].reshape(-1, 16)
+    assert (np.abs(interior - interior[0]).max() > 1e-3) == patch_positions
+    config = backbone.get_config()
+    assert config["patch_positions"] == patch_positions
+    assert ImageCaptionBackbone.from_config(config).patch_positions == patch_positions
+
+
 def test_captioner_learns_single_digits_and_round_trips(tmp_path):
     import keras
 

@@ -18,6 +18,7 @@ outputs["encoder_sequence_output"].shape  # 4x8 patches, 32 wide  # -> (2, 32, 3
 """
 
 import keras
+import keras_hub
 from keras import ops
 
 from electra_tf.config import feedforward_size
@@ -26,12 +27,38 @@ from electra_tf.models.seq2seq.encoder_decoder_backbone import EncoderDecoderBac
 
 
 @keras.saving.register_keras_serializable(package="electra_tf")
+class PatchPositionEmbedding(keras.layers.Layer):
+    """Adds a learned embedding of each patch's position to `[batch, patches, hidden]`.
+
+    Cross-attention reads the patches as a set: without their positions a
+    captioner can tell which digits an image holds but not in which order.
+    keras-hub's `PositionEmbedding` returns the embeddings; this layer adds
+    them, so it can sit in the encoder's `Sequential`.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.position_embedding = None
+
+    def build(self, input_shape):
+        self.position_embedding = keras_hub.layers.PositionEmbedding(
+            sequence_length=input_shape[1], initializer=electra_kernel_initializer(),
+            dtype=self.dtype_policy, name="position_embedding")
+        self.position_embedding.build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.position_embedding(inputs)
+
+
+@keras.saving.register_keras_serializable(package="electra_tf")
 class ImageCaptionBackbone(EncoderDecoderBackbone):
     """Conv stack → patch sequence → the seq2seq decoder.
 
     Two 3x3 convolutions (the second strided 2) and a dense projection to
     `hidden_dim`: an 8x16 image becomes 4x8 = 32 source positions, all
-    attended to. Inputs: `images`, `decoder_token_ids`, `decoder_padding_mask`.
+    attended to, each with a learned embedding of its position
+    (`patch_positions`; off in backbones saved before it existed, which load
+    as they were). Inputs: `images`, `decoder_token_ids`, `decoder_padding_mask`.
     The decoder is `ElectraSeq2SeqBackbone`'s (`EncoderDecoderBackbone`).
     `dtype` is the Keras dtype policy of encoder and decoder (e.g.
     `"mixed_bfloat16"`; `None`: the global policy).
@@ -39,7 +66,7 @@ class ImageCaptionBackbone(EncoderDecoderBackbone):
 
     def __init__(self, image_shape, vocabulary_size, hidden_dim=64, num_decoder_layers=2,
                  decoder_num_heads=2, decoder_intermediate_dim=None, filters=32, dropout=0.1,
-                 max_target_length=32, dtype=None, **kwargs):
+                 max_target_length=32, patch_positions=True, dtype=None, **kwargs):
         # Each layer takes the policy (a Sequential has none of its own).
         encoder = keras.Sequential([
             keras.layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype),
@@ -48,6 +75,7 @@ class ImageCaptionBackbone(EncoderDecoderBackbone):
             keras.layers.Reshape((-1, filters), dtype=dtype),
             keras.layers.Dense(hidden_dim, kernel_initializer=electra_kernel_initializer(),
                                dtype=dtype),
+            *([PatchPositionEmbedding(dtype=dtype)] if patch_positions else []),
             keras.layers.LayerNormalization(epsilon=1e-12, dtype=dtype),
         ], name="image_encoder")
         super().__init__(
@@ -66,6 +94,7 @@ class ImageCaptionBackbone(EncoderDecoderBackbone):
         self.image_shape = tuple(image_shape)
         self.vocabulary_size = vocabulary_size
         self.filters = filters
+        self.patch_positions = patch_positions
 
     def encode(self, inputs):
         states = self.encoder(inputs["images"])
@@ -78,4 +107,10 @@ class ImageCaptionBackbone(EncoderDecoderBackbone):
             "vocabulary_size": self.vocabulary_size,
             "hidden_dim": self.hidden_dim,
             "filters": self.filters,
+            "patch_positions": self.patch_positions,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # Backbones saved before `patch_positions` existed have no position embedding.
+        return super().from_config({"patch_positions": False, **config})
