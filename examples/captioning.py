@@ -25,9 +25,11 @@ def parse_args(argv=None):
     parser.add_argument("--language", choices=("en", "zh"), default="en")
     parser.add_argument("--digits", type=int, default=2, help="digits per image")
     parser.add_argument("--tiny", action="store_true", help="a tiny model on a tiny slice")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--train_images", type=int, default=20000)
     parser.add_argument("--test_images", type=int, default=1000)
+    parser.add_argument("--shift", type=int, default=1,
+                        help="training digits move up to this many pixels in their slots")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -35,7 +37,8 @@ def parse_args(argv=None):
 def make_data(args):
     """(train images, train captions, test images, test captions) for `args`."""
     num_train, num_test = (256, 16) if args.tiny else (args.train_images, args.test_images)
-    images, captions = digit_captions(num_train, args.digits, args.language, "train", args.seed)
+    images, captions = digit_captions(num_train, args.digits, args.language, "train", args.seed,
+                                      shift=args.shift)
     test_images, test_captions = digit_captions(num_test, args.digits, args.language, "test",
                                                 args.seed + 1)
     return images, captions, test_images, test_captions

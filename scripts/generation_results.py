@@ -77,7 +77,7 @@ BUDGETS = {
         "poem_train": None, "poem_test": None, "poem_epochs": 10, "poem_length": 96,
         "continuation_train": 4000, "continuation_test": 300, "continuation_epochs": 2,
         "continuation_length": 64, "lm_width": 128, "lm_layers": 2,
-        "caption_train_images": 2000, "caption_test_images": 1000, "caption_epochs": 4,
+        "caption_train_images": 20000, "caption_test_images": 1000, "caption_epochs": 15,
     },
     "quick": {
         "train_pairs": 64, "test_pairs": 16, "pretrain_steps": 4, "pretrain_width": 128,

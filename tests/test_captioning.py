@@ -36,6 +36,19 @@ def test_only_a_position_embedding_tells_patches_apart(patch_positions):
     assert ImageCaptionBackbone.from_config(config).patch_positions == patch_positions
 
 
+def test_shifted_digits_move_within_their_slots():
+    images, captions = digit_captions(num_examples=16, language="zh", seed=3)
+    shifted, shifted_captions = digit_captions(num_examples=16, language="zh", seed=3, shift=1)
+    assert shifted_captions == captions and shifted.shape == images.shape
+    assert not np.array_equal(shifted, images)
+    for image, moved in zip(images[..., 0], shifted[..., 0]):
+        for slot in (slice(0, 8), slice(8, 16)):
+            padded = np.pad(image[:, slot], 1)
+            offsets = [np.array_equal(padded[r:r + 8, c:c + 8], moved[:, slot])
+                       for r in range(3) for c in range(3)]
+            assert any(offsets)
+
+
 def test_captioner_learns_single_digits_and_round_trips(tmp_path):
     import keras
 
