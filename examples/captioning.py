@@ -44,8 +44,9 @@ def make_data(args):
     return images, captions, test_images, test_captions
 
 
-def run(args):
-    """Trains a captioner on `make_data(args)`; returns (outputs, test captions, train seconds)."""
+def run(args, callbacks=()):
+    """Trains a captioner on `make_data(args)` (Keras `callbacks` passed to `fit`); returns
+    (outputs, test captions, train seconds)."""
     keras.utils.set_random_seed(args.seed)
     images, captions, test_images, test_captions = make_data(args)
     tokenizer = tokenization.make_tokenizer(
@@ -62,7 +63,8 @@ def run(args):
     captioner.compile(optimizer=keras.optimizers.Adam(1e-3), sampler="greedy")
     began = time.perf_counter()
     captioner.fit({"images": images, "captions": captions},
-                  epochs=1 if args.tiny else args.epochs, batch_size=32, verbose=2)
+                  epochs=1 if args.tiny else args.epochs, batch_size=32, verbose=2,
+                  callbacks=list(callbacks))
     seconds = time.perf_counter() - began
     return list(captioner.generate(test_images, max_length=length)), test_captions, seconds
 

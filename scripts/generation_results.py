@@ -391,7 +391,10 @@ def caption_results(args, budget, log):
             "--test_images", str(budget["caption_test_images"]), "--seed", str(args.seed),
             *(["--tiny"] if args.tiny else []),
         ])
-        images, train_captions, test_images, captions = example.make_data(options)
+        # The same scans and captions the captioner trains on, unshifted: a linear model of
+        # pixel positions only loses from shifted digits (0.61 exact match against 0.89).
+        images, train_captions, test_images, captions = example.make_data(
+            argparse.Namespace(**{**vars(options), "shift": 0}))
         reader = baselines.DigitSlotClassifier(options.digits, language)
         guesses = reader.fit(images, train_captions).predict(test_images)
         baseline = baselines.caption_scores(guesses, captions, language)
