@@ -30,16 +30,17 @@ spec.loader.exec_module(example)
 class HeldOutScores(keras.callbacks.Callback):
     """Decodes the held-out images every `every` epochs into `rows`."""
 
-    def __init__(self, images, captions, language, every, rows, base):
+    def __init__(self, images, captions, language, length, every, rows, base):
         super().__init__()
         self.images, self.captions, self.language = images, captions, language
+        self.length = length
         self.every, self.rows, self.base = every, rows, base
         self.began = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        outputs = self.model.generate(self.images, max_length=len(self.captions[0]) + 2)
+        outputs = self.model.generate(self.images, max_length=self.length)
         scores = baselines.caption_scores(list(outputs), self.captions, self.language)
         self.rows.append({**self.base, "epoch": epoch + 1,
                           "train_minutes": (time.perf_counter() - self.began) / 60, **scores})
@@ -85,7 +86,8 @@ def main():
                                       str(args.epochs), "--seed", str(seed)])
         _, _, test_images, test_captions = example.make_data(options)
         seed_rows = []
-        callback = HeldOutScores(test_images, test_captions, args.language, args.every,
+        callback = HeldOutScores(test_images, test_captions, args.language,
+                                 options.digits + 2, args.every,
                                  seed_rows, {"language": args.language, "seed": seed})
         example.run(options, callbacks=[callback])
         rows += seed_rows
