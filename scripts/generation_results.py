@@ -392,7 +392,8 @@ def caption_results(args, budget, log):
             *(["--tiny"] if args.tiny else []),
         ])
         # The same scans and captions the captioner trains on, unshifted: a linear model of
-        # pixel positions only loses from shifted digits (0.61 exact match against 0.86, 20,000 images).
+        # pixel positions only loses from shifted digits (0.61 exact match against 0.86 with
+        # 20,000 images).
         images, train_captions, test_images, captions = example.make_data(
             argparse.Namespace(**{**vars(options), "shift": 0}))
         reader = baselines.DigitSlotClassifier(options.digits, language)
