@@ -3,7 +3,7 @@
 Images are 2 digits side by side; held-out images are composed from digit
 scans never seen in training. Prints exact-match accuracy on them.
 
-    python examples/captioning.py --language zh          # ~10 minutes on 2 busy CPU cores: 0.91 exact match
+    python examples/captioning.py --language zh          # ~10 min on 2 busy cores: 0.91 exact match
     python examples/captioning.py --tiny                 # seconds: a smoke test
 """
 
