@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from electra_tf.config import FinetuneConfig
 from electra_tf.training import budget_study
 from electra_tf.training.budget_study import Budget, StudyPlan
 
@@ -60,6 +61,31 @@ def test_cells_come_most_informative_first():
     assert {c.method for c in many} == {"finetune"} and len(many) == 3 * 2 * 3
     # Random weights have no budget: one cell per task, recipe, seed and method.
     assert len([c for c in cells if c.objective == "random"]) == 2 * 3 * 2 + 2 * 3
+
+
+def test_a_grid_of_recipes_is_read_through_dev_and_probed_once():
+    lr3 = FinetuneConfig.from_preset("zh_1k_fair").replace(name="zh_1k_fair_lr3e-4",
+                                                            learning_rate=3e-4)
+    plan = StudyPlan(seeds=(0,), recipes=("zh_1k_fair", lr3), largest_budget_recipes=())
+    cells = plan.cells([Budget(1e15)])
+    assert {c.recipe.name for c in cells if c.method == "probe"} == {"zh_1k_fair"}
+    assert {c.recipe.name for c in cells if c.method == "finetune"} == {
+        "zh_1k_fair", "zh_1k_fair_lr3e-4"}
+
+    def row(seed, recipe, dev, test, objective="random"):
+        return {"task": "t", "labels": 1000, "method": "finetune", "metric": "accuracy",
+                "objective": objective, "budget_flops": None, "seed": seed, "recipe": recipe,
+                "dev_score": dev, "score": test}
+
+    rows = [row(0, "a", 0.70, 0.60), row(0, "b", 0.80, 0.75),  # b wins on dev
+            row(1, "a", 0.80, 0.90), row(1, "b", 0.70, 0.50),  # a wins on dev
+            row(2, "a", 0.75, 0.70), row(2, "b", 0.75, 0.80)]  # a tie: the mean
+    picked = {r["seed"]: r for r in budget_study.select_on_dev(rows)}
+    assert [(picked[s]["recipe"], picked[s]["score"]) for s in (0, 1, 2)] == [
+        ("b", 0.75), ("a", 0.90), ("a|b", pytest.approx(0.75))]
+    assert {r["recipes_compared"] for r in picked.values()} == {2}
+    table = budget_study.summary_table(rows)
+    assert "finetune (dev: 1 of 2)" in table and "0.800 ± 0.071 (n=3)" in table
 
 
 def _rows_by(rows, field):

@@ -55,7 +55,13 @@ def define_model_flags(separate_vocabularies=False):
 def define_training_flags():
     flags.DEFINE_integer("epochs", 10, "Training epochs.")
     flags.DEFINE_integer("batch_size", 32, "Training batch size.")
-    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (with --schedule linear: "
+                       "its peak).")
+    flags.DEFINE_enum("schedule", "constant", ["constant", "linear"],
+                      "Learning rate: constant, or linear: warm up over --warmup_fraction of "
+                      "the steps, then decay linearly to zero at the last one.")
+    flags.DEFINE_float("warmup_fraction", 0.05, "With --schedule linear: the warmup's share "
+                       "of the steps.")
     flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
 
 
@@ -122,7 +128,8 @@ def run(FLAGS, metric):
             dtype_policy=precision.resolve_dtype_policy(FLAGS.dtype_policy),
         )
         generation.train(lm, train, FLAGS.epochs, FLAGS.batch_size, FLAGS.learning_rate,
-                         FLAGS.label_smoothing, FLAGS.seed)
+                         FLAGS.label_smoothing, FLAGS.seed, schedule=FLAGS.schedule,
+                         warmup_fraction=FLAGS.warmup_fraction)
     lm.compile(sampler=sampler)
     if not is_chief(strategy):  # the chief writes the model folder
         return

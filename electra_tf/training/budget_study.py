@@ -176,7 +176,13 @@ class StudyPlan:
         """Every cell for `budgets` (`Budget`s), most informative first."""
         budgets = sorted(budgets, key=lambda b: b.flops)
         few = METHODS if self.probe else ("finetune",)
-        groups = [(recipe, budgets, few) for recipe in self.recipe_configs(self.recipes)]
+        groups, probed = [], set()
+        for recipe in self.recipe_configs(self.recipes):
+            # Recipes of one label count (a grid of learning rates, say) share one probe:
+            # the probe reads only the labels.
+            methods = few if recipe.max_train_examples not in probed else ("finetune",)
+            probed.add(recipe.max_train_examples)
+            groups.append((recipe, budgets, methods))
         groups += [(recipe, budgets[-1:], ("finetune",))
                    for recipe in self.recipe_configs(self.largest_budget_recipes)]
         unsized = [recipe.name for recipe, _, _ in groups if recipe.max_train_examples is None]
@@ -543,11 +549,46 @@ def _write_json(path, value):
     os.replace(temporary, path)
 
 
+def select_on_dev(rows):
+    """One row per task × labels × method × objective × budget × seed: where several recipes
+    ran it (a grid of learning rates), the one whose dev score is best, as a user tuning on
+    dev would pick. A tie on dev is a coin flip between the tied recipes: the row's score
+    is then their mean test score, its `recipe` their names joined by `|`. Every row gets
+    `recipes_compared`.
+
+    Example:
+    ```python
+    rows = [{"task": "t", "labels": 1000, "method": "finetune", "objective": "random",
+             "budget_flops": None, "seed": 0, "recipe": recipe, "dev_score": dev,
+             "score": test} for recipe, dev, test in [("lr1e-3", 0.70, 0.71),
+                                                      ("lr1e-4", 0.74, 0.73)]]
+    [(row["recipe"], row["score"], row["recipes_compared"]) for row in select_on_dev(rows)]
+    # -> [('lr1e-4', 0.73, 2)]
+    ```
+    """
+    cells = collections.defaultdict(list)
+    for row in rows:
+        cells[tuple(row[k] for k in ("task", "labels", "method", "objective", "budget_flops",
+                                     "seed"))].append(row)
+    selected = []
+    for candidates in cells.values():
+        if len(candidates) == 1:
+            selected.append({**candidates[0], "recipes_compared": 1})
+            continue
+        best = max(row["dev_score"] for row in candidates)
+        tied = [row for row in candidates if row["dev_score"] == best]
+        selected.append({**tied[0], "score": float(np.mean([row["score"] for row in tied])),
+                         "recipe": "|".join(row["recipe"] for row in tied),
+                         "recipes_compared": len(candidates)})
+    return selected
+
+
 def _groups(rows):
-    """`{(task, labels, method): {objective: {budget_flops: [scores]}}}`."""
+    """`{(task, labels, method): {objective: {budget_flops: [scores]}}}`, the recipe of
+    each seed picked on dev (`select_on_dev`)."""
     groups = collections.defaultdict(lambda: collections.defaultdict(
         lambda: collections.defaultdict(list)))
-    for row in rows:
+    for row in select_on_dev(rows):
         groups[row["task"], row["labels"], row["method"]][row["objective"]][
             row["budget_flops"]].append(row["score"])
     return groups
@@ -555,13 +596,17 @@ def _groups(rows):
 
 def summary_table(rows) -> str:
     """Mean ± std (and seeds) of the score per task × labels × method × objective × budget.
+    Where several recipes ran a cell, each seed counts with the one dev picks
+    (`select_on_dev`) and the method says among how many, e.g. `finetune (dev: 1 of 3)`.
 
     Example:
     ```python
     rows = [{"task": "chinese_sentiment", "labels": 1000, "method": "finetune",
-             "metric": "accuracy", "objective": objective, "budget_flops": budget, "score": score}
-            for objective, budget, score in [("random", None, 0.74), ("random", None, 0.76),
-                                             ("electra", 1e15, 0.80)]]
+             "metric": "accuracy", "objective": objective, "budget_flops": budget,
+             "seed": seed, "score": score}
+            for objective, budget, seed, score in [("random", None, 0, 0.74),
+                                                   ("random", None, 1, 0.76),
+                                                   ("electra", 1e15, 0, 0.80)]]
     summary_table(rows)
     # -> task               labels  method    metric    objective  no pre-training      1e+15 FLOPs
     #    chinese_sentiment  1000    finetune  accuracy  random     0.750 ± 0.010 (n=2)  -
@@ -570,13 +615,19 @@ def summary_table(rows) -> str:
     """
     budgets = sorted({row["budget_flops"] for row in rows if row["budget_flops"] is not None})
     metrics = {(row["task"], row["method"]): row["metric"] for row in rows}
+    compared = collections.defaultdict(int)
+    for row in select_on_dev(rows):
+        key = row["task"], row["labels"], row["method"], row["objective"]
+        compared[key] = max(compared[key], row["recipes_compared"])
     head = ["task", "labels", "method", "metric", "objective", "no pre-training"]
     lines = [head + [f"{b:.3g} FLOPs" for b in budgets]]
     for (task, labels, method), objectives in sorted(_groups(rows).items()):
         for objective in [RANDOM, *OBJECTIVES]:
             if objective in objectives:
                 cells = [_mean_std(objectives[objective].get(b)) for b in [None, *budgets]]
-                lines.append([task, str(labels), method, metrics[task, method], objective, *cells])
+                count = compared[task, labels, method, objective]
+                shown = f"{method} (dev: 1 of {count})" if count > 1 else method
+                lines.append([task, str(labels), shown, metrics[task, method], objective, *cells])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head) + len(budgets))]
     return "\n".join("  ".join(value.ljust(width) for value, width in zip(line, widths)).rstrip()
                      for line in lines)

@@ -33,6 +33,7 @@ from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
 from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
+from electra_tf.optimizers import WarmupLinearDecay
 from electra_tf.precision import compute_dtype_line
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,10 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     target_tokenizer = None
     if separate_vocabularies:
         vocabulary = tokenization.build_vocabulary(targets, vocab_size)
+        # Lowercasing as the vocabulary was learned: keras-hub's tokenizer keeps case by
+        # default, and every capitalised target word would then be `[UNK]`.
         target_tokenizer = keras_hub.models.ElectraTokenizer(
-            vocabulary=vocabulary, config_file="target_tokenizer.json"
+            vocabulary=vocabulary, lowercase=True, config_file="target_tokenizer.json"
         )
     backbone = ElectraSeq2SeqBackbone(
         electra,
@@ -119,29 +122,58 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     return ElectraSeq2SeqLM(backbone, preprocessor)
 
 
-def pairs_dataset(pairs, batch_size, shuffle_seed=None):
+# Length buckets (characters of source + target) for training batches: a batch then holds
+# pairs of about one length, and `ElectraSeq2SeqLM` cuts it to its longest pair, so it costs
+# its tokens rather than the padding a random mix of short and long messages would bring.
+LENGTH_BUCKETS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384)
+
+
+def pairs_dataset(pairs, batch_size, shuffle_seed=None, length_buckets=False):
+    """Batches of `{"encoder_text", "decoder_text"}` strings; shuffled (again every pass) with
+    a seed, grouped by length (`LENGTH_BUCKETS`) when `length_buckets`."""
     data = tf.data.Dataset.from_tensor_slices({
         "encoder_text": [s for s, _ in pairs], "decoder_text": [t for _, t in pairs],
     })
     if shuffle_seed is not None:
         data = data.shuffle(len(pairs), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size)
+    if not length_buckets:
+        return data.batch(batch_size)
+
+    def length(pair):
+        return tf.strings.length(pair["encoder_text"], unit="UTF8_CHAR") + tf.strings.length(
+            pair["decoder_text"], unit="UTF8_CHAR")
+
+    return data.bucket_by_sequence_length(
+        length, list(LENGTH_BUCKETS), [batch_size] * (len(LENGTH_BUCKETS) + 1), no_padding=True)
 
 
 def train(lm, pairs, epochs=10, batch_size=32, learning_rate=1e-4, label_smoothing=0.1,
-          seed=0, callbacks=None, run_eagerly=False):
+          seed=0, callbacks=None, run_eagerly=False, schedule="constant", warmup_fraction=0.0):
     """Teacher-forced training with Adam and (by default) label smoothing 0.1; logs the
     compute dtype first (`precision.compute_dtype_line`).
 
+    Batches group pairs of about one length (`pairs_dataset(length_buckets=True)`); an
+    epoch is `ceil(len(pairs) / batch_size)` of them. `schedule="linear"` warms the rate
+    up over `warmup_fraction` of the steps and brings it linearly to zero at the last
+    one (`optimizers.WarmupLinearDecay`); `"constant"` keeps `learning_rate`.
     `run_eagerly=True` runs the train step without tracing it (`compile`'s
     switch): for a model that trains a step or two (a smoke test), tracing
     the step, its gradients and Adam's updates takes seconds longer than
     running them; for anything longer the traced step is the fast one.
     """
+    steps_per_epoch = -(-len(pairs) // batch_size)
+    if schedule == "linear":
+        total = epochs * steps_per_epoch
+        learning_rate = WarmupLinearDecay(learning_rate, int(warmup_fraction * total), total)
+    elif schedule != "constant":
+        raise ValueError(f"unknown schedule {schedule!r}: use constant or linear.")
     log.info(compute_dtype_line(lm.backbone.dtype_policy))
     lm.compile(optimizer=keras.optimizers.Adam(learning_rate), label_smoothing=label_smoothing,
                run_eagerly=run_eagerly)
-    return lm.fit(pairs_dataset(pairs, batch_size, shuffle_seed=seed), epochs=epochs,
+    data = pairs_dataset(pairs, batch_size, shuffle_seed=seed, length_buckets=True)
+    # Buckets leave part-filled batches behind, so a pass is not a fixed number of them:
+    # the stream repeats and an epoch is counted in steps, which the schedule ends with.
+    return lm.fit(data.repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
                   shuffle=False, callbacks=callbacks, verbose=2)  # The dataset shuffles.
 
 
@@ -211,12 +243,15 @@ def corpus_scores(hypotheses, references, target_language=None, lowercase=False)
     }
 
 
-def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lowercase=False):
+def score(lm, pairs, target_language=None, max_length=None, batch_size=32, lowercase=None):
     """Corpus BLEU and chrF (`corpus_scores`) of `lm`'s generations against the targets.
 
-    `lowercase=True` scores case-insensitively: fair for a lowercasing
-    (uncased) target vocabulary, which cannot produce capitals.
+    `lowercase` (default: whether `lm`'s target tokenizer lowercases) scores
+    case-insensitively: the fair score for an uncased target vocabulary, which
+    cannot write capitals.
     """
+    if lowercase is None:
+        lowercase = bool(getattr(lm.preprocessor.decoder_tokenizer, "lowercase", False))
     hypotheses = generate(lm, [s for s, _ in pairs], max_length, batch_size)
     return corpus_scores(hypotheses, [t for _, t in pairs], target_language, lowercase)
 

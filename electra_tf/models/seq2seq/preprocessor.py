@@ -184,3 +184,35 @@ def _count_longer(tokenizer, texts, limit):
     lengths = (token_ids.row_lengths() if isinstance(token_ids, tf.RaggedTensor)
                else [len(ids) for ids in token_ids])
     return int(tf.reduce_sum(tf.cast(tf.convert_to_tensor(lengths) > limit, "int32")))
+
+
+def trim_to_longest(x, y=None, sample_weight=None):
+    """A packed batch cut to its longest source and its longest target.
+
+    The preprocessor pads every example to its full lengths; padding sits at
+    the end and is masked out of attention and the loss, so the cut batch
+    gives the same loss per real token at the cost of its own length. Keys
+    without a padding mask beside them (a captioner's `images`) are kept as
+    they are.
+
+    ```python
+    x = {"encoder_token_ids": [[2, 5, 3, 0]], "encoder_padding_mask": [[1, 1, 1, 0]],
+         "decoder_token_ids": [[2, 6, 0, 0]], "decoder_padding_mask": [[1, 1, 0, 0]]}
+    x, y, sample_weight = trim_to_longest(x, [[6, 3, 0, 0]], [[1, 1, 0, 0]])
+    x["encoder_token_ids"].shape, y.shape  # -> (TensorShape([1, 3]), TensorShape([1, 2]))
+    ```
+    """
+    def longest(mask):
+        return tf.reduce_max(tf.reduce_sum(tf.cast(mask, "int32"), axis=-1))
+
+    x = dict(x)
+    cuts = {side: longest(x[f"{side}_padding_mask"]) for side in ("encoder", "decoder")
+            if f"{side}_padding_mask" in x}
+    for key in x:
+        side = key.split("_")[0]
+        if side in cuts:
+            x[key] = tf.convert_to_tensor(x[key])[:, :cuts[side]]
+    if "decoder" in cuts:
+        y, sample_weight = (None if t is None else tf.convert_to_tensor(t)[:, :cuts["decoder"]]
+                            for t in (y, sample_weight))
+    return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)

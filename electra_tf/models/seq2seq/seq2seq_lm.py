@@ -15,7 +15,7 @@ Example:
 from electra_tf import tokenization
 from electra_tf.models.samplers import LengthPenaltyBeamSampler
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone, make_encoder
-from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor, trim_to_longest
 from electra_tf.models.seq2seq.seq2seq_lm import ElectraSeq2SeqLM
 
 vocab = tokenization.build_vocabulary(["床前明月光", "疑是地上霜"], 40)
@@ -47,7 +47,7 @@ from electra_tf.models.encoders import saved_mixed_policy
 from electra_tf.models.losses import SmoothedSparseCategoricalCrossentropy
 from electra_tf.models.samplers import BeamCache
 from electra_tf.models.seq2seq.backbone import ElectraSeq2SeqBackbone
-from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
+from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor, trim_to_longest
 from electra_tf.models.task_presets import FreshOptimizerOnLoad
 
 
@@ -106,13 +106,32 @@ class ElectraSeq2SeqLM(MultiWorkerKerasSteps, BuildOptimizerBeforeTraining, Fres
 
     def compile(self, optimizer="auto", loss="auto", *, weighted_metrics="auto",
                 sampler="greedy", label_smoothing=0.0, **kwargs):
-        """Adam(1e-4) and (label-smoothed) sparse cross-entropy unless given."""
+        """Adam(1e-4) and (label-smoothed) sparse cross-entropy, the mean over real target
+        tokens, unless given."""
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(1e-4)
-        if loss == "auto" and label_smoothing:
-            loss = SmoothedSparseCategoricalCrossentropy(label_smoothing)
+        if loss == "auto":
+            # The mean over the batch's real tokens: Keras' default divides by every position,
+            # padding included, so a batch's loss (and its weight in training) would depend
+            # on how far it is padded, which `preprocess_samples` varies batch by batch.
+            loss = (SmoothedSparseCategoricalCrossentropy(label_smoothing,
+                                                          reduction="mean_with_sample_weight")
+                    if label_smoothing else keras.losses.SparseCategoricalCrossentropy(
+                        from_logits=True, reduction="mean_with_sample_weight"))
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics,
                         sampler=sampler, **kwargs)
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """The preprocessor's batch cut to its longest source and target
+        (`trim_to_longest`): what `fit`, `evaluate` and `predict` feed the model.
+
+        Packed to the preprocessor's full lengths, a batch of short messages
+        would pay for its padding in every layer; cut, it costs its own
+        length, and length-bucketed batches (`training.generation.pairs_dataset`)
+        cost little more than their tokens.
+        """
+        batch = super().preprocess_samples(x, y, sample_weight)
+        return trim_to_longest(*keras.utils.unpack_x_y_sample_weight(batch))
 
     def generate(self, inputs, max_length=None, stop_token_ids="auto", strip_prompt=False,
                  use_cache=True):
