@@ -1,9 +1,10 @@
 """Measures the generation results the docs report, each beside a baseline, on a fixed CPU budget.
 
-    python scripts/generation_results.py --out runs/generation_results   # an hour or more on 2 busy cores
+    python scripts/generation_results.py --out runs/generation_results   # about 2 h, 2 idle cores
     python scripts/generation_results.py --out /tmp/smoke --quick        # real data, smoke budgets
     python scripts/generation_results.py --out /tmp/tiny --tiny          # built-in fixtures: seconds
     python scripts/generation_results.py --stages poems,continuation    # some stages only
+    python scripts/generation_results.py --stages warm_start            # warm vs cold encoder
     python scripts/generation_results.py --baselines_only --out runs/gr_baselines  # no training
 
 Writes to `--out`: `generation_results.json`, a list of rows
@@ -14,24 +15,19 @@ every other number: budgets, samples, time per stage) and `results.md`
 (the rows as a table). `train_minutes` is the model's training time
 (`fit`), a warm-started translator's including the bilingual pre-training.
 
-1. **Translation, en→zh and zh→en, cold vs warm encoder** (variants
-   `en-zh cold`, `en-zh warm`, ...). One small bilingual ELECTRA is
-   pre-trained on both sides of the *training* catalogs only (the test
-   catalogs are never seen, not even as unlabelled text), and both directions
-   are then trained twice with its tokenizer and shape: once with its
-   pre-trained discriminator as the encoder (warm), once with the same
-   encoder randomly initialised (cold). Same seed, data, steps, learning rate
-   and initial decoder weights, so the encoder's weights are the only
-   difference. Test pairs are UI messages of unseen programs (the iso-codes
-   name catalogs are kept apart by `parallel.gettext_pairs`). The vocabulary
-   is the pre-trained model's (uncased), so BLEU / chrF are case-insensitive;
-   Chinese targets use sacrebleu's `zh` tokenization. Decoding is greedy.
-   Baselines, scored the same way: a translation memory (the target of the
-   training source nearest by character 1–3-gram TF-IDF cosine, over the
-   pairs the model trains on) and copying the source; for perplexity, a
-   Kneser-Ney 3-gram LM of the training targets' tokens (it does not read
-   the source: a translator whose perplexity is not below it ignores the
-   source).
+1. **Translation, en→zh and zh→en** (variants `en-zh`, `zh-en`): the
+   recipe of `TRANSLATION_RECIPE` (a vocabulary per side, a random
+   encoder, length-bucketed batches, a linear schedule ending at the last
+   step), trained on every training-catalog pair. Test pairs are UI messages
+   of unseen programs (the iso-codes name catalogs are kept apart by
+   `parallel.gettext_pairs`). The vocabularies are uncased, so BLEU / chrF are
+   case-insensitive; Chinese targets use sacrebleu's `zh` tokenization.
+   Decoding is greedy. Baselines, scored the same way: a translation memory
+   (the target of the training source nearest by character 1–3-gram TF-IDF
+   cosine, over the pairs the model trains on) and copying the source; for
+   perplexity, a Kneser-Ney 3-gram LM of the training targets' tokens (it
+   does not read the source: a translator whose perplexity is not below it
+   ignores the source).
 2. **Poems** (fortunes-zh, first line → the rest, every 20th poem held out)
    and **continuation** (People's Daily, sentence → next sentence, every 20th
    paragraph held out): perplexity per target token — a character, for
@@ -43,6 +39,19 @@ every other number: budgets, samples, time per stage) and `results.md`
    composed from held-out `load_digits` scans, English and Chinese captions
    (`examples/captioning.py`), beside a logistic regression on each digit
    slot's pixels trained on the same images.
+
+4. **Warm start** (stage `warm_start`, run only when asked; variants `en-zh
+   cold`, `en-zh warm`, ...): one small bilingual ELECTRA is pre-trained on
+   both sides of the *training* catalogs only (the test catalogs are never
+   seen, not even as unlabelled text), and both directions are trained twice
+   with its tokenizer and shape: with its pre-trained discriminator as the
+   encoder (warm), and with the same encoder randomly initialised (cold).
+   Same seed, data, steps, learning rate and initial decoder weights, so the
+   encoder's weights are the only difference.
+
+`--stages` runs some stages; their results replace the same stages' in
+`--out` and the others' are kept (from a run with the same size, seed and
+`--baselines_only`), so the full run can be made in pieces.
 
 Decoding speed is not measured here: time `benchmarks/decoding.py` on an idle
 machine (figures in benchmarks/README.md).
@@ -57,7 +66,7 @@ import time
 
 import keras
 
-from electra_tf import ElectraConfig, tokenization
+from electra_tf import ElectraConfig, precision, tokenization
 from electra_tf.data import parallel
 from electra_tf.models.seq2seq.preprocessor import ElectraSeq2SeqLMPreprocessor
 from electra_tf.training import baselines, generation
@@ -72,31 +81,47 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # per stage (the tests' path). None: every pair the split has.
 BUDGETS = {
     "full": {
-        "train_pairs": 4000, "test_pairs": 300, "pretrain_steps": 600, "pretrain_width": 128,
-        "pretrain_layers": 2, "translation_epochs": 2, "translation_length": 32,
+        "train_pairs": None, "test_pairs": 300, "translation_epochs": 7,
+        "translation_width": 256, "translation_layers": 3,
+        "warm_start_pairs": 4000, "pretrain_steps": 600, "pretrain_width": 128,
+        "pretrain_layers": 2, "warm_start_epochs": 2, "warm_start_length": 32,
         "poem_train": None, "poem_test": None, "poem_epochs": 10, "poem_length": 96,
         "continuation_train": 4000, "continuation_test": 300, "continuation_epochs": 2,
         "continuation_length": 64, "lm_width": 128, "lm_layers": 2,
         "caption_train_images": 20000, "caption_test_images": 1000, "caption_epochs": 15,
     },
     "quick": {
-        "train_pairs": 64, "test_pairs": 16, "pretrain_steps": 4, "pretrain_width": 128,
-        "pretrain_layers": 2, "translation_epochs": 1, "translation_length": 32,
+        "train_pairs": 64, "test_pairs": 16, "translation_epochs": 1,
+        "translation_width": 256, "translation_layers": 3,
+        "warm_start_pairs": 64, "pretrain_steps": 4, "pretrain_width": 128,
+        "pretrain_layers": 2, "warm_start_epochs": 1, "warm_start_length": 32,
         "poem_train": 32, "poem_test": 4, "poem_epochs": 1, "poem_length": 96,
         "continuation_train": 64, "continuation_test": 16, "continuation_epochs": 1,
         "continuation_length": 64, "lm_width": 128, "lm_layers": 2,
         "caption_train_images": 64, "caption_test_images": 64, "caption_epochs": 1,
     },
     "tiny": {
-        "train_pairs": None, "test_pairs": None, "pretrain_steps": 2, "pretrain_width": 32,
-        "pretrain_layers": 1, "translation_epochs": 1, "translation_length": 16,
+        "train_pairs": None, "test_pairs": None, "translation_epochs": 1,
+        "translation_width": 32, "translation_layers": 1,
+        "warm_start_pairs": None, "pretrain_steps": 2, "pretrain_width": 32,
+        "pretrain_layers": 1, "warm_start_epochs": 1, "warm_start_length": 16,
         "poem_train": None, "poem_test": None, "poem_epochs": 1, "poem_length": 24,
         "continuation_train": None, "continuation_test": None, "continuation_epochs": 1,
         "continuation_length": 24, "lm_width": 16, "lm_layers": 1,
         "caption_train_images": 256, "caption_test_images": 16, "caption_epochs": 1,
     },
 }
-STAGES = ("translation", "poems", "continuation", "captioning")
+# The translators' recipe besides the budget's width, depth and epochs (found by the sweep in
+# docs/sweeps/0.2.0/translation): a vocabulary per side learned from the training pairs, length
+# buckets, a peak rate of 1e-3 reached over the first tenth of the steps and decaying to zero at
+# the last, batches of 64, bfloat16 where the CPU has it.
+TRANSLATION_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "sequence_length": 64,
+                      "batch_size": 64, "learning_rate": 1e-3, "schedule": "linear",
+                      "warmup_fraction": 0.1, "label_smoothing": 0.1, "dtype_policy": "auto"}
+STAGES = ("translation", "poems", "continuation", "captioning", "warm_start")
+# What a run measures unless told (`--stages`): warm-starting translation from a small
+# bilingual ELECTRA is a separate experiment.
+DEFAULT_STAGES = STAGES[:4]
 LEARNING_RATE = 5e-4
 BATCH_SIZE = 32
 NGRAM_ORDER = 3
@@ -265,23 +290,89 @@ def bilingual_preprocessor(config, corpus, out, args, length):
                                         decoder_sequence_length=length)
 
 
+def directions(train, test, shown):
+    """`(direction, train, test, shown)` for en→zh and for zh→en (the pairs flipped)."""
+    flip = lambda pairs: [(t, s) for s, t in pairs]  # noqa: E731
+    yield "en-zh", train, test, shown
+    yield "zh-en", flip(train), flip(test), flip(shown)
+
+
+def build_translator(train_pairs, budget, seed):
+    """An untrained translator of the recipe (`TRANSLATION_RECIPE` and the budget's sizes),
+    its vocabularies learned from `train_pairs`."""
+    keras.utils.set_random_seed(seed)
+    return generation.build_lm(
+        train_pairs, separate_vocabularies=True, vocab_size=TRANSLATION_RECIPE["vocab_size"],
+        hidden_size=budget["translation_width"], num_layers=budget["translation_layers"],
+        dropout=TRANSLATION_RECIPE["dropout"],
+        sequence_length=TRANSLATION_RECIPE["sequence_length"],
+        dtype_policy=precision.resolve_dtype_policy(TRANSLATION_RECIPE["dtype_policy"]))
+
+
+def train_translator(lm, train_pairs, budget, seed, eagerly=False, callbacks=None):
+    """Trains `lm` by the recipe for the budget's epochs; returns the minutes `fit` took
+    (without what `callbacks` report in `decoding_seconds`: a curve's decoding)."""
+    began = time.perf_counter()
+    recipe = {k: TRANSLATION_RECIPE[k] for k in (
+        "batch_size", "learning_rate", "schedule", "warmup_fraction", "label_smoothing")}
+    generation.train(lm, train_pairs, epochs=budget["translation_epochs"], seed=seed,
+                     callbacks=callbacks, run_eagerly=eagerly, **recipe)
+    decoding = sum(getattr(callback, "decoding_seconds", 0.0) for callback in callbacks or ())
+    return (time.perf_counter() - began - decoding) / 60
+
+
 def translation_results(args, out, budget, log):
+    """Both directions by the recipe, on every training-catalog pair (the budget's
+    `train_pairs`), beside the translation memory and copying."""
     splits = translation_data(args)
     train = sample(splits["train"], budget["train_pairs"], args.seed)
     test = sample(splits["test"], budget["test_pairs"], args.seed)
+    results = {"train_pairs": len(train), "test_pairs": len(test),
+               "test_catalogs": len(splits["test_catalogs"]),
+               "name_pairs_kept_apart": len(splits["names"]),
+               "recipe": {**TRANSLATION_RECIPE, **{k: budget[k] for k in (
+                   "translation_epochs", "translation_width", "translation_layers")}},
+               "baselines": {}, "runs": [], "rows": []}
+    showcase = parallel.showcase_pairs(test, count=5)
+    length = TRANSLATION_RECIPE["sequence_length"]
+    for direction, train_pairs, test_pairs, shown in directions(train, test, showcase):
+        language = direction[-2:]
+        scores, memory_samples = translation_baselines(train_pairs, test_pairs, shown, language)
+        results["baselines"][direction] = {"translation_memory": scores[MEMORY],
+                                           "copy": scores[COPY],
+                                           "translation_memory_samples": memory_samples}
+        lm = build_translator(train_pairs, budget, args.seed)
+        target_ngram = ngram_perplexity(lm.preprocessor, train_pairs, test_pairs, False)
+        run, minutes = None, None
+        if not args.baselines_only:
+            minutes = train_translator(lm, train_pairs, budget, args.seed, eagerly=args.tiny)
+            run = {"direction": direction, "dtype_policy": lm.backbone.dtype_policy.name,
+                   "perplexity": generation.perplexity(lm, test_pairs), "train_minutes": minutes}
+            lm.compile(sampler="greedy")
+            model_scores, samples = greedy_translations(lm, test_pairs, shown, language, length)
+            run.update(model_scores, samples=samples)
+            results["runs"].append(run)
+        log(direction, (minutes or 0) * 60, run or results["baselines"][direction])
+        results["rows"] += translation_rows(direction, run, scores, target_ngram, minutes)
+    return results
+
+
+def warm_start_results(args, out, budget, log):
+    """Warm vs cold encoder: one small bilingual ELECTRA pre-trained on both sides of the
+    training catalogs, then translators of its shape and vocabulary in both directions,
+    with its weights (warm) or random ones (cold)."""
+    splits = translation_data(args)
+    train = sample(splits["train"], budget["warm_start_pairs"], args.seed)
+    test = sample(splits["test"], budget["test_pairs"], args.seed)
     showcase = parallel.showcase_pairs(test, count=3)
-    length = budget["translation_length"]
+    length = budget["warm_start_length"]
     corpus = out / "bilingual_train_catalogs.txt"
     # All training catalogs (not only the sampled pairs): unlabelled text is
     # cheap, and none of it comes from a test catalog.
     write_bilingual_corpus(splits["train"], corpus)
     config = pretraining_config(budget["pretrain_steps"], budget["pretrain_width"],
                                 budget["pretrain_layers"])
-    results = {
-        "train_catalog_pairs": len(splits["train"]), "train_pairs": len(train),
-        "test_pairs": len(test), "test_catalogs": len(splits["test_catalogs"]),
-        "name_pairs_kept_apart": len(splits["names"]), "baselines": {}, "runs": [], "rows": [],
-    }
+    results = {"train_pairs": len(train), "test_pairs": len(test), "runs": [], "rows": []}
     pretrained = out / "bilingual_electra"
     if args.baselines_only:
         preprocessor = bilingual_preprocessor(config, corpus, out, args, length)
@@ -294,26 +385,18 @@ def translation_results(args, out, budget, log):
         results.update(
             pretrain_steps=budget["pretrain_steps"], pretrain_minutes=pretrain_minutes,
             pretraining_history={k: float(v[-1]) for k, v in pretraining.history.items()})
-    for direction in ("en-zh", "zh-en"):
-        flip = direction == "zh-en"
-        train_pairs = [(t, s) for s, t in train] if flip else train
-        test_pairs = [(t, s) for s, t in test] if flip else test
-        shown = [(t, s) for s, t in showcase] if flip else showcase
+    for direction, train_pairs, test_pairs, shown in directions(train, test, showcase):
         language = direction[-2:]
-        scores, memory_samples = translation_baselines(train_pairs, test_pairs, shown, language)
-        results["baselines"][direction] = {"translation_memory": scores[MEMORY],
-                                           "copy": scores[COPY],
-                                           "translation_memory_samples": memory_samples}
+        scores, _ = translation_baselines(train_pairs, test_pairs, shown, language)
         if args.baselines_only:
             target_ngram = ngram_perplexity(preprocessor, train_pairs, test_pairs, False)
             results["rows"] += translation_rows(direction, None, scores, target_ngram, None)
-            log(f"{direction} baselines", 0, results["baselines"][direction])
             continue
         for warm in (False, True):
             keras.utils.set_random_seed(args.seed)
             lm = generation.build_lm(train_pairs, encoder=pretrained, warm_start=warm,
                                      dropout=0.1, sequence_length=length)
-            minutes = timed_training(lm, train_pairs, budget["translation_epochs"], args.seed,
+            minutes = timed_training(lm, train_pairs, budget["warm_start_epochs"], args.seed,
                                      eagerly=args.tiny)
             if warm:
                 minutes += pretrain_minutes  # a warm start costs its pre-training too
@@ -346,7 +429,8 @@ def language_model_results(task, train, test, args, budget, log):
     if not args.baselines_only:
         minutes = timed_training(lm, train, budget[f"{prefix}_epochs"], args.seed,
                                  eagerly=args.tiny)
-        results.update(epochs=budget[f"{prefix}_epochs"], train_minutes=minutes,
+        results.update(epochs=budget[f"{prefix}_epochs"], learning_rate=LEARNING_RATE,
+                       batch_size=BATCH_SIZE, train_minutes=minutes,
                        perplexity=generation.perplexity(lm, test))
         lm.compile(sampler="greedy")
         results["sample"] = [test[0][0], generation.generate(lm, [test[0][0]], length)[0],
@@ -434,22 +518,37 @@ def markdown(rows, seconds):
     return "\n".join(lines) + "\n"
 
 
+def earlier_results(path, mode, args):
+    """What an earlier run with the same mode, seed and `--baselines_only` left in `path`
+    (its stages are kept unless run again), or a fresh start."""
+    if path.exists():
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if (earlier.get("mode"), earlier.get("seed"), earlier.get("baselines_only")) == (
+                mode, args.seed, args.baselines_only):
+            earlier.setdefault("stage_seconds", {})
+            return earlier
+        print(f"{path}: an earlier run with other settings; its stages are replaced", flush=True)
+    return {"stage_seconds": {}}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/generation_results", help="output directory")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="real data, smoke-sized budgets")
-    mode.add_argument("--tiny", action="store_true",
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="real data, smoke-sized budgets")
+    size.add_argument("--tiny", action="store_true",
                       help="built-in fixtures and tiny models: every row kind in seconds")
     parser.add_argument("--baselines_only", action="store_true",
                         help="score the baselines only, training nothing (rows' model: null)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vocab_size", type=int, default=6000)
     parser.add_argument("--fortunes_dir", default=None, help="fortunes-zh poems directory")
-    parser.add_argument("--stages", default=",".join(STAGES),
-                        help="comma-separated subset of " + ",".join(STAGES))
+    parser.add_argument("--stages", default=",".join(DEFAULT_STAGES),
+                        help="comma-separated subset of " + ",".join(STAGES) + "; a run of some "
+                        "stages replaces theirs in --out's results and keeps the others'")
     args = parser.parse_args(argv)
-    budget = BUDGETS["tiny" if args.tiny else "quick" if args.quick else "full"]
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    budget = BUDGETS[mode]
     if args.tiny:
         args.vocab_size = min(args.vocab_size, 200)
     stages = args.stages.split(",")
@@ -458,28 +557,27 @@ def main(argv=None):
         parser.error(f"unknown stage(s) {sorted(unknown)}: choose from {', '.join(STAGES)}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    began = time.time()
-    timings = {}
 
     def log(stage, seconds, values=None):
-        timings[stage] = round(seconds)
         print(f"== {stage}: {seconds / 60:.1f} min {json.dumps(values or {}, ensure_ascii=False)}",
               flush=True)
 
-    results = {"budget": budget, "seed": args.seed, "learning_rate": LEARNING_RATE,
-               "batch_size": BATCH_SIZE, "ngram_order": NGRAM_ORDER}
+    results = earlier_results(out / "results.json", mode, args)
+    results.update({"mode": mode, "budget": budget, "seed": args.seed,
+                    "baselines_only": args.baselines_only, "ngram_order": NGRAM_ORDER})
     run_stage = {"translation": lambda: translation_results(args, out, budget, log),
                  "poems": lambda: poem_results(args, budget, log),
                  "continuation": lambda: continuation_results(args, budget, log),
-                 "captioning": lambda: caption_results(args, budget, log)}
-    rows = []
+                 "captioning": lambda: caption_results(args, budget, log),
+                 "warm_start": lambda: warm_start_results(args, out, budget, log)}
     for stage in STAGES:
         if stage in stages:
+            stage_began = time.time()
             results[stage] = run_stage[stage]()
-            rows += results[stage]["rows"]
+            results["stage_seconds"][stage] = round(time.time() - stage_began)
+    rows = [row for stage in STAGES if stage in results for row in results[stage]["rows"]]
     results["rows"] = rows
-    results["seconds"] = round(time.time() - began)
-    results["stage_seconds"] = timings
+    results["seconds"] = sum(results["stage_seconds"].values())
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out / "generation_results.json").write_text(rows_json(rows))
     (out / "results.md").write_text(markdown(rows, results["seconds"]))

@@ -15,6 +15,9 @@ Examples:
   electra-study --time_limit_minutes 100
   # budgets in FLOPs, two seeds, no 8,000-label cells
   electra-study --budgets_flops 5e14,1e15,2e15 --seeds 0,1 --largest_budget_recipes=
+  # the fine-tuning rate picked on dev for every arm and seed (a grid of recipes)
+  electra-study --recipes zh_1k_fair,docs/sweeps/0.2.0/zh_1k_fair_lr3e-4.json,\
+      docs/sweeps/0.2.0/zh_1k_fair_lr1e-4.json
   # every arm, task and method on a tiny config: about two minutes
   electra-study --tiny --study_dir /tmp/study_tiny
 
@@ -62,7 +65,9 @@ def define_flags():
     recipes = ", ".join(preset_names(FinetuneConfig.PRESETS))
     flags.DEFINE_list("recipes", list(DEFAULTS.recipes),
                       f"Fine-tuning recipes run at every budget, with the probe ({recipes}, or "
-                      "JSON files); each sets the number of labels (max_train_examples).")
+                      "JSON files); each sets the number of labels (max_train_examples). "
+                      "Several with one number of labels are a grid (learning rates, say): one "
+                      "probe, and each seed's score is the recipe its dev score picks.")
     flags.DEFINE_list("largest_budget_recipes", list(DEFAULTS.largest_budget_recipes),
                       "Recipes run at the largest budget only (fine-tuning, no probe); "
                       "--largest_budget_recipes= runs none.")

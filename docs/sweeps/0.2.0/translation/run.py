@@ -1,18 +1,18 @@
 """One translator of a recipe, trained on every training-catalog pair, scored beside its baselines.
 
-Trains `generation.build_lm` + `generation.train` (the library's translator,
-what `scripts/translate.py` runs) on all gettext training pairs of one
-direction, decodes the test sample of `scripts/generation_results.py` (300
-UI messages of unseen programs, same seed) greedily every `--every` epochs
-and scores it as that script does (sacrebleu, lowercased, `zh` tokenization
-for Chinese), beside the translation memory over the same training pairs
-and copying the source. `train_minutes` counts `fit` only (decoding for the
-curve is left out). Each run is a record of `--output` (JSON, keyed by
-`--name`: a name already there is not run again); `--plot` draws every
-run's curve.
+Builds and trains the translator of `scripts/generation_results.py`'s
+translation stage (its `TRANSLATION_RECIPE`, any field changed by a flag)
+on all gettext training pairs of one direction, decodes that script's test
+sample (300 UI messages of unseen programs, same seed) greedily every
+`--every` epochs and scores it as the script does (sacrebleu, lowercased,
+`zh` tokenization for Chinese), beside the translation memory over the
+same training pairs and copying the source. `train_minutes` counts `fit`
+only (the curve's decoding is left out). Each run is a record of
+`--output` (JSON, keyed by `--name`: a name already there is not run
+again); the PNG beside it draws every run's curve.
 
-    python docs/sweeps/0.2.0/translation/run.py --name en-zh_e16 --direction en-zh \
-        --epochs 16 --output docs/sweeps/0.2.0/translation/runs.json
+    python docs/sweeps/0.2.0/translation/run.py --name en-zh_base --direction en-zh \
+        --output docs/sweeps/0.2.0/translation/runs.json
 """
 
 import argparse
@@ -69,36 +69,31 @@ class HeldOutScores(keras.callbacks.Callback):
 def train_and_score(args):
     # A few test sources are longer than the encoder reads; said once, not at every decoding.
     warnings.filterwarnings("ignore", message=".*source\\(s\\) longer than")
+    recipe = results_script.TRANSLATION_RECIPE
+    recipe.update({key: getattr(args, key) for key in recipe if getattr(args, key) is not None})
+    budget = {**results_script.BUDGETS["full"], "translation_epochs": args.epochs,
+              "translation_width": args.width, "translation_layers": args.layers}
     splits = parallel.gettext_pairs()
     test = results_script.sample(splits["test"], TEST_PAIRS, args.seed)
     train = splits["train"][:args.max_train_pairs]
     showcase = parallel.showcase_pairs(test, count=5)
-    if args.direction == "zh-en":
-        train, test, showcase = ([(t, s) for s, t in pairs] for pairs in (train, test, showcase))
-    language = args.direction[-2:]
+    direction, train, test, showcase = next(
+        d for d in results_script.directions(train, test, showcase) if d[0] == args.direction)
+    language = direction[-2:]
     scores, _ = results_script.translation_baselines(train, test, showcase, language)
-    keras.utils.set_random_seed(args.seed)
-    lm = generation.build_lm(
-        train, separate_vocabularies=True, vocab_size=args.vocab_size,
-        hidden_size=args.hidden_size, num_layers=args.num_layers, dropout=args.dropout,
-        sequence_length=args.sequence_length,
-        dtype_policy=precision.resolve_dtype_policy(args.dtype_policy))
+    lm = results_script.build_translator(train, budget, args.seed)
     curve = []
-    scorer = HeldOutScores(test, language, args.sequence_length, args.every, args.epochs, curve)
-    generation.train(lm, train, epochs=args.epochs, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, label_smoothing=args.label_smoothing,
-                     seed=args.seed, callbacks=[scorer], schedule=args.schedule,
-                     warmup_fraction=args.warmup_fraction)
-    outputs = generation.generate(lm, [s for s, _ in showcase], args.sequence_length)
+    scorer = HeldOutScores(test, language, recipe["sequence_length"], args.every, args.epochs,
+                           curve)
+    minutes = results_script.train_translator(lm, train, budget, args.seed, callbacks=[scorer])
+    outputs = generation.generate(lm, [s for s, _ in showcase], recipe["sequence_length"])
     return {
-        "name": args.name, "direction": args.direction, "recipe": {
-            key: getattr(args, key) for key in (
-                "epochs", "batch_size", "learning_rate", "schedule", "warmup_fraction",
-                "label_smoothing", "hidden_size", "num_layers", "dropout", "vocab_size",
-                "sequence_length", "seed")},
+        "name": args.name, "direction": direction,
+        "recipe": {**recipe, "epochs": args.epochs, "width": args.width, "layers": args.layers,
+                   "seed": args.seed},
         "dtype_policy": lm.backbone.dtype_policy.name, "train_pairs": len(train),
-        "test_pairs": len(test), "steps": args.epochs * -(-len(train) // args.batch_size),
-        "train_minutes": curve[-1]["train_minutes"], "model": curve[-1], "curve": curve,
+        "test_pairs": len(test), "steps": int(lm.optimizer.iterations),
+        "train_minutes": round(minutes, 2), "model": curve[-1], "curve": curve,
         "perplexity": generation.perplexity(lm, test),
         "baselines": {name.split(" (")[0]: value for name, value in scores.items()},
         "samples": [[s, t, o] for (s, t), o in zip(showcase, outputs)],
@@ -136,21 +131,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--direction", choices=["en-zh", "zh-en"], default="en-zh")
-    parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--every", type=int, default=2)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--schedule", default="linear")
-    parser.add_argument("--warmup_fraction", type=float, default=0.05)
-    parser.add_argument("--label_smoothing", type=float, default=0.1)
-    parser.add_argument("--hidden_size", type=int, default=256)
-    parser.add_argument("--num_layers", type=int, default=4)
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--vocab_size", type=int, default=8000)
-    parser.add_argument("--sequence_length", type=int, default=64)
-    parser.add_argument("--dtype_policy", default="auto")
+    parser.add_argument("--epochs", type=int, default=7)
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--every", type=int, default=1, help="decode the test sample every N "
+                        "epochs (and after the last)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_train_pairs", type=int, help="a smoke run: the first N pairs")
+    # The recipe's other fields: the results script's TRANSLATION_RECIPE unless given.
+    for key, value in results_script.TRANSLATION_RECIPE.items():
+        parser.add_argument(f"--{key}", type=type(value), help=f"default {value}")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     output = pathlib.Path(args.output)
