@@ -85,9 +85,10 @@ BUDGETS = {
         "translation_width": 256, "translation_layers": 3,
         "warm_start_pairs": 4000, "pretrain_steps": 600, "pretrain_width": 128,
         "pretrain_layers": 2, "warm_start_epochs": 2, "warm_start_length": 32,
-        "poem_train": None, "poem_test": None, "poem_epochs": 10, "poem_length": 96,
-        "continuation_train": 4000, "continuation_test": 300, "continuation_epochs": 2,
-        "continuation_length": 64, "lm_width": 128, "lm_layers": 2,
+        "poem_train": None, "poem_test": None, "poem_epochs": 30, "poem_length": 96,
+        "poem_width": 128, "poem_layers": 2,
+        "continuation_train": None, "continuation_test": 300, "continuation_epochs": 5,
+        "continuation_length": 64, "continuation_width": 256, "continuation_layers": 3,
         "caption_train_images": 20000, "caption_test_images": 1000, "caption_epochs": 15,
     },
     "quick": {
@@ -96,8 +97,9 @@ BUDGETS = {
         "warm_start_pairs": 64, "pretrain_steps": 4, "pretrain_width": 128,
         "pretrain_layers": 2, "warm_start_epochs": 1, "warm_start_length": 32,
         "poem_train": 32, "poem_test": 4, "poem_epochs": 1, "poem_length": 96,
+        "poem_width": 128, "poem_layers": 2,
         "continuation_train": 64, "continuation_test": 16, "continuation_epochs": 1,
-        "continuation_length": 64, "lm_width": 128, "lm_layers": 2,
+        "continuation_length": 64, "continuation_width": 256, "continuation_layers": 3,
         "caption_train_images": 64, "caption_test_images": 64, "caption_epochs": 1,
     },
     "tiny": {
@@ -106,8 +108,9 @@ BUDGETS = {
         "warm_start_pairs": None, "pretrain_steps": 2, "pretrain_width": 32,
         "pretrain_layers": 1, "warm_start_epochs": 1, "warm_start_length": 16,
         "poem_train": None, "poem_test": None, "poem_epochs": 1, "poem_length": 24,
+        "poem_width": 16, "poem_layers": 1,
         "continuation_train": None, "continuation_test": None, "continuation_epochs": 1,
-        "continuation_length": 24, "lm_width": 16, "lm_layers": 1,
+        "continuation_length": 24, "continuation_width": 16, "continuation_layers": 1,
         "caption_train_images": 256, "caption_test_images": 16, "caption_epochs": 1,
     },
 }
@@ -118,12 +121,19 @@ BUDGETS = {
 TRANSLATION_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "sequence_length": 64,
                       "batch_size": 64, "learning_rate": 1e-3, "schedule": "linear",
                       "warmup_fraction": 0.1, "label_smoothing": 0.1, "dtype_policy": "auto"}
+# Poems and continuation (one vocabulary; lengths from the budget): perplexity is their
+# score, so no label smoothing, which flattens what the model predicts.
+LANGUAGE_MODEL_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "batch_size": 32,
+                         "learning_rate": 1e-3, "schedule": "linear", "warmup_fraction": 0.1,
+                         "label_smoothing": 0.0, "dtype_policy": "auto"}
+TRAINING_KEYS = ("batch_size", "learning_rate", "schedule", "warmup_fraction", "label_smoothing")
 STAGES = ("translation", "poems", "continuation", "captioning", "warm_start")
 # What a run measures unless told (`--stages`): warm-starting translation from a small
 # bilingual ELECTRA is a separate experiment.
 DEFAULT_STAGES = STAGES[:4]
-LEARNING_RATE = 5e-4
-BATCH_SIZE = 32
+# The warm-start experiment's training, as it was first measured (250 steps).
+WARM_START_RECIPE = {"batch_size": 32, "learning_rate": 5e-4, "schedule": "constant",
+                     "warmup_fraction": 0.0, "label_smoothing": 0.1}
 NGRAM_ORDER = 3
 ROW_KEYS = ("task", "variant", "metric", "model", "baseline", "baseline_name", "train_minutes")
 MEMORY = "translation memory (target of the nearest training source, char 1-3-gram TF-IDF)"
@@ -211,19 +221,6 @@ def sample(pairs, count, seed):
     return random.Random(seed).sample(pairs, count)
 
 
-def timed_training(lm, pairs, epochs, seed, eagerly):
-    """Trains `lm` on `pairs`; returns the minutes `fit` took.
-
-    `eagerly` (`--tiny`): its models train one step each, and tracing that
-    step costs more than running it eagerly (`fit` took about 7 s of CPU a
-    model traced, 3 s eager).
-    """
-    began = time.perf_counter()
-    generation.train(lm, pairs, epochs=epochs, batch_size=BATCH_SIZE,
-                     learning_rate=LEARNING_RATE, seed=seed, run_eagerly=eagerly)
-    return (time.perf_counter() - began) / 60
-
-
 def ngram_perplexity(preprocessor, train_pairs, test_pairs, read_source):
     """The n-gram baseline's perplexity on the tokens `generation.perplexity` scores for a
     model with `preprocessor`, trained on `train_pairs` as that model reads them
@@ -297,26 +294,33 @@ def directions(train, test, shown):
     yield "zh-en", flip(train), flip(test), flip(shown)
 
 
-def build_translator(train_pairs, budget, seed):
-    """An untrained translator of the recipe (`TRANSLATION_RECIPE` and the budget's sizes),
-    its vocabularies learned from `train_pairs`."""
+def build_model(pairs, recipe, width, layers, length, seed, separate_vocabularies):
+    """An untrained model of `recipe` (its vocabulary size, dropout and dtype policy) with
+    these sizes, its vocabularies learned from `pairs`."""
     keras.utils.set_random_seed(seed)
     return generation.build_lm(
-        train_pairs, separate_vocabularies=True, vocab_size=TRANSLATION_RECIPE["vocab_size"],
-        hidden_size=budget["translation_width"], num_layers=budget["translation_layers"],
-        dropout=TRANSLATION_RECIPE["dropout"],
-        sequence_length=TRANSLATION_RECIPE["sequence_length"],
-        dtype_policy=precision.resolve_dtype_policy(TRANSLATION_RECIPE["dtype_policy"]))
+        pairs, separate_vocabularies=separate_vocabularies, vocab_size=recipe["vocab_size"],
+        hidden_size=width, num_layers=layers, dropout=recipe["dropout"], sequence_length=length,
+        dtype_policy=precision.resolve_dtype_policy(recipe["dtype_policy"]))
 
 
-def train_translator(lm, train_pairs, budget, seed, eagerly=False, callbacks=None):
-    """Trains `lm` by the recipe for the budget's epochs; returns the minutes `fit` took
-    (without what `callbacks` report in `decoding_seconds`: a curve's decoding)."""
+def build_translator(train_pairs, budget, seed):
+    return build_model(train_pairs, TRANSLATION_RECIPE, budget["translation_width"],
+                       budget["translation_layers"], TRANSLATION_RECIPE["sequence_length"], seed,
+                       separate_vocabularies=True)
+
+
+def train_by_recipe(lm, pairs, recipe, epochs, seed, eagerly=False, callbacks=None):
+    """Trains `lm` by `recipe` (`TRAINING_KEYS`) for `epochs`; returns the minutes `fit`
+    took, without what `callbacks` report in `decoding_seconds` (a curve's decoding).
+
+    `eagerly` (`--tiny`): its models train one step each, and tracing that
+    step costs more than running it eagerly (`fit` took about 7 s of CPU a
+    model traced, 3 s eager).
+    """
     began = time.perf_counter()
-    recipe = {k: TRANSLATION_RECIPE[k] for k in (
-        "batch_size", "learning_rate", "schedule", "warmup_fraction", "label_smoothing")}
-    generation.train(lm, train_pairs, epochs=budget["translation_epochs"], seed=seed,
-                     callbacks=callbacks, run_eagerly=eagerly, **recipe)
+    generation.train(lm, pairs, epochs=epochs, seed=seed, callbacks=callbacks,
+                     run_eagerly=eagerly, **{k: recipe[k] for k in TRAINING_KEYS})
     decoding = sum(getattr(callback, "decoding_seconds", 0.0) for callback in callbacks or ())
     return (time.perf_counter() - began - decoding) / 60
 
@@ -345,7 +349,8 @@ def translation_results(args, out, budget, log):
         target_ngram = ngram_perplexity(lm.preprocessor, train_pairs, test_pairs, False)
         run, minutes = None, None
         if not args.baselines_only:
-            minutes = train_translator(lm, train_pairs, budget, args.seed, eagerly=args.tiny)
+            minutes = train_by_recipe(lm, train_pairs, TRANSLATION_RECIPE,
+                                      budget["translation_epochs"], args.seed, eagerly=args.tiny)
             run = {"direction": direction, "dtype_policy": lm.backbone.dtype_policy.name,
                    "perplexity": generation.perplexity(lm, test_pairs), "train_minutes": minutes}
             lm.compile(sampler="greedy")
@@ -396,8 +401,8 @@ def warm_start_results(args, out, budget, log):
             keras.utils.set_random_seed(args.seed)
             lm = generation.build_lm(train_pairs, encoder=pretrained, warm_start=warm,
                                      dropout=0.1, sequence_length=length)
-            minutes = timed_training(lm, train_pairs, budget["warm_start_epochs"], args.seed,
-                                     eagerly=args.tiny)
+            minutes = train_by_recipe(lm, train_pairs, WARM_START_RECIPE,
+                                      budget["warm_start_epochs"], args.seed, eagerly=args.tiny)
             if warm:
                 minutes += pretrain_minutes  # a warm start costs its pre-training too
             else:  # warm and cold share the tokenizer, so the n-gram baseline once
@@ -419,18 +424,19 @@ def language_model_results(task, train, test, args, budget, log):
     """Poems or continuation: a seq2seq model's perplexity beside the n-gram LM's."""
     prefix = "poem" if task == "poems" else "continuation"
     length = budget[f"{prefix}_length"]
-    keras.utils.set_random_seed(args.seed)
-    lm = generation.build_lm(train, vocab_size=args.vocab_size, hidden_size=budget["lm_width"],
-                             num_layers=budget["lm_layers"], sequence_length=length)
+    recipe = {**LANGUAGE_MODEL_RECIPE, "vocab_size": args.vocab_size}
+    lm = build_model(train, recipe, budget[f"{prefix}_width"], budget[f"{prefix}_layers"],
+                     length, args.seed, separate_vocabularies=False)
     results = {"train_pairs": len(train), "test_pairs": len(test),
+               "recipe": {**recipe, **{k: budget[f"{prefix}_{k}"] for k in (
+                   "epochs", "width", "layers", "length")}},
                "ngram_perplexity": ngram_perplexity(lm.preprocessor, train, test,
                                                     read_source=True)}
     minutes = None
     if not args.baselines_only:
-        minutes = timed_training(lm, train, budget[f"{prefix}_epochs"], args.seed,
-                                 eagerly=args.tiny)
-        results.update(epochs=budget[f"{prefix}_epochs"], learning_rate=LEARNING_RATE,
-                       batch_size=BATCH_SIZE, train_minutes=minutes,
+        minutes = train_by_recipe(lm, train, recipe, budget[f"{prefix}_epochs"], args.seed,
+                                  eagerly=args.tiny)
+        results.update(dtype_policy=lm.backbone.dtype_policy.name, train_minutes=minutes,
                        perplexity=generation.perplexity(lm, test))
         lm.compile(sampler="greedy")
         results["sample"] = [test[0][0], generation.generate(lm, [test[0][0]], length)[0],

@@ -85,7 +85,8 @@ def train_and_score(args):
     curve = []
     scorer = HeldOutScores(test, language, recipe["sequence_length"], args.every, args.epochs,
                            curve)
-    minutes = results_script.train_translator(lm, train, budget, args.seed, callbacks=[scorer])
+    minutes = results_script.train_by_recipe(lm, train, recipe, args.epochs, args.seed,
+                                             callbacks=[scorer])
     outputs = generation.generate(lm, [s for s, _ in showcase], recipe["sequence_length"])
     return {
         "name": args.name, "direction": direction,
