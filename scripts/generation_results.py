@@ -87,7 +87,7 @@ BUDGETS = {
         "pretrain_layers": 2, "warm_start_epochs": 2, "warm_start_length": 32,
         "poem_train": None, "poem_test": None, "poem_epochs": 30, "poem_length": 96,
         "poem_width": 128, "poem_layers": 2,
-        "continuation_train": None, "continuation_test": 300, "continuation_epochs": 5,
+        "continuation_train": None, "continuation_test": 300, "continuation_epochs": 4,
         "continuation_length": 64, "continuation_width": 256, "continuation_layers": 3,
         "caption_train_images": 20000, "caption_test_images": 1000, "caption_epochs": 15,
     },
