@@ -16,7 +16,7 @@ every other number: budgets, samples, time per stage) and `results.md`
 (`fit`), a warm-started translator's including the bilingual pre-training.
 
 1. **Translation, en→zh and zh→en** (variants `en-zh`, `zh-en`): the
-   recipe of `TRANSLATION_RECIPE` (a vocabulary per side, a random
+   recipe of `generation.TRANSLATION_RECIPE` (a vocabulary per side, a random
    encoder, length-bucketed batches, a linear schedule ending at the last
    step), trained on every training-catalog pair. Test pairs are UI messages
    of unseen programs (the iso-codes name catalogs are kept apart by
@@ -81,8 +81,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # per stage (the tests' path). None: every pair the split has.
 BUDGETS = {
     "full": {
-        "train_pairs": None, "test_pairs": 300, "translation_epochs": 7,
-        "translation_width": 256, "translation_layers": 3,
+        "train_pairs": None, "test_pairs": 300,
+        "translation_epochs": generation.TRANSLATION_RECIPE["epochs"],
+        "translation_width": generation.TRANSLATION_RECIPE["hidden_size"],
+        "translation_layers": generation.TRANSLATION_RECIPE["num_layers"],
         "warm_start_pairs": 4000, "pretrain_steps": 600, "pretrain_width": 128,
         "pretrain_layers": 2, "warm_start_epochs": 2, "warm_start_length": 32,
         "poem_train": None, "poem_test": None, "poem_epochs": 30, "poem_length": 96,
@@ -114,18 +116,14 @@ BUDGETS = {
         "caption_train_images": 256, "caption_test_images": 16, "caption_epochs": 1,
     },
 }
-# The translators' recipe besides the budget's width, depth and epochs (found by the sweep in
-# docs/sweeps/0.2.0/translation): a vocabulary per side learned from the training pairs, length
-# buckets, a peak rate of 1e-3 reached over the first tenth of the steps and decaying to zero at
-# the last, batches of 64, bfloat16 where the CPU has it.
-TRANSLATION_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "sequence_length": 64,
-                      "batch_size": 64, "learning_rate": 1e-3, "schedule": "linear",
-                      "warmup_fraction": 0.1, "label_smoothing": 0.1, "dtype_policy": "auto"}
+# The translators' recipe is `generation.TRANSLATION_RECIPE` (found by the sweep in
+# docs/sweeps/0.2.0/translation), sized by the budget; bfloat16 where the CPU has it, as in
+# `make run`.
 # Poems and continuation (one vocabulary; lengths from the budget): perplexity is their
 # score, so no label smoothing, which flattens what the model predicts.
 LANGUAGE_MODEL_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "batch_size": 32,
                          "learning_rate": 1e-3, "schedule": "linear", "warmup_fraction": 0.1,
-                         "label_smoothing": 0.0, "dtype_policy": "auto"}
+                         "label_smoothing": 0.0}
 TRAINING_KEYS = ("batch_size", "learning_rate", "schedule", "warmup_fraction", "label_smoothing")
 STAGES = ("translation", "poems", "continuation", "captioning", "warm_start")
 # What a run measures unless told (`--stages`): warm-starting translation from a small
@@ -295,18 +293,19 @@ def directions(train, test, shown):
 
 
 def build_model(pairs, recipe, width, layers, length, seed, separate_vocabularies):
-    """An untrained model of `recipe` (its vocabulary size, dropout and dtype policy) with
-    these sizes, its vocabularies learned from `pairs`."""
+    """An untrained model of `recipe` (its vocabulary size and dropout) with these sizes,
+    its vocabularies learned from `pairs`, computing in bfloat16 where the CPU has it."""
     keras.utils.set_random_seed(seed)
     return generation.build_lm(
         pairs, separate_vocabularies=separate_vocabularies, vocab_size=recipe["vocab_size"],
         hidden_size=width, num_layers=layers, dropout=recipe["dropout"], sequence_length=length,
-        dtype_policy=precision.resolve_dtype_policy(recipe["dtype_policy"]))
+        dtype_policy=precision.resolve_dtype_policy(precision.AUTO))
 
 
 def build_translator(train_pairs, budget, seed):
-    return build_model(train_pairs, TRANSLATION_RECIPE, budget["translation_width"],
-                       budget["translation_layers"], TRANSLATION_RECIPE["sequence_length"], seed,
+    recipe = generation.TRANSLATION_RECIPE
+    return build_model(train_pairs, recipe, budget["translation_width"],
+                       budget["translation_layers"], recipe["sequence_length"], seed,
                        separate_vocabularies=True)
 
 
@@ -334,11 +333,11 @@ def translation_results(args, out, budget, log):
     results = {"train_pairs": len(train), "test_pairs": len(test),
                "test_catalogs": len(splits["test_catalogs"]),
                "name_pairs_kept_apart": len(splits["names"]),
-               "recipe": {**TRANSLATION_RECIPE, **{k: budget[k] for k in (
+               "recipe": {**generation.TRANSLATION_RECIPE, **{k: budget[k] for k in (
                    "translation_epochs", "translation_width", "translation_layers")}},
                "baselines": {}, "runs": [], "rows": []}
     showcase = parallel.showcase_pairs(test, count=5)
-    length = TRANSLATION_RECIPE["sequence_length"]
+    length = generation.TRANSLATION_RECIPE["sequence_length"]
     for direction, train_pairs, test_pairs, shown in directions(train, test, showcase):
         language = direction[-2:]
         scores, memory_samples = translation_baselines(train_pairs, test_pairs, shown, language)
@@ -349,7 +348,7 @@ def translation_results(args, out, budget, log):
         target_ngram = ngram_perplexity(lm.preprocessor, train_pairs, test_pairs, False)
         run, minutes = None, None
         if not args.baselines_only:
-            minutes = train_by_recipe(lm, train_pairs, TRANSLATION_RECIPE,
+            minutes = train_by_recipe(lm, train_pairs, generation.TRANSLATION_RECIPE,
                                       budget["translation_epochs"], args.seed, eagerly=args.tiny)
             run = {"direction": direction, "dtype_policy": lm.backbone.dtype_policy.name,
                    "perplexity": generation.perplexity(lm, test_pairs), "train_minutes": minutes}

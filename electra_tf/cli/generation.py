@@ -32,7 +32,7 @@ def define_data_flags(default_dataset=None):
     flags.DEFINE_integer("max_test_pairs", 1000, "Evaluate on at most N test pairs.")
 
 
-def define_model_flags(separate_vocabularies=False):
+def define_model_flags(separate_vocabularies=False, recipe=None):
     flags.DEFINE_string("encoder", None,
                         "Warm-start the encoder: an electra_tf model dir or an ElectraBackbone preset.")
     flags.DEFINE_bool("warm_start", True,
@@ -40,11 +40,15 @@ def define_model_flags(separate_vocabularies=False):
                       "weights; the baseline a warm start is compared with).")
     flags.DEFINE_bool("separate_vocabularies", separate_vocabularies,
                       "Learn one vocabulary per side (translation) instead of a shared one.")
-    flags.DEFINE_integer("vocab_size", 8000, "Size of each learned vocabulary.")
-    flags.DEFINE_integer("hidden_size", 256, "Encoder and decoder width.")
-    flags.DEFINE_integer("num_layers", 4, "Encoder and decoder depth.")
-    flags.DEFINE_float("dropout", 0.1, "Dropout rate.")
-    flags.DEFINE_integer("sequence_length", 64, "Source and target length in tokens.")
+    recipe = recipe or {}
+    flags.DEFINE_integer("vocab_size", recipe.get("vocab_size", 8000),
+                         "Size of each learned vocabulary.")
+    flags.DEFINE_integer("hidden_size", recipe.get("hidden_size", 256),
+                         "Encoder and decoder width.")
+    flags.DEFINE_integer("num_layers", recipe.get("num_layers", 4), "Encoder and decoder depth.")
+    flags.DEFINE_float("dropout", recipe.get("dropout", 0.1), "Dropout rate.")
+    flags.DEFINE_integer("sequence_length", recipe.get("sequence_length", 64),
+                         "Source and target length in tokens.")
     flags.DEFINE_enum(
         "dtype_policy", None, [*precision.DTYPE_POLICIES, precision.AUTO],
         "The Keras dtype policy the model computes under (variables and logits stay float32; "
@@ -52,17 +56,19 @@ def define_model_flags(separate_vocabularies=False):
         "training float32, inference the one the model was saved under.")
 
 
-def define_training_flags():
-    flags.DEFINE_integer("epochs", 10, "Training epochs.")
-    flags.DEFINE_integer("batch_size", 32, "Training batch size.")
-    flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (with --schedule linear: "
-                       "its peak).")
-    flags.DEFINE_enum("schedule", "constant", ["constant", "linear"],
+def define_training_flags(recipe=None):
+    recipe = recipe or {}
+    flags.DEFINE_integer("epochs", recipe.get("epochs", 10), "Training epochs.")
+    flags.DEFINE_integer("batch_size", recipe.get("batch_size", 32), "Training batch size.")
+    flags.DEFINE_float("learning_rate", recipe.get("learning_rate", 1e-4),
+                       "Adam learning rate (with --schedule linear: its peak).")
+    flags.DEFINE_enum("schedule", recipe.get("schedule", "constant"), ["constant", "linear"],
                       "Learning rate: constant, or linear: warm up over --warmup_fraction of "
                       "the steps, then decay linearly to zero at the last one.")
-    flags.DEFINE_float("warmup_fraction", 0.05, "With --schedule linear: the warmup's share "
-                       "of the steps.")
-    flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
+    flags.DEFINE_float("warmup_fraction", recipe.get("warmup_fraction", 0.05),
+                       "With --schedule linear: the warmup's share of the steps.")
+    flags.DEFINE_float("label_smoothing", recipe.get("label_smoothing", 0.1),
+                       "Label smoothing of the training loss.")
 
 
 def define_sampler_flags(samplers=("greedy", "beam", "top_k", "top_p")):
@@ -80,12 +86,13 @@ def sampler_from_flags(FLAGS):
                                    FLAGS.k, FLAGS.p, FLAGS.temperature, FLAGS.seed)
 
 
-def define_flags(default_dataset=None, separate_vocabularies=False):
-    """Every flag of `electra-translate` and `electra-generate`."""
+def define_flags(default_dataset=None, separate_vocabularies=False, recipe=None):
+    """Every flag of `electra-translate` and `electra-generate`; `recipe` (e.g.
+    `training.generation.TRANSLATION_RECIPE`) sets the model and training flags' defaults."""
     flags.DEFINE_string("model_dir", None, "Where the model is saved (training) or read (inference).")
     define_data_flags(default_dataset)
-    define_model_flags(separate_vocabularies)
-    define_training_flags()
+    define_model_flags(separate_vocabularies, recipe)
+    define_training_flags(recipe)
     define_sampler_flags()
     flags.DEFINE_integer("max_length", None, "Longest output in tokens (default: sequence_length).")
     cli.define_strategy_flags()
@@ -146,8 +153,8 @@ def run(FLAGS, metric):
     print(json.dumps(results))
 
 
-def run_command(usage, separate_vocabularies, metric):
+def run_command(usage, separate_vocabularies, metric, recipe=None):
     """Defines the flags and runs a command: `usage` is its `--help` text, `metric`
-    what it reports besides perplexity (`"bleu"`: BLEU and chrF)."""
-    define_flags(separate_vocabularies=separate_vocabularies)
+    what it reports besides perplexity (`"bleu"`: BLEU and chrF), `recipe` its defaults."""
+    define_flags(separate_vocabularies=separate_vocabularies, recipe=recipe)
     cli.run(lambda argv: run(flags.FLAGS, metric), usage, [__name__])

@@ -122,6 +122,15 @@ def build_lm(pairs, separate_vocabularies=False, encoder=None, vocab_size=8000,
     return ElectraSeq2SeqLM(backbone, preprocessor)
 
 
+# The translation recipe measured on two CPU cores (docs/sweeps/0.2.0/translation): what
+# `electra-translate` trains by default and scripts/generation_results.py measures. Keys are
+# `build_lm` and `train` arguments, and the command line's flags.
+TRANSLATION_RECIPE = {
+    "vocab_size": 6000, "hidden_size": 256, "num_layers": 3, "dropout": 0.1,
+    "sequence_length": 64, "epochs": 7, "batch_size": 64, "learning_rate": 1e-3,
+    "schedule": "linear", "warmup_fraction": 0.1, "label_smoothing": 0.1,
+}
+
 # Length buckets (characters of source + target) for training batches: a batch then holds
 # pairs of about one length, and `ElectraSeq2SeqLM` cuts it to its longest pair, so it costs
 # its tokens rather than the padding a random mix of short and long messages would bring.

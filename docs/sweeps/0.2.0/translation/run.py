@@ -1,7 +1,7 @@
 """One translator of a recipe, trained on every training-catalog pair, scored beside its baselines.
 
 Builds and trains the translator of `scripts/generation_results.py`'s
-translation stage (its `TRANSLATION_RECIPE`, any field changed by a flag)
+translation stage (`generation.TRANSLATION_RECIPE`, any field changed by a flag)
 on all gettext training pairs of one direction, decodes that script's test
 sample (300 UI messages of unseen programs, same seed) greedily every
 `--every` epochs and scores it as the script does (sacrebleu, lowercased,
@@ -69,10 +69,7 @@ class HeldOutScores(keras.callbacks.Callback):
 def train_and_score(args):
     # A few test sources are longer than the encoder reads; said once, not at every decoding.
     warnings.filterwarnings("ignore", message=".*source\\(s\\) longer than")
-    recipe = results_script.TRANSLATION_RECIPE
-    recipe.update({key: getattr(args, key) for key in recipe if getattr(args, key) is not None})
-    budget = {**results_script.BUDGETS["full"], "translation_epochs": args.epochs,
-              "translation_width": args.width, "translation_layers": args.layers}
+    recipe = {key: getattr(args, key) for key in generation.TRANSLATION_RECIPE}
     splits = parallel.gettext_pairs()
     test = results_script.sample(splits["test"], TEST_PAIRS, args.seed)
     train = splits["train"][:args.max_train_pairs]
@@ -81,7 +78,8 @@ def train_and_score(args):
         d for d in results_script.directions(train, test, showcase) if d[0] == args.direction)
     language = direction[-2:]
     scores, _ = results_script.translation_baselines(train, test, showcase, language)
-    lm = results_script.build_translator(train, budget, args.seed)
+    lm = results_script.build_model(train, recipe, args.hidden_size, args.num_layers,
+                                    args.sequence_length, args.seed, separate_vocabularies=True)
     curve = []
     scorer = HeldOutScores(test, language, recipe["sequence_length"], args.every, args.epochs,
                            curve)
@@ -90,8 +88,7 @@ def train_and_score(args):
     outputs = generation.generate(lm, [s for s, _ in showcase], recipe["sequence_length"])
     return {
         "name": args.name, "direction": direction,
-        "recipe": {**recipe, "epochs": args.epochs, "width": args.width, "layers": args.layers,
-                   "seed": args.seed},
+        "recipe": {**recipe, "seed": args.seed},
         "dtype_policy": lm.backbone.dtype_policy.name, "train_pairs": len(train),
         "test_pairs": len(test), "steps": int(lm.optimizer.iterations),
         "train_minutes": round(minutes, 2), "model": curve[-1], "curve": curve,
@@ -132,16 +129,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--direction", choices=["en-zh", "zh-en"], default="en-zh")
-    parser.add_argument("--epochs", type=int, default=7)
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--every", type=int, default=1, help="decode the test sample every N "
                         "epochs (and after the last)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max_train_pairs", type=int, help="a smoke run: the first N pairs")
-    # The recipe's other fields: the results script's TRANSLATION_RECIPE unless given.
-    for key, value in results_script.TRANSLATION_RECIPE.items():
-        parser.add_argument(f"--{key}", type=type(value), help=f"default {value}")
+    # The recipe: `generation.TRANSLATION_RECIPE` unless a flag changes a field.
+    for key, value in generation.TRANSLATION_RECIPE.items():
+        parser.add_argument(f"--{key}", type=type(value), default=value)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     output = pathlib.Path(args.output)
