@@ -1,4 +1,4 @@
-"""The document's three examples train and generate on a tiny slice of the real data."""
+"""The generation examples train and generate on a tiny slice of the real data."""
 
 import importlib.util
 import pathlib

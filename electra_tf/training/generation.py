@@ -131,6 +131,20 @@ TRANSLATION_RECIPE = {
     "schedule": "linear", "warmup_fraction": 0.1, "label_smoothing": 0.1,
 }
 
+def recipe_arguments(recipe):
+    """`(build_lm arguments, train arguments)` of a recipe such as `TRANSLATION_RECIPE`.
+
+    ```python
+    model, training = recipe_arguments(TRANSLATION_RECIPE)
+    sorted(model), training["epochs"]
+    # -> (['dropout', 'hidden_size', 'num_layers', 'sequence_length', 'vocab_size'], 7)
+    ```
+    """
+    model_keys = ("vocab_size", "hidden_size", "num_layers", "dropout", "sequence_length")
+    return ({k: v for k, v in recipe.items() if k in model_keys},
+            {k: v for k, v in recipe.items() if k not in model_keys})
+
+
 # Length buckets (characters of source + target) for training batches: a batch then holds
 # pairs of about one length, and `ElectraSeq2SeqLM` cuts it to its longest pair, so it costs
 # its tokens rather than the padding a random mix of short and long messages would bring.
