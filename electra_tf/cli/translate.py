@@ -8,8 +8,10 @@ docs/generation.md shows what it reaches on the gettext catalogs).
 Examples:
   # train English→Chinese on the gettext catalogs, report BLEU / chrF on unseen catalogs
   electra-translate --dataset gettext_en_zh --model_dir runs/en_zh
-  # same, encoder warm-started from a pre-trained electra_tf model directory; it must have
-  # read the source language (scripts/generation_results.py pre-trains a bilingual one)
+  # Chinese→English: a lower peak rate (at 1e-3 it stayed source-blind)
+  electra-translate --dataset gettext_zh_en --learning_rate 5e-4 --model_dir runs/zh_en
+  # English→Chinese, encoder warm-started from a pre-trained electra_tf model directory; it
+  # must have read the source language (generation_results.py --stages warm_start makes one)
   electra-translate --dataset gettext_en_zh --separate_vocabularies=false \
       --encoder runs/generation_results/bilingual_electra --model_dir runs/en_zh_ws
   # your own pairs: source<TAB>target per line
