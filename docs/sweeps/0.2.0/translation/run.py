@@ -116,7 +116,8 @@ def plot(runs, path):
                       label=f"{run['name']} BLEU")
         for name, value in chosen[-1]["baselines"].items():
             axis.axhline(value["chrf"], color="gray", linestyle="--", linewidth=1)
-            axis.annotate(f"{name} chrF", (0, value["chrf"]), fontsize=7)
+            axis.text(0.01, value["chrf"], f"{name} chrF", fontsize=7, va="bottom",
+                      transform=axis.get_yaxis_transform())
         axis.set_xlabel("training minutes (fit)")
         axis.set_ylabel(f"score on {chosen[-1]['test_pairs']} unseen UI messages")
         axis.set_title(f"gettext {direction}", fontsize=10)
