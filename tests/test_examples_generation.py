@@ -23,8 +23,9 @@ def test_text_generation_example():
     run_example("text_generation")
 
 
-def test_translation_example():
-    run_example("translation")
+@pytest.mark.parametrize("direction", ["en-zh", "zh-en"])
+def test_translation_example(direction):
+    run_example("translation", "--direction", direction)
 
 
 def test_chinese_text_generation_example():
