@@ -33,10 +33,9 @@ def main(argv=None):
 
     splits = parallel.gettext_pairs()
     train, tests = splits["train"], parallel.showcase_pairs(splits["test"], count=5)
-    if args.direction == "zh-en":
-        train, tests = [(t, s) for s, t in train], [(t, s) for s, t in tests]
     recipe = generation.TRANSLATION_RECIPE
     if args.direction == "zh-en":
+        train, tests = [(t, s) for s, t in train], [(t, s) for s, t in tests]
         # At the recipe's peak of 1e-3 zh→en stayed source-blind for 5 epochs (it wrote the
         # same line for every message); at 5e-4 it learns (docs/sweeps/0.2.0/translation).
         recipe = {**recipe, "learning_rate": 5e-4}

@@ -124,7 +124,6 @@ BUDGETS = {
 LANGUAGE_MODEL_RECIPE = {"vocab_size": 6000, "dropout": 0.1, "batch_size": 32,
                          "learning_rate": 1e-3, "schedule": "linear", "warmup_fraction": 0.1,
                          "label_smoothing": 0.0}
-TRAINING_KEYS = ("batch_size", "learning_rate", "schedule", "warmup_fraction", "label_smoothing")
 STAGES = ("translation", "poems", "continuation", "captioning", "warm_start")
 # What a run measures unless told (`--stages`): warm-starting translation from a small
 # bilingual ELECTRA is a separate experiment.
@@ -310,16 +309,18 @@ def build_translator(train_pairs, budget, seed):
 
 
 def train_by_recipe(lm, pairs, recipe, epochs, seed, eagerly=False, callbacks=None):
-    """Trains `lm` by `recipe` (`TRAINING_KEYS`) for `epochs`; returns the minutes `fit`
+    """Trains `lm` by `recipe`'s training fields (`generation.recipe_arguments`) for
+    `epochs`; returns the minutes `fit`
     took, without what `callbacks` report in `decoding_seconds` (a curve's decoding).
 
     `eagerly` (`--tiny`): its models train one step each, and tracing that
     step costs more than running it eagerly (`fit` took about 7 s of CPU a
     model traced, 3 s eager).
     """
+    _, training = generation.recipe_arguments(recipe)
     began = time.perf_counter()
-    generation.train(lm, pairs, epochs=epochs, seed=seed, callbacks=callbacks,
-                     run_eagerly=eagerly, **{k: recipe[k] for k in TRAINING_KEYS})
+    generation.train(lm, pairs, seed=seed, callbacks=callbacks, run_eagerly=eagerly,
+                     **{**training, "epochs": epochs})
     decoding = sum(getattr(callback, "decoding_seconds", 0.0) for callback in callbacks or ())
     return (time.perf_counter() - began - decoding) / 60
 

@@ -584,11 +584,11 @@ def select_on_dev(rows):
 
 
 def _groups(rows):
-    """`{(task, labels, method): {objective: {budget_flops: [scores]}}}`, the recipe of
-    each seed picked on dev (`select_on_dev`)."""
+    """`{(task, labels, method): {objective: {budget_flops: [scores]}}}` of rows with one
+    recipe per cell (`select_on_dev`'s)."""
     groups = collections.defaultdict(lambda: collections.defaultdict(
         lambda: collections.defaultdict(list)))
-    for row in select_on_dev(rows):
+    for row in rows:
         groups[row["task"], row["labels"], row["method"]][row["objective"]][
             row["budget_flops"]].append(row["score"])
     return groups
@@ -615,13 +615,14 @@ def summary_table(rows) -> str:
     """
     budgets = sorted({row["budget_flops"] for row in rows if row["budget_flops"] is not None})
     metrics = {(row["task"], row["method"]): row["metric"] for row in rows}
+    selected = select_on_dev(rows)
     compared = collections.defaultdict(int)
-    for row in select_on_dev(rows):
+    for row in selected:
         key = row["task"], row["labels"], row["method"], row["objective"]
         compared[key] = max(compared[key], row["recipes_compared"])
     head = ["task", "labels", "method", "metric", "objective", "no pre-training"]
     lines = [head + [f"{b:.3g} FLOPs" for b in budgets]]
-    for (task, labels, method), objectives in sorted(_groups(rows).items()):
+    for (task, labels, method), objectives in sorted(_groups(selected).items()):
         for objective in [RANDOM, *OBJECTIVES]:
             if objective in objectives:
                 cells = [_mean_std(objectives[objective].get(b)) for b in [None, *budgets]]
@@ -647,7 +648,7 @@ def plot_study(rows, path):
     matplotlib.use("Agg")  # Scripts run without a display.
     import matplotlib.pyplot as plt
 
-    groups = _groups(rows)
+    groups = _groups(select_on_dev(rows))
     columns = min(2, len(groups))
     figure_rows = -(-len(groups) // columns)
     figure, axes = plt.subplots(figure_rows, columns, figsize=(5.5 * columns, 3.8 * figure_rows),
